@@ -39,6 +39,24 @@ func setUsageErrors(c *cli.Command) {
 	}
 }
 
+// benchCommands holds the subcommands of "bench"; each file registers its own.
+var benchCommands []*cli.Command
+
+func registerBench(c *cli.Command) {
+	setUsageErrors(c)
+	benchCommands = append(benchCommands, c)
+}
+
+func benchCommand() *cli.Command {
+	subs := append([]*cli.Command(nil), benchCommands...)
+	sort.Slice(subs, func(i, j int) bool { return subs[i].Name < subs[j].Name })
+	return &cli.Command{
+		Name:        "bench",
+		Usage:       "benchmarks that print figures",
+		Subcommands: subs,
+	}
+}
+
 // usageError marks bad usage or bad input: exit code 2.
 type usageError struct{ err error }
 
@@ -52,6 +70,9 @@ func badInput(format string, args ...any) error {
 
 func newApp(stdout, stderr io.Writer) *cli.App {
 	cmds := append([]*cli.Command(nil), commands...)
+	if len(benchCommands) > 0 {
+		cmds = append(cmds, benchCommand())
+	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
 	return &cli.App{
 		Name:                 "star-pipeline",
