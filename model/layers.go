@@ -1,0 +1,128 @@
+package model
+
+import (
+	"math"
+
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	mlmodel "github.com/gomlx/gomlx/ml/model"
+)
+
+// initFn builds the initial value of a variable from the store's RNG.
+type initFn func(store *mlmodel.Store, g *graph.Graph, s shapes.Shape) *graph.Node
+
+func initNormal(std float64) initFn {
+	return func(store *mlmodel.Store, g *graph.Graph, s shapes.Shape) *graph.Node {
+		return graph.MulScalar(store.RandomNormal(g, s), std)
+	}
+}
+
+// initUniform draws from U[lo, hi).
+func initUniform(lo, hi float64) initFn {
+	return func(store *mlmodel.Store, g *graph.Graph, s shapes.Shape) *graph.Node {
+		return graph.AddScalar(graph.MulScalar(store.RandomUniform(g, s), hi-lo), lo)
+	}
+}
+
+func initConst(v float64) initFn {
+	return func(_ *mlmodel.Store, g *graph.Graph, s shapes.Shape) *graph.Node {
+		return graph.AddScalar(graph.Zeros(g, s), v)
+	}
+}
+
+// initKernel initialises a depthwise conv kernel of length k like a
+// depthwise Conv1d: U[-1/sqrt(k), 1/sqrt(k)).
+func initKernel(k int) initFn {
+	b := 1 / math.Sqrt(float64(k))
+	return initUniform(-b, b)
+}
+
+var (
+	initOnes  = initConst(1)
+	initZeros = initConst(0)
+)
+
+// dense multiplies the last axis of x by w [in, out] as one 2D matmul.
+func dense(x, w *graph.Node) *graph.Node {
+	dims := x.Shape().Dimensions
+	in := dims[len(dims)-1]
+	out := w.Shape().Dimensions[1]
+	rows := x.Shape().Size() / in
+	y := graph.MatMul(graph.Reshape(x, rows, in), w)
+	outDims := append(append([]int(nil), dims[:len(dims)-1]...), out)
+	return graph.Reshape(y, outDims...)
+}
+
+// rmsNorm normalises the last axis of x: x / sqrt(mean(x^2) + eps) * scale.
+// It uses Sqrt and Div (Rsqrt has no gradient in this GoMLX version).
+func rmsNorm(x, scale *graph.Node) *graph.Node {
+	ms := graph.ReduceAndKeep(graph.Square(x), graph.ReduceMean, -1)
+	y := graph.Div(x, graph.Sqrt(graph.AddScalar(ms, NormEpsilon)))
+	return graph.Mul(y, expandTo(scale, x.Rank()))
+}
+
+// expandTo prepends axes of size 1 to v until it has the given rank.
+func expandTo(v *graph.Node, rank int) *graph.Node {
+	for v.Rank() < rank {
+		v = graph.InsertAxes(v, 0)
+	}
+	return v
+}
+
+func silu(x *graph.Node) *graph.Node { return graph.Mul(x, graph.Sigmoid(x)) }
+
+// shiftRight delays x [B, L, ...] by n positions along axis 1, filling with
+// zeros: a slice and a concatenation, both with gradients on every backend
+// (padding ops have none on the CPU backend).
+func shiftRight(x *graph.Node, n int) *graph.Node {
+	dims := x.Shape().Dimensions
+	l := dims[1]
+	if n == 0 {
+		return x
+	}
+	zdims := append([]int(nil), dims...)
+	if n >= l {
+		return graph.Zeros(x.Graph(), shapes.Make(x.DType(), zdims...))
+	}
+	zdims[1] = n
+	zeros := graph.Zeros(x.Graph(), shapes.Make(x.DType(), zdims...))
+	return graph.Concatenate([]*graph.Node{zeros, graph.Slice(x, graph.AxisRange(), graph.AxisRange(0, l-n))}, 1)
+}
+
+// causalDepthwiseConv applies a causal depthwise conv along axis 1 of
+// x [B, L, C] with kernel [k, C]: y_t = sum_j kernel[j] * x_{t-j}
+// (kernel row 0 weighs the current token).
+func causalDepthwiseConv(x, kernel *graph.Node) *graph.Node {
+	k := kernel.Shape().Dimensions[0]
+	c := kernel.Shape().Dimensions[1]
+	var y *graph.Node
+	for j := range k {
+		if j >= x.Shape().Dimensions[1] {
+			break
+		}
+		tap := graph.Reshape(graph.Slice(kernel, graph.AxisRange(j, j+1), graph.AxisRange()), 1, 1, c)
+		term := graph.Mul(shiftRight(x, j), tap)
+		if y == nil {
+			y = term
+		} else {
+			y = graph.Add(y, term)
+		}
+	}
+	return y
+}
+
+// causalMask returns a constant [L, L] of the model dtype: 1 where j <= i.
+func causalMask(g *graph.Graph, f *fwd, l int) *graph.Node {
+	m := make([]float64, l*l)
+	for i := range l {
+		for j := 0; j <= i; j++ {
+			m[i*l+j] = 1
+		}
+	}
+	return constF(g, f, m, l, l)
+}
+
+// constF builds a constant of the model dtype from float64 values.
+func constF(g *graph.Graph, f *fwd, values []float64, dims ...int) *graph.Node {
+	return graph.Reshape(graph.ConstAsDType(g, f.dt, values), dims...)
+}

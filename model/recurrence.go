@@ -1,0 +1,69 @@
+package model
+
+import (
+	"math"
+
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	mlmodel "github.com/gomlx/gomlx/ml/model"
+
+	"github.com/star-pipeline/star-pipeline/genome"
+)
+
+// maskedLogDecay replaces the log decay of pairs j > i before the exp.
+const maskedLogDecay = -1e4
+
+// recurrence builds Rec-1/Rec-2, Mamba-2 style SSD in its quadratic
+// (matmul) form:
+//
+//	y_i = sum_{j<=i} (C_i . B_j) exp(sum_{j<l<=i} a_l) dt_j u_j
+//
+// The running sum of a is a product with a constant lower-triangular
+// matrix (no cumsum op); the segment sums are differences of running sums,
+// masked above the diagonal before the exp.
+func (u *unit) recurrence(c *genome.Class, x *graph.Node) *graph.Node {
+	f := u.f
+	d, hd := f.cfg.Width, f.cfg.HeadDim
+	h, n := d/hd, c.StateExpansion
+	b, l := f.batch, f.length
+
+	xu := graph.Reshape(dense(x, u.opW("x", initNormal(InitStd), d, d)), b, l, h, hd)
+	z := dense(x, u.opW("z", initNormal(InitStd), d, d))
+	bm := u.bIn
+	if bm == nil {
+		bm = dense(x, u.featW("b", initNormal(InitStd), d, n))
+	}
+	cm := u.cIn
+	if cm == nil {
+		cm = dense(x, u.featW("c", initNormal(InitStd), d, n))
+	}
+	u.bOut, u.cOut = bm, cm
+	dtW := u.featW("dt", initNormal(InitStd), d, h)
+	dtBias := u.featW("dt_bias", initDtBias, h)
+	aLog := u.featW("a_log", initALog, h)
+
+	dt := graph.Softplus(graph.Add(dense(x, dtW), graph.Reshape(dtBias, 1, 1, h))) // [b, l, h]
+	a := graph.Mul(dt, graph.Reshape(graph.Neg(graph.Exp(aLog)), 1, 1, h))       // log decay per step
+	tri := causalMask(f.g, f, l)                                                   // tri[i, j] = 1 for j <= i
+	cum := graph.Einsum("ij,bjh->bhi", tri, a)                                     // inclusive running sum
+	seg := graph.Sub(graph.Reshape(cum, b, h, l, 1), graph.Reshape(cum, b, h, 1, l))
+	mask := graph.Reshape(tri, 1, 1, l, l)
+	decay := graph.Exp(graph.Add(graph.Mul(seg, mask), graph.MulScalar(graph.OneMinus(mask), maskedLogDecay)))
+	cb := graph.Einsum("bin,bjn->bij", cm, bm)                     // [b, l, l]
+	mix := graph.Mul(decay, graph.Reshape(cb, b, 1, l, l))         // [b, h, l, l]
+	xdt := graph.Mul(xu, graph.Reshape(dt, b, l, h, 1))            // [b, l, h, hd]
+	y := graph.Reshape(graph.Einsum("bhij,bjhp->bihp", mix, xdt), b, l, d)
+	return dense(graph.Mul(y, silu(z)), u.opW("o", initNormal(f.outStd()), d, d))
+}
+
+// initALog draws a_log = log(U[1, 16]).
+func initALog(store *mlmodel.Store, g *graph.Graph, s shapes.Shape) *graph.Node {
+	return graph.Log(initUniform(1, 16)(store, g, s))
+}
+
+// initDtBias draws dt log-uniform in [1e-3, 1e-1] and returns softplus^-1(dt)
+// = dt + log(-expm1(-dt)).
+func initDtBias(store *mlmodel.Store, g *graph.Graph, s shapes.Shape) *graph.Node {
+	dt := graph.Exp(initUniform(math.Log(1e-3), math.Log(1e-1))(store, g, s))
+	return graph.Add(dt, graph.Log(graph.Neg(graph.Expm1(graph.Neg(dt)))))
+}
