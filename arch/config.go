@@ -4,6 +4,12 @@
 // builder follows the same page.
 package arch
 
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
 // DType names the dtype used to size the inference cache.
 type DType string
 
@@ -13,6 +19,27 @@ const (
 	FP16 DType = "fp16"
 	FP32 DType = "fp32"
 )
+
+// Bytes returns the size of one value of d in bytes, or 0 for an unknown
+// dtype.
+func (d DType) Bytes() int {
+	switch d {
+	case BF16, FP16:
+		return 2
+	case FP32:
+		return 4
+	}
+	return 0
+}
+
+// ParseDType returns the dtype named s (bf16, fp16 or fp32, case-insensitive).
+func ParseDType(s string) (DType, error) {
+	d := DType(strings.ToLower(strings.TrimSpace(s)))
+	if d.Bytes() == 0 {
+		return "", fmt.Errorf("unknown dtype %q (known: bf16, fp16, fp32)", s)
+	}
+	return d, nil
+}
 
 // Config holds the dimensions a genome is built at. The zero value of every
 // field means its documented default; call WithDefaults before use.
@@ -63,3 +90,60 @@ func (c Config) WithDefaults() Config {
 
 // Heads returns the number of heads, Width / HeadDim.
 func (c Config) Heads() int { return c.Width / c.HeadDim }
+
+// DTypeBytes returns the bytes per cached value of the config's dtype, or 0
+// for an unknown dtype.
+func (c Config) DTypeBytes() int { return c.DType.Bytes() }
+
+// Limits that keep every count of the cost model far from int64 overflow.
+const (
+	maxWidth     = 1 << 16
+	maxVocab     = 1 << 22
+	maxContext   = 1 << 22
+	maxExpansion = 64
+	maxKernel    = 4096
+	maxExperts   = 1024
+)
+
+// Validate checks a config after WithDefaults: positive sizes within
+// limits, a head dim that divides the width and is even (rotary rotates
+// channel pairs), an odd number of filter features (t/L, then a sin and a
+// cos per frequency), TopK <= Experts, a short kernel no longer than the
+// context, and a known dtype. It reports every problem it finds.
+func (c Config) Validate() error {
+	var errs []error
+	check := func(name string, v, lo, hi int) bool {
+		if v < lo || v > hi {
+			errs = append(errs, fmt.Errorf("%s must be in %d..%d, got %d", name, lo, hi, v))
+			return false
+		}
+		return true
+	}
+	width := check("width", c.Width, 1, maxWidth)
+	check("vocab", c.Vocab, 1, maxVocab)
+	context := check("context", c.Context, 1, maxContext)
+	if check("head dim", c.HeadDim, 1, maxWidth) && width {
+		if c.Width%c.HeadDim != 0 {
+			errs = append(errs, fmt.Errorf("head dim %d does not divide width %d; pick a divisor of the width", c.HeadDim, c.Width))
+		}
+		if c.HeadDim%2 != 0 {
+			errs = append(errs, fmt.Errorf("head dim %d must be even (rotary rotates channel pairs)", c.HeadDim))
+		}
+	}
+	check("ffn expansion", c.FFNExpansion, 1, maxExpansion)
+	if check("short kernel", c.ShortKernel, 1, maxKernel) && context && c.ShortKernel > c.Context {
+		errs = append(errs, fmt.Errorf("short kernel %d is longer than the context %d", c.ShortKernel, c.Context))
+	}
+	if check("filter features", c.FilterFeatures, 1, maxKernel) && c.FilterFeatures%2 == 0 {
+		errs = append(errs, fmt.Errorf("filter features must be odd (t/L, then sin and cos per frequency), got %d", c.FilterFeatures))
+	}
+	check("filter hidden", c.FilterHidden, 1, maxWidth)
+	if check("experts", c.Experts, 1, maxExperts) {
+		check("top k", c.TopK, 1, c.Experts)
+	}
+	check("moe expansion", c.MoEExpansion, 1, maxExpansion)
+	if c.DType.Bytes() == 0 {
+		errs = append(errs, fmt.Errorf("unknown dtype %q (known: bf16, fp16, fp32)", c.DType))
+	}
+	return errors.Join(errs...)
+}
