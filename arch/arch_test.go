@@ -89,7 +89,7 @@ func TestParamsWithSharing(t *testing.T) {
 		{"diff tied featurizers: o, o, lambda", "10.1.2.1.1-10.1.2.2.1", 160 + 16 + 32 + 2049 + 513},
 		{"MoE tied: down only", "18.1.2.1.1-18.1.2.2.1", 160 + 16 + 32 + 6208 + 2048},
 		// Slot 1 reuses slot 0's keys and owns a featurizer group with slot 2,
-		// which computes its own keys: slot 2 creates slot01/k.
+		// which computes its own keys: slot 2 creates slot_1/k.
 		{"owner without B, member with B", "11112-12212-12221", 160 + 16 + 48 + 1024 + 768 + 512},
 	}
 	for _, tt := range tests {
@@ -113,15 +113,15 @@ func TestLayout(t *testing.T) {
 	for _, p := range ps {
 		names = append(names, p.Name)
 	}
-	want := "embed slot00/norm slot00/q slot00/k slot00/v slot00/o " +
-		"slot01/norm slot01/q slot01/v slot01/o " +
-		"slot02/norm slot01/k slot02/o final_norm"
+	want := "embed slot_0/norm slot_0/q slot_0/k slot_0/v slot_0/o " +
+		"slot_1/norm slot_1/q slot_1/v slot_1/o " +
+		"slot_2/norm slot_1/k slot_2/o final_norm"
 	if got := strings.Join(names, " "); got != want {
 		t.Errorf("layout names\n got %s\nwant %s", got, want)
 	}
 	for _, p := range ps {
-		if p.Name == "slot01/k" && (p.Slot != 1 || p.Role != RoleFeatB || fmt.Sprint(p.Shape) != "[16 16]") {
-			t.Errorf("slot01/k = %+v", p)
+		if p.Name == "slot_1/k" && (p.Slot != 1 || p.Role != RoleFeatB || fmt.Sprint(p.Shape) != "[16 16]") {
+			t.Errorf("slot_1/k = %+v", p)
 		}
 	}
 	ps, err = Layout(setup(t, "10.1.1.1.1-18.2.1.2.1"), Config{Width: 16, HeadDim: 4, Vocab: 10, UntieEmbedding: true})
@@ -135,7 +135,7 @@ func TestLayout(t *testing.T) {
 		}
 		seen[p.Name] = true
 	}
-	for _, name := range []string{"slot00/a/q", "slot00/b/o", "slot00/lambda", "slot01/router", "head"} {
+	for _, name := range []string{"slot_0/a/q", "slot_0/b/o", "slot_0/lambda", "slot_1/router", "head"} {
 		if !seen[name] {
 			t.Errorf("layout lacks %s", name)
 		}

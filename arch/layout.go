@@ -7,9 +7,10 @@ import (
 // Param is one parameter tensor of the model.
 type Param struct {
 	// Name is stable and unique: "embed", "final_norm", "head", or
-	// "slotNN/<weight>" with NN the 0-based slot index (at least two
-	// digits), "slotNN/a/<weight>" and "slotNN/b/<weight>" for the halves of
-	// a differential class, "slotNN/norm" for the slot's pre-norm scale.
+	// "slot_<i>/<weight>" with i the 0-based slot index,
+	// "slot_<i>/a/<weight>" and "slot_<i>/b/<weight>" for the halves of a
+	// differential class, "slot_<i>/lambda", and "slot_<i>/norm" for the
+	// slot's pre-norm scale.
 	Name  string `json:"name"`
 	Shape []int  `json:"shape"`
 	Role  Role   `json:"role"`

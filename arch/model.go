@@ -161,7 +161,7 @@ func build(g genome.Genome, cfg Config) (*model, error) {
 }
 
 // slotName returns the parameter name prefix of slot i.
-func slotName(i int) string { return fmt.Sprintf("slot%02d", i) }
+func slotName(i int) string { return fmt.Sprintf("slot_%d", i) }
 
 // uses lists the weights slot i computes with: reused feature groups left
 // out, tied featurizer weights named after their owner. A differential
