@@ -42,7 +42,7 @@ func (u *unit) moe(x *graph.Node) (y, aux *graph.Node) {
 	y = graph.Reshape(graph.Einsum("neh,ehd->nd", hw, down), f.batch, f.length, d)
 
 	frac := graph.DivScalar(graph.ReduceSum(mask, 0), float64(nTok*k)) // f_e
-	meanP := graph.ReduceMean(probs, 0)                                  // P_e
+	meanP := graph.ReduceMean(probs, 0)                                // P_e
 	aux = graph.MulScalar(graph.ReduceAllSum(graph.Mul(frac, meanP)), MoEAuxCoefficient*float64(e))
 	return y, aux
 }
