@@ -159,8 +159,9 @@ func (a *GA[T]) Recombine(r *rand.Rand, _ int, pop []Individual[T], m Mating) T 
 func (a *GA[T]) Mutate(r *rand.Rand, _ int, x T) T { return a.v.Mutate(r, x) }
 
 // Survive keeps the Elitism best parents, then the best children, then (if
-// places remain) the best other parents; fitness is normalised over parents
-// and offspring together and ties are broken at random.
+// places remain) the best other parents; failed individuals come after all
+// of these, and never as elites. Fitness is normalised over parents and
+// offspring together; ties are broken at random.
 func (a *GA[T]) Survive(r *rand.Rand, parents, offspring []Individual[T], n int) []Individual[T] {
 	merged := make([]Individual[T], 0, len(parents)+len(offspring))
 	merged = append(merged, parents...)
@@ -185,9 +186,27 @@ func (a *GA[T]) Survive(r *rand.Rand, parents, offspring []Individual[T], n int)
 	}
 	par, off = byFitness(par), byFitness(off)
 	n = min(n, len(merged))
-	e := min(a.cfg.Elitism, len(par), n)
-	chosen := slices.Concat(par[:e], off)
-	chosen = append(chosen, par[e:]...)
+	healthy := 0
+	for _, i := range par {
+		if !merged[i].Failed {
+			healthy++
+		}
+	}
+	e := min(a.cfg.Elitism, healthy, n)
+	order := slices.Concat(par[:e], off, par[e:])
+	// Failed individuals rank last: after every child and parent that did
+	// not fail.
+	chosen := make([]int, 0, len(order))
+	for _, i := range order {
+		if !merged[i].Failed {
+			chosen = append(chosen, i)
+		}
+	}
+	for _, i := range order {
+		if merged[i].Failed {
+			chosen = append(chosen, i)
+		}
+	}
 	out := make([]Individual[T], n)
 	for j, i := range chosen[:n] {
 		out[j] = merged[i]

@@ -73,7 +73,7 @@ func sortFeasible(F [][]float64, idx []int) [][]int {
 	if m == 0 {
 		return nil
 	}
-	count := make([]int, m)        // how many points dominate point a
+	count := make([]int, m)       // how many points dominate point a
 	dominated := make([][]int, m) // the points point a dominates
 	for a := range m {
 		for b := a + 1; b < m; b++ {
