@@ -66,13 +66,52 @@ func NonDominatedSort(F [][]float64, failed []bool) [][]int {
 	return fronts
 }
 
-// sortFeasible is the fast non-dominated sort of Deb et al. over the points
-// F[idx].
+// sortFeasible sorts the points F[idx] into fronts.
 func sortFeasible(F [][]float64, idx []int) [][]int {
 	m := len(idx)
 	if m == 0 {
 		return nil
 	}
+	if len(F[idx[0]]) == 2 {
+		return sort2(F, idx)
+	}
+	return sortDeb(F, idx)
+}
+
+// sort2 sorts two-objective points in O(n log n): in lexicographic order,
+// each point joins the first front whose last member does not dominate it,
+// found by binary search (a point dominated by front k is dominated by
+// every earlier front).
+func sort2(F [][]float64, idx []int) [][]int {
+	order := slices.Clone(idx)
+	slices.SortStableFunc(order, func(a, b int) int {
+		if c := cmpFloat(F[a][0], F[b][0]); c != 0 {
+			return c
+		}
+		return cmpFloat(F[a][1], F[b][1])
+	})
+	var fronts [][]int
+	for _, p := range order {
+		k, _ := slices.BinarySearchFunc(fronts, p, func(front []int, p int) int {
+			if Dominates(F[front[len(front)-1]], F[p]) {
+				return -1
+			}
+			return 1
+		})
+		if k == len(fronts) {
+			fronts = append(fronts, nil)
+		}
+		fronts[k] = append(fronts[k], p)
+	}
+	for _, front := range fronts {
+		slices.Sort(front)
+	}
+	return fronts
+}
+
+// sortDeb is the fast non-dominated sort of Deb et al.: O(m n^2).
+func sortDeb(F [][]float64, idx []int) [][]int {
+	m := len(idx)
 	count := make([]int, m)       // how many points dominate point a
 	dominated := make([][]int, m) // the points point a dominates
 	for a := range m {

@@ -113,6 +113,27 @@ func TestNonDominatedSortProperties(t *testing.T) {
 	}
 }
 
+func TestNonDominatedSort2DMatchesGeneral(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(4, 4))
+	for trial := range 200 {
+		n := 1 + r.IntN(80)
+		F := make([][]float64, n)
+		idx := make([]int, n)
+		for i := range F {
+			F[i] = []float64{float64(r.IntN(8)), float64(r.IntN(8))}
+			if trial%2 == 1 {
+				F[i] = []float64{r.Float64(), r.Float64()}
+			}
+			idx[i] = i
+		}
+		got, want := sort2(F, idx), sortDeb(F, idx)
+		if !slices.EqualFunc(got, want, slices.Equal) {
+			t.Fatalf("trial %d: 2-D sort %v, general sort %v for %v", trial, got, want, F)
+		}
+	}
+}
+
 func TestRankAndCrowdingFailedLast(t *testing.T) {
 	t.Parallel()
 	F := [][]float64{{9, 9}, {1, 2}, {2, 1}, {0, 0}, {5, 5}}
