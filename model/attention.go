@@ -21,11 +21,28 @@ func (u *unit) attention(c *genome.Class, x *graph.Node) *graph.Node {
 	dkv, hkv := d/r, d/hd/r
 	b, l := f.batch, f.length
 
-	proj := func(name string, out int) *graph.Node {
-		y := dense(x, u.featW(name, initNormal(InitStd), d, out))
+	// Weights in the contract's order: q, k, v, o, then the convs.
+	w := map[string]*graph.Node{}
+	if u.cIn == nil {
+		w["q"] = u.featW("q", initNormal(InitStd), d, d)
+	}
+	if u.bIn == nil {
+		w["k"] = u.featW("k", initNormal(InitStd), d, dkv)
+	}
+	w["v"] = u.featW("v", initNormal(InitStd), d, dkv)
+	wo := u.opW("o", initNormal(f.outStd()), d, d)
+	if c.QKVConv {
+		k := f.cfg.ShortKernel
+		for _, name := range []string{"q", "k", "v"} {
+			if w[name] != nil {
+				w[name+"_conv"] = u.featW(name+"_conv", initKernel(k), k, w[name].Shape().Dimensions[1])
+			}
+		}
+	}
+	proj := func(name string) *graph.Node {
+		y := f.dense(x, w[name])
 		if c.QKVConv {
-			k := f.cfg.ShortKernel
-			y = causalDepthwiseConv(y, u.featW(name+"_conv", initKernel(k), k, out))
+			y = f.causalConv(y, w[name+"_conv"])
 		}
 		return y
 	}
@@ -33,22 +50,22 @@ func (u *unit) attention(c *genome.Class, x *graph.Node) *graph.Node {
 
 	q := u.cIn
 	if q == nil {
-		q = rotary(graph.Reshape(proj("q", d), b, l, h, hd), cos, sin)
+		q = rotary(graph.Reshape(proj("q"), b, l, h, hd), cos, sin)
 	}
 	keys := u.bIn
 	if keys == nil {
-		keys = rotary(graph.Reshape(proj("k", dkv), b, l, hkv, hd), cos, sin)
+		keys = rotary(graph.Reshape(proj("k"), b, l, hkv, hd), cos, sin)
 	}
 	u.cOut, u.bOut = q, keys
-	v := graph.Reshape(proj("v", dkv), b, l, hkv, hd)
+	v := graph.Reshape(proj("v"), b, l, hkv, hd)
 
 	qg := graph.Reshape(q, b, l, hkv, r, hd)
-	scores := graph.MulScalar(graph.Einsum("bqgrd,bkgd->bgrqk", qg, keys), 1/math.Sqrt(float64(hd)))
+	scores := graph.MulScalar(f.einsum("bqgrd,bkgd->bgrqk", qg, keys), 1/math.Sqrt(float64(hd)))
 	mask := graph.Reshape(causalMask(f.g, f, l), 1, 1, 1, l, l)
 	scores = graph.Add(graph.Mul(scores, mask), graph.MulScalar(graph.OneMinus(mask), maskedLogit))
 	p := graph.Softmax(scores, -1)
-	out := graph.Reshape(graph.Einsum("bgrqk,bkgd->bqgrd", p, v), b, l, d)
-	return dense(out, u.opW("o", initNormal(f.outStd()), d, d))
+	out := graph.Reshape(f.einsum("bgrqk,bkgd->bqgrd", p, v), b, l, d)
+	return f.dense(out, wo)
 }
 
 // rotaryTables returns cos and sin of the rotary angles t*theta^(-2i/hd),

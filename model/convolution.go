@@ -17,15 +17,16 @@ const (
 
 // gates returns v (op), B and C (featurizers, or the reused tensors).
 func (u *unit) gates(x *graph.Node) (v, bm, cm *graph.Node) {
-	d := u.f.cfg.Width
-	v = dense(x, u.opW("v", initNormal(InitStd), d, d))
+	f := u.f
+	d := f.cfg.Width
+	v = f.dense(x, u.opW("v", initNormal(InitStd), d, d))
 	bm = u.bIn
 	if bm == nil {
-		bm = dense(x, u.featW("b", initNormal(InitStd), d, d))
+		bm = f.dense(x, u.featW("b", initNormal(InitStd), d, d))
 	}
 	cm = u.cIn
 	if cm == nil {
-		cm = dense(x, u.featW("c", initNormal(InitStd), d, d))
+		cm = f.dense(x, u.featW("c", initNormal(InitStd), d, d))
 	}
 	u.bOut, u.cOut = bm, cm
 	return v, bm, cm
@@ -38,8 +39,8 @@ func (u *unit) shortConv(x *graph.Node) *graph.Node {
 	f := u.f
 	d, k := f.cfg.Width, f.cfg.ShortKernel
 	v, bm, cm := u.gates(x)
-	s := causalDepthwiseConv(graph.Mul(bm, v), u.featW("kernel", initKernel(k), k, d))
-	return dense(graph.Mul(cm, s), u.opW("o", initNormal(f.outStd()), d, d))
+	s := f.causalConv(graph.Mul(bm, v), u.featW("kernel", initKernel(k), k, d))
+	return f.dense(graph.Mul(cm, s), u.opW("o", initNormal(f.outStd()), d, d))
 }
 
 // longConv builds GConv-2: the same gating around a long causal conv whose
@@ -51,8 +52,8 @@ func (u *unit) longConv(x *graph.Node) *graph.Node {
 	d := f.cfg.Width
 	v, bm, cm := u.gates(x)
 	h := u.implicitFilter()
-	s := toeplitzConv(graph.Mul(bm, v), h)
-	return dense(graph.Mul(cm, s), u.opW("o", initNormal(f.outStd()), d, d))
+	s := f.toeplitzConv(graph.Mul(bm, v), h)
+	return f.dense(graph.Mul(cm, s), u.opW("o", initNormal(f.outStd()), d, d))
 }
 
 // implicitFilter returns the filter [L, d] for the current sequence length,
@@ -67,8 +68,8 @@ func (u *unit) implicitFilter() *graph.Node {
 	w2 := u.featW("filter_w2", initNormal(f.outStd()), hid, d)
 
 	phi := constF(f.g, f, filterFeatures(l, f.cfg.Context, p), l, p)
-	hidden := graph.Sin(graph.Add(graph.MatMul(phi, w1), graph.Reshape(b1, 1, hid)))
-	return graph.Mul(graph.MatMul(hidden, w2), constF(f.g, f, filterDecay(l, f.cfg.Context, d), l, d))
+	hidden := graph.Sin(graph.Add(f.stepMatMul(phi, w1), graph.Reshape(b1, 1, hid)))
+	return graph.Mul(f.stepMatMul(hidden, w2), constF(f.g, f, filterDecay(l, f.cfg.Context, d), l, d))
 }
 
 // filterFeatures returns phi [l, p] row-major: t/L, then sin and cos of
@@ -104,7 +105,7 @@ func filterDecay(l, context, d int) []float64 {
 
 // toeplitzConv computes y[b, t, c] = sum_{s<=t} h[t-s, c] z[b, s, c] for
 // z [B, L, C] and h [L, C].
-func toeplitzConv(z, h *graph.Node) *graph.Node {
+func (f *fwd) toeplitzConv(z, h *graph.Node) *graph.Node {
 	g := z.Graph()
 	l, c := h.Shape().Dimensions[0], h.Shape().Dimensions[1]
 	hz := graph.Concatenate([]*graph.Node{h, graph.Zeros(g, shapes.Make(h.DType(), 1, c))}, 0) // row l is zero
@@ -120,5 +121,5 @@ func toeplitzConv(z, h *graph.Node) *graph.Node {
 	}
 	ind := graph.Reshape(graph.ConstAsDType(g, dtypes.Int32, idx), l, l, 1)
 	toeplitz := graph.Gather(hz, ind) // [L, L, C]
-	return graph.Einsum("tsc,bsc->btc", toeplitz, z)
+	return f.einsum("tsc,bsc->btc", toeplitz, z)
 }

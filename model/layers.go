@@ -2,6 +2,7 @@ package model
 
 import (
 	"math"
+	"strings"
 
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
@@ -43,11 +44,12 @@ var (
 )
 
 // dense multiplies the last axis of x by w [in, out] as one 2D matmul.
-func dense(x, w *graph.Node) *graph.Node {
+func (f *fwd) dense(x, w *graph.Node) *graph.Node {
 	dims := x.Shape().Dimensions
 	in := dims[len(dims)-1]
 	out := w.Shape().Dimensions[1]
 	rows := x.Shape().Size() / in
+	f.tokenFLOPs += 2 * int64(rows) * int64(in) * int64(out)
 	y := graph.MatMul(graph.Reshape(x, rows, in), w)
 	outDims := append(append([]int(nil), dims[:len(dims)-1]...), out)
 	return graph.Reshape(y, outDims...)
@@ -89,12 +91,14 @@ func shiftRight(x *graph.Node, n int) *graph.Node {
 	return graph.Concatenate([]*graph.Node{zeros, graph.Slice(x, graph.AxisRange(), graph.AxisRange(0, l-n))}, 1)
 }
 
-// causalDepthwiseConv applies a causal depthwise conv along axis 1 of
-// x [B, L, C] with kernel [k, C]: y_t = sum_j kernel[j] * x_{t-j}
-// (kernel row 0 weighs the current token).
-func causalDepthwiseConv(x, kernel *graph.Node) *graph.Node {
+// causalConv applies a causal depthwise conv along axis 1 of x [B, L, C]
+// with kernel [k, C]: y_t = sum_j kernel[j] * x_{t-j} (kernel row 0 weighs
+// the current token). It counts 2*k FLOPs per channel and token, as
+// arch.FLOPs does, though it is k elementwise multiply-adds.
+func (f *fwd) causalConv(x, kernel *graph.Node) *graph.Node {
 	k := kernel.Shape().Dimensions[0]
 	c := kernel.Shape().Dimensions[1]
+	f.tokenFLOPs += 2 * int64(k) * int64(x.Shape().Size())
 	var y *graph.Node
 	for j := range k {
 		if j >= x.Shape().Dimensions[1] {
@@ -125,4 +129,35 @@ func causalMask(g *graph.Graph, f *fwd, l int) *graph.Node {
 // constF builds a constant of the model dtype from float64 values.
 func constF(g *graph.Graph, f *fwd, values []float64, dims ...int) *graph.Node {
 	return graph.Reshape(graph.ConstAsDType(g, f.dt, values), dims...)
+}
+
+// einsum is graph.Einsum that counts its FLOPs: 2 times the product of the
+// sizes of every axis letter of the equation.
+func (f *fwd) einsum(equation string, a, b *graph.Node) *graph.Node {
+	f.tokenFLOPs += einsumFLOPs(equation, a, b)
+	return graph.Einsum(equation, a, b)
+}
+
+// stepMatMul is a 2D matmul whose cost does not grow with the batch (the
+// implicit filters); it is counted apart.
+func (f *fwd) stepMatMul(a, b *graph.Node) *graph.Node {
+	f.stepFLOPs += 2 * int64(a.Shape().Dimensions[0]) * int64(a.Shape().Dimensions[1]) * int64(b.Shape().Dimensions[1])
+	return graph.MatMul(a, b)
+}
+
+func einsumFLOPs(equation string, a, b *graph.Node) int64 {
+	inputs, _, _ := strings.Cut(equation, "->")
+	sa, sb, _ := strings.Cut(inputs, ",")
+	size := map[rune]int{}
+	for i, r := range sa {
+		size[r] = a.Shape().Dimensions[i]
+	}
+	for i, r := range sb {
+		size[r] = b.Shape().Dimensions[i]
+	}
+	n := int64(2)
+	for _, s := range size {
+		n *= int64(s)
+	}
+	return n
 }

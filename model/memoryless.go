@@ -9,9 +9,9 @@ import (
 func (u *unit) swiglu(x *graph.Node) *graph.Node {
 	f := u.f
 	d, hid := f.cfg.Width, f.cfg.FFNExpansion*f.cfg.Width
-	gate := dense(x, u.featW("gate", initNormal(InitStd), d, hid))
-	up := dense(x, u.featW("up", initNormal(InitStd), d, hid))
-	return dense(graph.Mul(silu(gate), up), u.opW("down", initNormal(f.outStd()), hid, d))
+	gate := f.dense(x, u.featW("gate", initNormal(InitStd), d, hid))
+	up := f.dense(x, u.featW("up", initNormal(InitStd), d, hid))
+	return f.dense(graph.Mul(silu(gate), up), u.opW("down", initNormal(f.outStd()), hid, d))
 }
 
 // moe builds the routed mixture of SwiGLU experts: softmax router, top-k
@@ -31,15 +31,15 @@ func (u *unit) moe(x *graph.Node) (y, aux *graph.Node) {
 	down := u.opW("down", initNormal(f.outStd()), e, hid, d)
 
 	xs := graph.Reshape(x, nTok, d)
-	probs := graph.Softmax(graph.MatMul(xs, router), -1) // [n, e]
-	mask := topKMask(probs, k)                           // [n, e], 0/1, no gradient
+	probs := graph.Softmax(f.dense(xs, router), -1) // [n, e]
+	mask := topKMask(probs, k)                      // [n, e], 0/1, no gradient
 	chosen := graph.Mul(probs, mask)
 	weights := graph.Div(chosen, graph.ReduceAndKeep(chosen, graph.ReduceSum, -1))
 
-	hg := graph.Einsum("nd,edh->neh", xs, gate)
-	hu := graph.Einsum("nd,edh->neh", xs, up)
+	hg := f.einsum("nd,edh->neh", xs, gate)
+	hu := f.einsum("nd,edh->neh", xs, up)
 	hw := graph.Mul(graph.Mul(silu(hg), hu), graph.Reshape(weights, nTok, e, 1))
-	y = graph.Reshape(graph.Einsum("neh,ehd->nd", hw, down), f.batch, f.length, d)
+	y = graph.Reshape(f.einsum("neh,ehd->nd", hw, down), f.batch, f.length, d)
 
 	frac := graph.DivScalar(graph.ReduceSum(mask, 0), float64(nTok*k)) // f_e
 	meanP := graph.ReduceMean(probs, 0)                                // P_e

@@ -74,7 +74,7 @@ func New(g genome.Genome, cfg arch.Config, opts ...Option) (*Model, error) {
 	if !m.dtype.IsFloat() {
 		return nil, fmt.Errorf("model dtype must be a float type, got %s", m.dtype)
 	}
-	if err := validate(m.genome, cfg); err != nil {
+	if _, err := arch.Layout(m.genome, cfg); err != nil {
 		return nil, fmt.Errorf("validating model: %w", err)
 	}
 	w, err := wiringOf(m.genome)
@@ -96,51 +96,6 @@ func (m *Model) Wiring() []genome.Wiring { return append([]genome.Wiring(nil), m
 
 // DType returns the dtype of the model's variables.
 func (m *Model) DType() dtypes.DType { return m.dtype }
-
-func validate(g genome.Genome, cfg arch.Config) error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if len(g) == 0 {
-		bad("genome has no slots")
-	}
-	for name, v := range map[string]int{
-		"width": cfg.Width, "vocab": cfg.Vocab, "context": cfg.Context, "head_dim": cfg.HeadDim,
-		"ffn_expansion": cfg.FFNExpansion, "short_kernel": cfg.ShortKernel, "filter_features": cfg.FilterFeatures,
-		"filter_hidden": cfg.FilterHidden, "experts": cfg.Experts, "top_k": cfg.TopK, "moe_expansion": cfg.MoEExpansion,
-	} {
-		if v < 1 {
-			bad("%s must be >= 1, got %d", name, v)
-		}
-	}
-	if cfg.HeadDim > 0 && cfg.Width%cfg.HeadDim != 0 {
-		bad("head_dim %d must divide width %d", cfg.HeadDim, cfg.Width)
-	}
-	if cfg.TopK > cfg.Experts {
-		bad("top_k %d exceeds experts %d", cfg.TopK, cfg.Experts)
-	}
-	if cfg.FilterFeatures%2 == 0 {
-		bad("filter_features must be odd (t/L then sin/cos pairs), got %d", cfg.FilterFeatures)
-	}
-	for i, s := range g {
-		c, err := genome.LookupClass(s.Class)
-		if err != nil {
-			bad("slot %d: %w", i, err)
-			continue
-		}
-		b := c.Base()
-		if b.Family == genome.Attention && cfg.HeadDim > 0 && cfg.Width%cfg.HeadDim == 0 {
-			heads := cfg.Width / cfg.HeadDim
-			if heads%b.KVRepeat != 0 {
-				bad("slot %d (%s): %d heads are not divisible by the K/V repeat %d; pick a head_dim giving a multiple of %d heads",
-					i, c.Name, heads, b.KVRepeat, b.KVRepeat)
-			}
-			if cfg.HeadDim%2 != 0 {
-				bad("slot %d (%s): rotary embedding needs an even head_dim, got %d", i, c.Name, cfg.HeadDim)
-			}
-		}
-	}
-	return errors.Join(errs...)
-}
 
 // wiringOf returns g.Wiring() after checking that every tie it asks for is
 // buildable: featurizers tied only within a class, features reused only from
@@ -189,11 +144,17 @@ type features struct {
 // created under scope on first use and reused afterwards. It panics on
 // misuse (GoMLX graph-building convention).
 func (m *Model) Forward(scope *mlmodel.Scope, tokens *graph.Node) (logits, aux *graph.Node) {
+	logits, aux, _ = m.forward(scope, tokens)
+	return logits, aux
+}
+
+// forward is Forward that also returns its build state (FLOP counters).
+func (m *Model) forward(scope *mlmodel.Scope, tokens *graph.Node) (logits, aux *graph.Node, f *fwd) {
 	g := tokens.Graph()
 	if tokens.Rank() != 2 || !tokens.DType().IsInt() {
 		panic(fmt.Errorf("model.Forward: tokens must be an integer tensor [batch, L], got %s", tokens.Shape()))
 	}
-	f := &fwd{m: m, g: g, store: scope.Store(), root: scope.Scope(), cfg: m.cfg, dt: m.dtype,
+	f = &fwd{m: m, g: g, store: scope.Store(), root: scope.Scope(), cfg: m.cfg, dt: m.dtype,
 		batch: tokens.Shape().Dimensions[0], length: tokens.Shape().Dimensions[1]}
 	d, v := m.cfg.Width, m.cfg.Vocab
 
@@ -215,11 +176,11 @@ func (m *Model) Forward(scope *mlmodel.Scope, tokens *graph.Node) (logits, aux *
 	flat := graph.Reshape(x, f.batch*f.length, d)
 	if m.cfg.UntieEmbedding {
 		head := f.param(f.path("head"), initNormal(InitStd), d, v)
-		logits = graph.MatMul(flat, head)
+		logits = f.dense(flat, head)
 	} else {
-		logits = graph.Einsum("nd,vd->nv", flat, embed)
+		logits = f.einsum("nd,vd->nv", flat, embed)
 	}
-	return graph.Reshape(logits, f.batch, f.length, v), aux
+	return graph.Reshape(logits, f.batch, f.length, v), aux, f
 }
 
 // fwd carries the state of one Forward call.
@@ -231,6 +192,9 @@ type fwd struct {
 	cfg           arch.Config
 	dt            dtypes.DType
 	batch, length int
+	// tokenFLOPs and stepFLOPs count the contractions built so far: those
+	// that grow with batch*length and those that do not.
+	tokenFLOPs, stepFLOPs int64
 }
 
 func slotName(i int) string { return fmt.Sprintf("slot_%d", i) }

@@ -18,13 +18,13 @@ func TestNewRejects(t *testing.T) {
 		cfg  arch.Config
 		want string
 	}{
-		{"empty", nil, arch.Config{}, "no slots"},
-		{"unknown class", genome.Genome{{Class: 19, FeatGroup: 1, FeatStrategy: 1, ShareGroup: 1, ShareStrategy: 1}}, arch.Config{}, "unknown LIV class"},
-		{"head dim", classGenome(1), arch.Config{Width: 60, HeadDim: 16}, "must divide width"},
-		{"kv repeat", classGenome(genome.SA3), arch.Config{Width: 32, HeadDim: 16}, "not divisible by the K/V repeat 4"},
-		{"odd head dim", classGenome(1), arch.Config{Width: 30, HeadDim: 5, Context: 8}, "even head_dim"},
-		{"top k", classGenome(genome.MoE), arch.Config{Experts: 2, TopK: 3}, "top_k 3 exceeds experts 2"},
-		{"filter features", classGenome(genome.GConv2), arch.Config{FilterFeatures: 8}, "must be odd"},
+		{"empty", nil, arch.Config{}, "empty genome"},
+		{"unknown class", genome.Genome{{Class: 19, FeatGroup: 1, FeatStrategy: 1, ShareGroup: 1, ShareStrategy: 1}}, arch.Config{}, "not a LIV class"},
+		{"head dim", classGenome(1), arch.Config{Width: 60, HeadDim: 16}, "does not divide width"},
+		{"kv repeat", classGenome(genome.SA3), arch.Config{Width: 32, HeadDim: 16}, "groups 4 query heads per K/V head"},
+		{"odd head dim", classGenome(1), arch.Config{Width: 30, HeadDim: 5, Context: 8}, "must be even"},
+		{"top k", classGenome(genome.MoE), arch.Config{Experts: 2, TopK: 3}, "top k must be in 1..2"},
+		{"filter features", classGenome(genome.GConv2), arch.Config{FilterFeatures: 8}, "filter features must be odd"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.g, tc.cfg)

@@ -2,6 +2,8 @@ package model
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/compute/dtypes"
@@ -94,7 +96,10 @@ func contractParams(g genome.Genome, cfg arch.Config) int64 {
 	return n
 }
 
-func TestParamsMatchContract(t *testing.T) {
+// CountParams equals arch.Params (and an independent transcription of the
+// contract) for every class and the sharing genomes, and the variables are
+// arch.Layout, name for name, in order.
+func TestParamsMatchArch(t *testing.T) {
 	t.Parallel()
 	configs := map[string]arch.Config{
 		"tiny":    tinyConfig(),
@@ -106,11 +111,36 @@ func TestParamsMatchContract(t *testing.T) {
 			t.Run(cname+"/"+c.name, func(t *testing.T) {
 				_, store := buildModel(t, c.g, cfg, 1, dtypes.Float32)
 				got := CountParams(store.RootScope())
-				if want := contractParams(c.g, cfg); got != want {
+				want, err := arch.Params(c.g, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != want {
 					for v := range store.RootScope().IterVariables() {
 						t.Logf("%s %s", v.Path(), v.Shape())
 					}
-					t.Fatalf("%s: CountParams = %d, contract = %d", c.g, got, want)
+					t.Fatalf("%s: CountParams = %d, arch.Params = %d", c.g, got, want)
+				}
+				if doc := contractParams(c.g, cfg); got != doc {
+					t.Fatalf("%s: CountParams = %d, transcribed contract = %d", c.g, got, doc)
+				}
+				// Names, shapes and creation order are arch.Layout's.
+				layout, err := arch.Layout(c.g, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var vars []string
+				for v := range store.RootScope().IterVariables() {
+					if v.Trainable {
+						vars = append(vars, fmt.Sprintf("%s %v", strings.TrimPrefix(v.Path(), "/"), v.Shape().Dimensions))
+					}
+				}
+				var params []string
+				for _, p := range layout {
+					params = append(params, fmt.Sprintf("%s %v", p.Name, p.Shape))
+				}
+				if !slices.Equal(vars, params) {
+					t.Fatalf("variables (creation order):\n%s\narch.Layout:\n%s", strings.Join(vars, "\n"), strings.Join(params, "\n"))
 				}
 			})
 		}
