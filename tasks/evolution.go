@@ -1,0 +1,236 @@
+package tasks
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/star-pipeline/star-pipeline/config"
+	"github.com/star-pipeline/star-pipeline/evolve"
+	"github.com/star-pipeline/star-pipeline/genome"
+	"github.com/star-pipeline/star-pipeline/search"
+)
+
+// Member is one candidate of a population as the evolution stages see it.
+type Member struct {
+	ID         string    `json:"id"`
+	Genome     string    `json:"genome"`
+	Objectives []float64 `json:"objectives,omitempty"` // in the run's objective order
+	Failed     bool      `json:"failed,omitempty"`
+}
+
+// Breeding is what every evolution stage of generation g >= 1 needs: the run
+// config (YAML) and the population that closed generation g-1.
+type Breeding struct {
+	Node       Node     `json:"node"`
+	Config     string   `json:"config"`
+	Population []Member `json:"population"`
+}
+
+// RecombineResult is child Index before mutation.
+type RecombineResult struct {
+	Genome  string   `json:"genome"`
+	Attempt int      `json:"attempt"`
+	Parents []string `json:"parents"` // candidate ids of the population
+	// Operator names how the child was made (crossover, firefly).
+	Operator string `json:"operator"`
+}
+
+// MutatePayload asks for the mutation of child Node.Index at Attempt.
+type MutatePayload struct {
+	Breeding
+	Genome  string `json:"genome"`
+	Attempt int    `json:"attempt"`
+}
+
+// MutateResult is the finished child genome in canonical text.
+type MutateResult struct {
+	Genome    string `json:"genome"`
+	Hash      string `json:"hash"`
+	Duplicate bool   `json:"duplicate,omitempty"`
+}
+
+// SelectPayload closes generation Node.Generation: the parents (the
+// population that closed the generation before; empty for generation 0) and
+// the evaluated offspring.
+type SelectPayload struct {
+	Node      Node     `json:"node"`
+	Config    string   `json:"config"`
+	Parents   []Member `json:"parents"`
+	Offspring []Member `json:"offspring"`
+	// Ideal and Nadir normalise objectives for the hypervolume (reference
+	// point 1.1 in every normalised objective).
+	Ideal []float64 `json:"ideal"`
+	Nadir []float64 `json:"nadir"`
+}
+
+// SelectResult is the surviving population and its hypervolume.
+type SelectResult struct {
+	Population  []string `json:"population"` // candidate ids, in order
+	Hypervolume float64  `json:"hypervolume"`
+	Front       []string `json:"front"` // non-dominated survivors
+}
+
+// loadRun parses the run config and builds its engine.
+func loadRun(yaml string) (config.Config, *evolve.Engine[genome.Genome], error) {
+	c, err := config.Parse([]byte(yaml))
+	if err != nil {
+		return c, nil, permanent(fmt.Errorf("parsing run config: %w", err))
+	}
+	e, err := search.NewEngine(c)
+	if err != nil {
+		return c, nil, permanent(fmt.Errorf("building engine: %w", err))
+	}
+	return c, e, nil
+}
+
+// individuals converts members into the engine's individuals.
+func individuals(ms []Member, depth int) ([]evolve.Individual[genome.Genome], error) {
+	out := make([]evolve.Individual[genome.Genome], len(ms))
+	for i, m := range ms {
+		g, err := genome.Parse(m.Genome)
+		if err != nil {
+			return nil, permanent(fmt.Errorf("member %s: %w", m.ID, err))
+		}
+		if len(g) != depth {
+			return nil, permanent(fmt.Errorf("member %s: depth %d, run depth %d", m.ID, len(g), depth))
+		}
+		out[i] = evolve.Individual[genome.Genome]{X: g, F: m.Objectives, Failed: m.Failed}
+	}
+	return out, nil
+}
+
+// breed rebuilds generation p.Node.Generation from its stored parents.
+func breed(p Breeding) (*evolve.Generation[genome.Genome], error) {
+	c, e, err := loadRun(p.Config)
+	if err != nil {
+		return nil, err
+	}
+	pop, err := individuals(p.Population, c.Search.Depth)
+	if err != nil {
+		return nil, err
+	}
+	gen, err := e.Breed(p.Node.Generation, pop)
+	if err != nil {
+		return nil, permanent(err)
+	}
+	if p.Node.Index < 0 || p.Node.Index >= gen.Len() {
+		return nil, permanent(fmt.Errorf("child %d of a generation of %d", p.Node.Index, gen.Len()))
+	}
+	return gen, nil
+}
+
+// Recombine makes child p.Node.Index of its generation before mutation, at
+// the first attempt whose finished child duplicates no earlier genome.
+func Recombine(_ context.Context, p Breeding) (RecombineResult, error) {
+	gen, err := breed(p)
+	if err != nil {
+		return RecombineResult{}, err
+	}
+	i := p.Node.Index
+	child := gen.Child(i)
+	x := gen.Recombine(i, child.Attempt)
+	parents := make([]string, len(child.Mating.Parents))
+	for j, k := range child.Mating.Parents {
+		parents[j] = p.Population[k].ID
+	}
+	op := "crossover"
+	if c, _ := config.Parse([]byte(p.Config)); c.Algorithm.Name == config.Firefly {
+		op = "firefly"
+	}
+	return RecombineResult{Genome: genome.Format(x), Attempt: child.Attempt, Parents: parents, Operator: op}, nil
+}
+
+// Mutate mutates child p.Node.Index at p.Attempt and repairs it.
+func Mutate(_ context.Context, p MutatePayload) (MutateResult, error) {
+	gen, err := breed(p.Breeding)
+	if err != nil {
+		return MutateResult{}, err
+	}
+	x, err := genome.Parse(p.Genome)
+	if err != nil {
+		return MutateResult{}, permanent(fmt.Errorf("recombined genome: %w", err))
+	}
+	y := gen.Mutate(p.Node.Index, p.Attempt, x)
+	child := gen.Child(p.Node.Index)
+	return MutateResult{Genome: genome.Format(y), Hash: genome.Hash(y), Duplicate: child.Duplicate}, nil
+}
+
+// Select runs survival over parents and offspring and measures the
+// hypervolume of the survivors over normalised objectives.
+func Select(_ context.Context, p SelectPayload) (SelectResult, error) {
+	c, e, err := loadRun(p.Config)
+	if err != nil {
+		return SelectResult{}, err
+	}
+	parents, err := individuals(p.Parents, c.Search.Depth)
+	if err != nil {
+		return SelectResult{}, err
+	}
+	offspring, err := individuals(p.Offspring, c.Search.Depth)
+	if err != nil {
+		return SelectResult{}, err
+	}
+	// Genomes are unique within a generation's candidates up to exhausted
+	// duplicate attempts, and equal genomes carry equal objectives, so the
+	// canonical hash identifies a survivor's candidate.
+	ids := make(map[string]string, len(p.Parents)+len(p.Offspring))
+	for i, ind := range append(append([]evolve.Individual[genome.Genome](nil), parents...), offspring...) {
+		m := p.Offspring
+		j := i - len(parents)
+		if j < 0 {
+			m, j = p.Parents, i
+		}
+		if _, ok := ids[genome.Hash(ind.X)]; !ok {
+			ids[genome.Hash(ind.X)] = m[j].ID
+		}
+	}
+	var pp []evolve.Individual[genome.Genome]
+	if p.Node.Generation > 0 {
+		pp = parents
+	}
+	survivors := e.Survive(p.Node.Generation, pp, offspring)
+	var res SelectResult
+	for _, s := range survivors {
+		res.Population = append(res.Population, ids[genome.Hash(s.X)])
+	}
+	for _, s := range evolve.ParetoSet(survivors) {
+		res.Front = append(res.Front, ids[genome.Hash(s.X)])
+	}
+	res.Hypervolume, err = Hypervolume(evolve.Objectives(survivors), p.Ideal, p.Nadir)
+	if err != nil {
+		return SelectResult{}, permanent(err)
+	}
+	return res, nil
+}
+
+// Hypervolume measures points after normalising them by ideal and nadir,
+// with reference point 1.1 in every objective; points beyond it add nothing.
+func Hypervolume(points [][]float64, ideal, nadir []float64) (float64, error) {
+	if len(points) == 0 {
+		return 0, nil
+	}
+	norm, err := evolve.Normalize(points, ideal, nadir)
+	if err != nil {
+		return 0, err
+	}
+	ref := make([]float64, len(points[0]))
+	for i := range ref {
+		ref[i] = 1.1
+	}
+	var in [][]float64
+	for _, p := range norm {
+		ok := true
+		for i, v := range p {
+			if v >= ref[i] {
+				ok = false
+			}
+		}
+		if ok {
+			in = append(in, p)
+		}
+	}
+	if len(in) == 0 {
+		return 0, nil
+	}
+	return evolve.Hypervolume(in, ref)
+}
