@@ -174,7 +174,8 @@ func (g *Generation[T]) Mutate(i, attempt int, x T) T {
 // Child returns child i: Mutate(i, a, Recombine(i, a)) at the first attempt
 // a whose genome duplicates no population member and no child before i.
 // Children before i are made first if they are not yet, so Child(i) is the
-// same wherever and in whatever order it is called.
+// same wherever and in whatever order it is called. Like Recombine and
+// Mutate, it panics if i is not in [0, Len()).
 func (g *Generation[T]) Child(i int) Child[T] {
 	if i < 0 || i >= len(g.matings) {
 		panic(fmt.Sprintf("evolve: child %d of a generation of %d", i, len(g.matings)))

@@ -9,7 +9,8 @@ import (
 // its objectives.
 type Individual[T any] struct {
 	X T `json:"x"`
-	// F holds the objectives, all minimised; unused when Failed.
+	// F holds the objectives, all minimised; unused when Failed (Run
+	// leaves it nil).
 	F []float64 `json:"f"`
 	// Failed marks a candidate whose evaluation failed (for example NaN
 	// during training). It ranks below every individual that did not fail

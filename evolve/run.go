@@ -111,7 +111,8 @@ func report[T any](s Settings[T], g int, pop []Individual[T], evals int) error {
 }
 
 // evaluate evaluates xs in order; only a context error or a malformed
-// result stops it.
+// result stops it. A failed individual keeps no objectives, so populations
+// always encode as JSON.
 func evaluate[T any](ctx context.Context, p Problem[T], xs []T) ([]Individual[T], error) {
 	want := p.Objectives()
 	out := make([]Individual[T], len(xs))
@@ -129,7 +130,7 @@ func evaluate[T any](ctx context.Context, p Problem[T], xs []T) ([]Individual[T]
 		case len(f) != want:
 			return nil, fmt.Errorf("run: problem returned %d objectives, want %d", len(f), want)
 		case invalid(f):
-			out[i].Failed, out[i].F = true, f
+			out[i].Failed = true
 		default:
 			out[i].F = f
 		}
