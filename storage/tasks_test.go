@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
@@ -77,5 +78,36 @@ func TestTaskStates(t *testing.T) {
 	}
 	if _, err := db.AddTaskStates(ctx, TaskState{ID: "x", RunID: "r1"}); err == nil {
 		t.Error("node without kind and queue accepted")
+	}
+}
+
+func TestTaskResults(t *testing.T) {
+	t.Parallel()
+	db, ctx := setup(t)
+	if err := db.CreateRun(ctx, testRun("r")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AddTaskStates(ctx, TaskState{ID: "r/g001/mutate/0000", RunID: "r", Generation: 1, Stage: "mutate", Kind: "star:mutate", Queue: "q"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.TaskResult(ctx, "r/g001/mutate/0000"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("result before finish: %v", err)
+	}
+	if err := db.FinishTask(ctx, "r/g001/mutate/0000", TaskRunning, nil, ""); err == nil {
+		t.Error("finishing with a non-terminal status succeeded")
+	}
+	want := json.RawMessage(`{"genome":"11111-91111"}`)
+	if err := db.FinishTask(ctx, "r/g001/mutate/0000", TaskDone, want, ""); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.TaskResult(ctx, "r/g001/mutate/0000")
+	if err != nil || string(got) != string(want) {
+		t.Errorf("result = %s, %v", got, err)
+	}
+	if ts, err := db.GetTaskState(ctx, "r/g001/mutate/0000"); err != nil || ts.Status != TaskDone {
+		t.Errorf("state = %+v, %v", ts, err)
+	}
+	if err := db.FinishTask(ctx, "missing", TaskDone, nil, ""); !errors.Is(err, ErrNotFound) {
+		t.Errorf("finishing a missing task: %v", err)
 	}
 }
