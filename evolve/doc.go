@@ -6,7 +6,8 @@
 //
 // Every objective is minimised. An individual marked Failed (for example a
 // candidate whose training produced NaN) ranks below every individual that
-// did not fail and never enters an indicator.
+// did not fail; Objectives and ParetoSet leave it out, so it never enters an
+// indicator.
 //
 // # Driving a search
 //
@@ -14,10 +15,16 @@
 // Engine, rebuilding everything from stored state (the population's genomes
 // and objectives and the generation number):
 //
-//	generation 0:  x := e.Initial(seeds); evaluate x; pop := e.Survive(0, nil, x)
-//	generation g:  gen := e.Breed(g, pop)           // stage "select": matings
-//	               child i := gen.Child(i)          // stages "recombine" and "mutate"
-//	               evaluate children; pop = e.Survive(g, pop, children)
+//	generation 0:  xs := e.Initial(seeds)        // stage "sample"
+//	               evaluate xs; pop := e.Survive(0, nil, evaluated)
+//	generation g:  gen := e.Breed(g, pop)        // stage "select": matings
+//	               gen.Child(i) for every i      // stages "recombine", "mutate"
+//	               evaluate children
+//	               pop = e.Survive(g, pop, evaluated) // stage "select": survival
+//
+// A stage needs no other state than the population that closed the
+// previous generation, the generation number and, for survival, the
+// generation's evaluated children.
 //
 // Every random choice draws from NewRand(Seed(run, generation, stage,
 // index)), so any child can be computed alone, in any order, on any machine,
