@@ -1,0 +1,89 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hibiken/asynq"
+)
+
+// TaskState is where a task is in the queue.
+type TaskState string
+
+// Task states. Missing means the queue has no record of the task: never
+// enqueued, lost with Redis, deleted, or completed longer ago than its
+// retention.
+const (
+	StatePending     TaskState = "pending"     // waiting for a worker
+	StateActive      TaskState = "active"      // a worker has it (or had it, and its lease will expire)
+	StateScheduled   TaskState = "scheduled"   // waiting for its process-at time
+	StateRetry       TaskState = "retry"       // failed, waiting to run again
+	StateCompleted   TaskState = "completed"   // succeeded; kept for its retention
+	StateArchived    TaskState = "archived"    // failed permanently or out of retries
+	StateAggregating TaskState = "aggregating" // in an asynq group (unused by star-pipeline)
+	StateMissing     TaskState = "missing"
+)
+
+// InQueue reports whether the task will still run without being enqueued
+// again: pending, active, scheduled, retry or aggregating.
+func (s TaskState) InQueue() bool {
+	switch s {
+	case StatePending, StateActive, StateScheduled, StateRetry, StateAggregating:
+		return true
+	}
+	return false
+}
+
+func stateOf(s asynq.TaskState) TaskState {
+	switch s {
+	case asynq.TaskStatePending:
+		return StatePending
+	case asynq.TaskStateActive:
+		return StateActive
+	case asynq.TaskStateScheduled:
+		return StateScheduled
+	case asynq.TaskStateRetry:
+		return StateRetry
+	case asynq.TaskStateCompleted:
+		return StateCompleted
+	case asynq.TaskStateArchived:
+		return StateArchived
+	case asynq.TaskStateAggregating:
+		return StateAggregating
+	}
+	return TaskState(s.String())
+}
+
+// LookupTask reports the state of the task with the given id in queue, and
+// its asynq record (nil when missing: an unknown queue counts as missing).
+// Reconcile-on-start calls it for every unfinished node: missing means
+// enqueue again (with the same id), archived means the task failed for
+// good, completed means its result message may still be on its way.
+func (b *Broker) LookupTask(ctx context.Context, queue, id string) (TaskState, *asynq.TaskInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return "", nil, err
+	}
+	info, err := b.inspector.GetTaskInfo(queue, id)
+	switch {
+	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
+		return StateMissing, nil, nil
+	case err != nil:
+		return "", nil, fmt.Errorf("looking up task %s in queue %s: %w", id, queue, err)
+	}
+	return stateOf(info.State), info, nil
+}
+
+// DeleteTask removes a task record that is not active (for example an
+// archived or completed one) so that its id can be enqueued again. A
+// missing task is not an error.
+func (b *Broker) DeleteTask(ctx context.Context, queue, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := b.inspector.DeleteTask(queue, id)
+	if err == nil || errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+		return nil
+	}
+	return fmt.Errorf("deleting task %s from queue %s: %w", id, queue, err)
+}

@@ -1,0 +1,327 @@
+// Package runner wires asynq to Redis for star-pipeline: a Broker connects
+// to a real Redis (or starts an embedded miniredis on loopback when no
+// address is given) and hands out an asynq client, an inspector for
+// reconcile-on-start, and Workers that serve queues with a retry policy
+// suited to long training tasks and a graceful shutdown that lets an
+// in-flight task checkpoint and go back to its queue.
+package runner
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+)
+
+// Sentinel errors. Errors returned by this package wrap them.
+var (
+	// ErrRedisUnreachable: nothing answered at the Redis address in time.
+	ErrRedisUnreachable = errors.New("redis unreachable")
+	// ErrRedisAuth: Redis refused the password (or wanted one).
+	ErrRedisAuth = errors.New("redis refused authentication")
+)
+
+// DefaultPingTimeout bounds the first PING to a real Redis.
+const DefaultPingTimeout = 2 * time.Second
+
+// Options says which Redis to use. The zero value starts an embedded
+// miniredis.
+type Options struct {
+	// Addr is the Redis address: "" starts an embedded miniredis on a
+	// random port of 127.0.0.1; "host:port" (port 6379 when omitted);
+	// "unix:///path/redis.sock" or "/path/redis.sock" for a unix socket;
+	// or a redis:// or rediss:// URL. Default "".
+	Addr string
+
+	// Password authenticates to Redis; it overrides a password in an
+	// Addr URL. It is never logged. Default "" (no AUTH). The CLI reads it
+	// from STAR_REDIS_PASSWORD.
+	Password string
+
+	// DB is the Redis database number to select. Default 0.
+	DB int
+
+	// TLS enables TLS with this configuration. Default nil: plaintext.
+	TLS *tls.Config
+
+	// PingTimeout bounds connecting to a real Redis and its first PING; an
+	// address that does not answer in time fails with
+	// ErrRedisUnreachable. Default DefaultPingTimeout.
+	PingTimeout time.Duration
+
+	// Logger receives the runner's and asynq's logs. Default: discarded.
+	Logger *slog.Logger
+}
+
+// String describes o without its password.
+func (o Options) String() string {
+	pw := "none"
+	if o.Password != "" {
+		pw = "set"
+	}
+	addr := redactAddr(o.Addr)
+	if addr == "" {
+		addr = "embedded"
+	}
+	return fmt.Sprintf("redis=%s db=%d tls=%t password=%s", addr, o.DB, o.TLS != nil, pw)
+}
+
+// LogValue keeps the password out of structured logs.
+func (o Options) LogValue() slog.Value { return slog.StringValue(o.String()) }
+
+func (o Options) withDefaults() Options {
+	if o.PingTimeout <= 0 {
+		o.PingTimeout = DefaultPingTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return o
+}
+
+// Broker is a connection to the queue's Redis: real, or an embedded
+// miniredis it owns. Close it when done.
+type Broker struct {
+	opts      Options
+	redisOpts *redis.Options // template for every connection pool
+	display   string         // address without credentials, for messages
+	embedded  *embedded
+	rdb       *redis.Client
+	client    *asynq.Client
+	inspector *asynq.Inspector
+	log       *slog.Logger
+}
+
+// Open connects to the Redis of opts, or starts an embedded miniredis when
+// opts.Addr is empty. A real Redis must answer PING within
+// opts.PingTimeout: otherwise Open fails with ErrRedisUnreachable, or with
+// ErrRedisAuth when it refuses the password.
+func Open(ctx context.Context, opts Options) (*Broker, error) {
+	opts = opts.withDefaults()
+	b := &Broker{opts: opts, log: opts.Logger}
+	if opts.Addr == "" {
+		e, err := startEmbedded(opts.Password)
+		if err != nil {
+			return nil, fmt.Errorf("starting embedded redis: %w", err)
+		}
+		b.embedded = e
+		b.redisOpts = &redis.Options{Network: "tcp", Addr: e.addr(), Password: opts.Password, DB: opts.DB}
+		b.display = e.addr() + " (embedded)"
+	} else {
+		ro, err := redisOptions(opts)
+		if err != nil {
+			return nil, err
+		}
+		b.redisOpts = ro
+		b.display = redactAddr(opts.Addr)
+	}
+	b.rdb = b.newRedis()
+	if err := b.ping(ctx); err != nil {
+		b.Close()
+		return nil, err
+	}
+	b.client = asynq.NewClientFromRedisClient(b.rdb)
+	b.inspector = asynq.NewInspectorFromRedisClient(b.rdb)
+	b.log.Info("queue connected", "redis", b.display, "embedded", b.embedded != nil, "db", opts.DB, "tls", opts.TLS != nil)
+	return b, nil
+}
+
+// redisOptions turns Options into go-redis options.
+func redisOptions(o Options) (*redis.Options, error) {
+	addr := o.Addr
+	var ro *redis.Options
+	switch {
+	case strings.HasPrefix(addr, "redis://") || strings.HasPrefix(addr, "rediss://") ||
+		(strings.HasPrefix(addr, "unix://") && strings.Contains(addr, "@")):
+		var err error
+		ro, err = redis.ParseURL(addr)
+		if err != nil {
+			return nil, fmt.Errorf("parsing redis address %s: %w", redactAddr(addr), err)
+		}
+		if o.DB != 0 {
+			ro.DB = o.DB
+		}
+	case strings.HasPrefix(addr, "unix://"):
+		ro = &redis.Options{Network: "unix", Addr: strings.TrimPrefix(addr, "unix://"), DB: o.DB}
+	case strings.HasPrefix(addr, "/"):
+		ro = &redis.Options{Network: "unix", Addr: addr, DB: o.DB}
+	default:
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			addr = net.JoinHostPort(addr, "6379")
+		}
+		ro = &redis.Options{Network: "tcp", Addr: addr, DB: o.DB}
+	}
+	if o.Password != "" {
+		ro.Password = o.Password
+	}
+	if o.TLS != nil {
+		ro.TLSConfig = o.TLS
+	}
+	if ro.DB < 0 {
+		return nil, fmt.Errorf("redis db %d: must be >= 0", ro.DB)
+	}
+	return ro, nil
+}
+
+// newRedis returns a new connection pool to the broker's Redis.
+func (b *Broker) newRedis() *redis.Client {
+	ro := *b.redisOpts
+	ro.DialTimeout = b.opts.PingTimeout
+	return redis.NewClient(&ro)
+}
+
+func (b *Broker) ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, b.opts.PingTimeout)
+	defer cancel()
+	// One try, no retries: a wrong address should fail in seconds.
+	ro := *b.redisOpts
+	ro.DialTimeout = b.opts.PingTimeout
+	ro.ReadTimeout = b.opts.PingTimeout
+	ro.WriteTimeout = b.opts.PingTimeout
+	ro.ContextTimeoutEnabled = true
+	ro.MaxRetries = -1
+	ro.DialerRetries = 1
+	ro.PoolSize = 1
+	c := redis.NewClient(&ro)
+	defer c.Close()
+	err := c.Ping(ctx).Err()
+	switch {
+	case err == nil:
+		return nil
+	case redis.IsAuthError(err) || strings.Contains(err.Error(), "without any password configured"):
+		return fmt.Errorf("%w: redis at %s refused the password: %v; check --redis-password (STAR_REDIS_PASSWORD)", ErrRedisAuth, b.display, err)
+	case ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled):
+		return fmt.Errorf("connecting to redis at %s: %w", b.display, ctx.Err())
+	default:
+		return fmt.Errorf("%w: redis at %s is unreachable: %v; start redis-server or check --redis", ErrRedisUnreachable, b.display, err)
+	}
+}
+
+// Ping checks that Redis still answers.
+func (b *Broker) Ping(ctx context.Context) error { return b.ping(ctx) }
+
+// Addr returns the Redis address without credentials; for an embedded
+// server, its loopback address (other processes on this machine can use it).
+func (b *Broker) Addr() string {
+	if b.embedded != nil {
+		return b.embedded.addr()
+	}
+	return b.display
+}
+
+// Embedded reports whether the broker runs its own miniredis.
+func (b *Broker) Embedded() bool { return b.embedded != nil }
+
+// Client returns the broker's asynq client. It stays valid until Close.
+func (b *Broker) Client() *asynq.Client { return b.client }
+
+// Inspector returns the broker's asynq inspector. It stays valid until
+// Close.
+func (b *Broker) Inspector() *asynq.Inspector { return b.inspector }
+
+// Redis returns the broker's connection pool. It stays valid until Close.
+func (b *Broker) Redis() *redis.Client { return b.rdb }
+
+// EnqueueOnce enqueues task unless a task with the same id (asynq.TaskID)
+// is already in that queue in any state, including completed within its
+// retention; it reports whether it enqueued. With deterministic ids this
+// makes enqueueing a DAG node idempotent.
+func (b *Broker) EnqueueOnce(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (bool, error) {
+	_, err := b.client.EnqueueContext(ctx, task, opts...)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask):
+		return false, nil
+	default:
+		return false, fmt.Errorf("enqueueing %s: %w", task.Type(), err)
+	}
+}
+
+// Close closes the client, the inspector and the connections, and stops an
+// embedded server. Workers must be shut down first.
+func (b *Broker) Close() error {
+	// The client and inspector share rdb; closing rdb closes them.
+	var errs []error
+	if b.rdb != nil {
+		errs = append(errs, b.rdb.Close())
+	}
+	if b.embedded != nil {
+		b.embedded.stop()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("closing queue connection: %w", err)
+	}
+	return nil
+}
+
+// redactAddr removes credentials from a redis URL.
+func redactAddr(addr string) string {
+	scheme, rest, ok := strings.Cut(addr, "://")
+	if !ok {
+		return addr
+	}
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		rest = rest[at+1:]
+	}
+	return scheme + "://" + rest
+}
+
+// embedded is an in-process miniredis on loopback whose TTLs follow the
+// wall clock.
+type embedded struct {
+	m    *miniredis.Miniredis
+	quit chan struct{}
+	done chan struct{}
+}
+
+// FastForwardInterval is how often an embedded miniredis advances its TTL
+// clock. miniredis never expires keys on its own; asynq needs expiring
+// keys for server heartbeats, unique locks and retention.
+const FastForwardInterval = time.Second
+
+func startEmbedded(password string) (*embedded, error) {
+	m := miniredis.NewMiniRedis()
+	if password != "" {
+		m.RequireAuth(password)
+	}
+	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+		return nil, err
+	}
+	e := &embedded{m: m, quit: make(chan struct{}), done: make(chan struct{})}
+	go e.tick()
+	return e, nil
+}
+
+func (e *embedded) tick() {
+	defer close(e.done)
+	t := time.NewTicker(FastForwardInterval)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-e.quit:
+			return
+		case now := <-t.C:
+			e.m.FastForward(now.Sub(last))
+			last = now
+		}
+	}
+}
+
+func (e *embedded) addr() string { return e.m.Addr() }
+
+func (e *embedded) stop() {
+	close(e.quit)
+	<-e.done
+	e.m.Close()
+}

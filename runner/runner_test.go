@@ -1,0 +1,492 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/star-pipeline/star-pipeline/internal/redistest"
+)
+
+// setup opens a broker on an embedded miniredis, closed at cleanup.
+func setup(t *testing.T, opts Options) (*Broker, context.Context) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	b, err := Open(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return b, ctx
+}
+
+// serve runs a worker until the test ends (or until the returned stop is
+// called) and reports Run's result on the returned channel.
+func serve(t *testing.T, b *Broker, h asynq.Handler, opts WorkerOptions) (stop func(), done <-chan error) {
+	t.Helper()
+	if opts.TaskCheckInterval == 0 {
+		opts.TaskCheckInterval = 50 * time.Millisecond
+	}
+	w, err := b.NewWorker(h, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan error, 1)
+	go func() { ch <- w.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-ch; err != nil {
+				t.Errorf("worker: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop, ch
+}
+
+// waitState polls until the task reaches want or the deadline passes.
+func waitState(t *testing.T, ctx context.Context, b *Broker, queue, id string, want TaskState, within time.Duration) *asynq.TaskInfo {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		st, info, err := b.LookupTask(ctx, queue, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st == want {
+			return info
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task %s is %s after %v, want %s", id, st, within, want)
+		}
+		time.Sleep(20 * time.Millisecond) // polling with a deadline
+	}
+}
+
+// roundTrip enqueues one task with an id and retention, checks a handler
+// runs it and its result is stored, and that the id cannot be enqueued
+// again while the completed record is retained.
+func roundTrip(t *testing.T, b *Broker, ctx context.Context) {
+	t.Helper()
+	ran := make(chan string, 1)
+	h := asynq.HandlerFunc(func(ctx context.Context, task *asynq.Task) error {
+		id, _ := asynq.GetTaskID(ctx)
+		if _, err := task.ResultWriter().Write([]byte("result:" + string(task.Payload()))); err != nil {
+			return err
+		}
+		ran <- id
+		return nil
+	})
+	serve(t, b, h, WorkerOptions{Queues: map[string]int{"star-control": 2, "star-train": 1}})
+
+	id := "run1/g000/train/0000"
+	opts := []asynq.Option{asynq.TaskID(id), asynq.Queue("star-train"), asynq.Retention(time.Hour), asynq.MaxRetry(3)}
+	enq, err := b.EnqueueOnce(ctx, asynq.NewTask("star:train", []byte("p1")), opts...)
+	if err != nil || !enq {
+		t.Fatalf("EnqueueOnce = %v, %v", enq, err)
+	}
+	select {
+	case got := <-ran:
+		if got != id {
+			t.Errorf("handler saw id %q", got)
+		}
+	case <-ctx.Done():
+		t.Fatal("handler did not run")
+	}
+	info := waitState(t, ctx, b, "star-train", id, StateCompleted, 10*time.Second)
+	if string(info.Result) != "result:p1" {
+		t.Errorf("result = %q", info.Result)
+	}
+	if _, err := b.Client().EnqueueContext(ctx, asynq.NewTask("star:train", nil), opts...); !errors.Is(err, asynq.ErrTaskIDConflict) {
+		t.Errorf("enqueueing a completed id = %v, want ErrTaskIDConflict", err)
+	}
+	if enq, err := b.EnqueueOnce(ctx, asynq.NewTask("star:train", nil), opts...); err != nil || enq {
+		t.Errorf("EnqueueOnce(completed id) = %v, %v; want false, nil", enq, err)
+	}
+	for _, tc := range []struct{ queue, id string }{{"star-train", "nope"}, {"no-such-queue", id}} {
+		if st, info, err := b.LookupTask(ctx, tc.queue, tc.id); err != nil || st != StateMissing || info != nil {
+			t.Errorf("LookupTask(%s, %s) = %s, %v, %v; want missing", tc.queue, tc.id, st, info, err)
+		}
+	}
+	// Deleting the completed record frees the id.
+	if err := b.DeleteTask(ctx, "star-train", id); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DeleteTask(ctx, "star-train", id); err != nil {
+		t.Errorf("deleting a missing task: %v", err)
+	}
+	if enq, err := b.EnqueueOnce(ctx, asynq.NewTask("star:train", []byte("p2")), opts...); err != nil || !enq {
+		t.Errorf("EnqueueOnce after delete = %v, %v", enq, err)
+	}
+	<-ran
+}
+
+func TestEmbeddedRoundTrip(t *testing.T) {
+	t.Parallel()
+	b, ctx := setup(t, Options{})
+	if !b.Embedded() || !strings.HasPrefix(b.Addr(), "127.0.0.1:") {
+		t.Fatalf("embedded = %v at %q", b.Embedded(), b.Addr())
+	}
+	roundTrip(t, b, ctx)
+}
+
+// TestEmbeddedTTLsMove checks the FastForward ticker: a key with a TTL
+// expires in wall-clock time.
+func TestEmbeddedTTLsMove(t *testing.T) {
+	t.Parallel()
+	b, ctx := setup(t, Options{})
+	if err := b.Redis().Set(ctx, "lease", "x", time.Second).Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(4 * time.Second)
+	for b.Redis().Exists(ctx, "lease").Val() == 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("a 1s TTL did not expire within 4s")
+		}
+		time.Sleep(50 * time.Millisecond) // polling with a deadline
+	}
+}
+
+func TestEmbeddedPassword(t *testing.T) {
+	t.Parallel()
+	b, ctx := setup(t, Options{Password: "pw"})
+	if err := b.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(ctx, Options{Addr: b.Addr(), Password: "wrong"})
+	if !errors.Is(err, ErrRedisAuth) {
+		t.Errorf("wrong password = %v, want ErrRedisAuth", err)
+	}
+}
+
+func TestRealRedisRoundTrip(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.WithPassword("s3cret"), redistest.WithTCP())
+	for i, addr := range []string{"unix://" + srv.Socket, srv.TCPAddr} {
+		t.Run(strings.SplitN(addr, ":", 2)[0], func(t *testing.T) {
+			b, ctx := setup(t, Options{Addr: addr, Password: "s3cret", DB: i + 1})
+			if b.Embedded() {
+				t.Fatal("embedded with an address")
+			}
+			roundTrip(t, b, ctx)
+		})
+	}
+}
+
+func TestRealRedisWrongPassword(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.WithPassword("s3cret"))
+	ctx := context.Background()
+	for _, pw := range []string{"wrong-horse", ""} {
+		start := time.Now()
+		_, err := Open(ctx, Options{Addr: srv.Socket, Password: pw})
+		if !errors.Is(err, ErrRedisAuth) {
+			t.Errorf("password %q: Open = %v, want ErrRedisAuth", pw, err)
+			continue
+		}
+		if pw != "" && strings.Contains(err.Error(), pw) {
+			t.Errorf("error message leaks the password: %v", err)
+		}
+		if !strings.Contains(err.Error(), "STAR_REDIS_PASSWORD") || time.Since(start) > 3*time.Second {
+			t.Errorf("error %q after %v", err, time.Since(start))
+		}
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close() // accepts connections (backlog) but never answers
+	for _, a := range []string{addr, silent.Addr().String(), "/nonexistent/redis.sock"} {
+		start := time.Now()
+		_, err := Open(context.Background(), Options{Addr: a})
+		took := time.Since(start)
+		if !errors.Is(err, ErrRedisUnreachable) {
+			t.Errorf("%s: Open = %v, want ErrRedisUnreachable", a, err)
+			continue
+		}
+		if took > 3*time.Second {
+			t.Errorf("%s: took %v, want < 3s", a, took)
+		}
+		if !strings.Contains(err.Error(), a) || !strings.Contains(err.Error(), "start redis-server or check --redis") {
+			t.Errorf("%s: message %q", a, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Open(ctx, Options{Addr: silent.Addr().String()}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled Open = %v", err)
+	}
+}
+
+// TestGracefulShutdown cancels a worker while a task runs: the handler's
+// context is cancelled, Run returns without waiting for the shutdown
+// timeout, and the task goes back to its queue without a retry counted; a
+// new worker then finishes it.
+func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	b, ctx := setup(t, Options{})
+	started := make(chan struct{}, 1)
+	checkpointed := make(chan error, 1)
+	h := asynq.HandlerFunc(func(ctx context.Context, task *asynq.Task) error {
+		started <- struct{}{}
+		<-ctx.Done()
+		checkpointed <- context.Cause(ctx)
+		return ctx.Err()
+	})
+	stop, _ := serve(t, b, h, WorkerOptions{ShutdownTimeout: 20 * time.Second})
+	id := "run1/g000/train/0001"
+	opts := []asynq.Option{asynq.TaskID(id), asynq.Queue(DefaultQueue), asynq.MaxRetry(2), asynq.Retention(time.Hour)}
+	if _, err := b.EnqueueOnce(ctx, asynq.NewTask("star:train", nil), opts...); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	begin := time.Now()
+	stop()
+	if took := time.Since(begin); took > 10*time.Second {
+		t.Errorf("shutdown took %v", took)
+	}
+	if cause := <-checkpointed; !errors.Is(cause, ErrInterrupted) {
+		t.Errorf("handler context cause = %v, want ErrInterrupted", cause)
+	}
+	st, info, err := b.LookupTask(ctx, DefaultQueue, id)
+	if err != nil || !st.InQueue() || info.Retried != 0 || !strings.Contains(info.LastErr, "interrupted") {
+		t.Fatalf("after shutdown: %s %+v %v", st, info, err)
+	}
+
+	done := make(chan struct{})
+	serve(t, b, asynq.HandlerFunc(func(context.Context, *asynq.Task) error { close(done); return nil }), WorkerOptions{})
+	select {
+	case <-done:
+	case <-ctx.Done():
+		t.Fatal("the interrupted task did not run again")
+	}
+	waitState(t, ctx, b, DefaultQueue, id, StateCompleted, 10*time.Second)
+}
+
+// TestShutdownOnLastTry interrupts a task with no retries left: asynq
+// would archive it on any error, so the worker holds it until the shutdown
+// timeout pushes it back to pending.
+func TestShutdownOnLastTry(t *testing.T) {
+	t.Parallel()
+	b, ctx := setup(t, Options{})
+	started := make(chan struct{}, 1)
+	h := asynq.HandlerFunc(func(ctx context.Context, task *asynq.Task) error {
+		started <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	stop, _ := serve(t, b, h, WorkerOptions{ShutdownTimeout: time.Second})
+	id := "run1/g000/select/0000"
+	if _, err := b.EnqueueOnce(ctx, asynq.NewTask("star:select", nil), asynq.TaskID(id), asynq.MaxRetry(0)); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	stop()
+	if st, info, err := b.LookupTask(ctx, DefaultQueue, id); err != nil || st != StatePending || info.Retried != 0 {
+		t.Fatalf("after shutdown: %s %+v %v; want pending", st, info, err)
+	}
+}
+
+// TestFailureIsRetried checks that a real error is retried with a delay
+// and counted, and SkipRetry archives.
+func TestFailureIsRetried(t *testing.T) {
+	t.Parallel()
+	b, ctx := setup(t, Options{})
+	h := asynq.HandlerFunc(func(ctx context.Context, task *asynq.Task) error {
+		if string(task.Payload()) == "permanent" {
+			return fmt.Errorf("bad genome: %w", asynq.SkipRetry)
+		}
+		return errors.New("transient")
+	})
+	serve(t, b, h, WorkerOptions{})
+	if _, err := b.EnqueueOnce(ctx, asynq.NewTask("k", nil), asynq.TaskID("t1"), asynq.MaxRetry(3)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.EnqueueOnce(ctx, asynq.NewTask("k", []byte("permanent")), asynq.TaskID("t2"), asynq.MaxRetry(3)); err != nil {
+		t.Fatal(err)
+	}
+	info := waitState(t, ctx, b, DefaultQueue, "t1", StateRetry, 10*time.Second)
+	if info.Retried != 1 || info.LastErr != "transient" || time.Until(info.NextProcessAt) < 5*time.Second {
+		t.Errorf("retry: retried %d, err %q, next in %v", info.Retried, info.LastErr, time.Until(info.NextProcessAt))
+	}
+	info = waitState(t, ctx, b, DefaultQueue, "t2", StateArchived, 10*time.Second)
+	if !strings.Contains(info.LastErr, "bad genome") {
+		t.Errorf("archived with %q", info.LastErr)
+	}
+}
+
+// TestLostQueue kills a real redis-server without persistence: after it
+// restarts, the broker reconnects and the task is missing, so reconcile
+// enqueues it again under the same id.
+func TestLostQueue(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	b, ctx := setup(t, Options{Addr: srv.Socket})
+	opts := []asynq.Option{asynq.TaskID("r/g001/mutate/0003"), asynq.Queue("star-evolve")}
+	if enq, err := b.EnqueueOnce(ctx, asynq.NewTask("star:mutate", nil), opts...); err != nil || !enq {
+		t.Fatal(enq, err)
+	}
+	waitState(t, ctx, b, "star-evolve", "r/g001/mutate/0003", StatePending, time.Second)
+	srv.Kill()
+	if _, _, err := b.LookupTask(ctx, "star-evolve", "r/g001/mutate/0003"); err == nil {
+		t.Error("lookup succeeded with redis down")
+	}
+	srv.Restart()
+	waitState(t, ctx, b, "star-evolve", "r/g001/mutate/0003", StateMissing, 5*time.Second)
+	if enq, err := b.EnqueueOnce(ctx, asynq.NewTask("star:mutate", nil), opts...); err != nil || !enq {
+		t.Errorf("re-enqueue after loss = %v, %v", enq, err)
+	}
+}
+
+func TestRetryDelay(t *testing.T) {
+	t.Parallel()
+	task := asynq.NewTask("k", nil)
+	if d := RetryDelay(3, asynq.ErrLeaseExpired, task); d != 0 {
+		t.Errorf("lease expired: %v", d)
+	}
+	if d := RetryDelay(0, fmt.Errorf("%w: context canceled", ErrInterrupted), task); d != 0 {
+		t.Errorf("interrupted: %v", d)
+	}
+	if d := RetryDelay(0, errors.New("x"), task); d < 15*time.Second {
+		t.Errorf("error: %v", d)
+	}
+	if isFailure(fmt.Errorf("%w: x", ErrInterrupted)) || !isFailure(errors.New("x")) || isFailure(nil) {
+		t.Error("isFailure")
+	}
+}
+
+func TestParseQueues(t *testing.T) {
+	t.Parallel()
+	got, err := ParseQueues(" star-control=6, star-train=3,star-gpu ")
+	if err != nil || len(got) != 3 || got["star-control"] != 6 || got["star-gpu"] != 1 {
+		t.Errorf("ParseQueues = %v, %v", got, err)
+	}
+	if fmtQueues(got) != "star-control=6,star-gpu=1,star-train=3" {
+		t.Errorf("fmtQueues = %q", fmtQueues(got))
+	}
+	for _, bad := range []string{"", ",", "a=0", "a=-1", "a=x", "=3", "a,a"} {
+		if _, err := ParseQueues(bad); err == nil {
+			t.Errorf("ParseQueues(%q) accepted", bad)
+		}
+	}
+	b, _ := setup(t, Options{})
+	if _, err := b.NewWorker(asynq.HandlerFunc(nil), WorkerOptions{Queues: map[string]int{"q": 0}}); err == nil {
+		t.Error("priority 0 accepted")
+	}
+	if _, err := b.NewWorker(nil, WorkerOptions{}); err == nil {
+		t.Error("nil handler accepted")
+	}
+}
+
+func TestRedisOptions(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		in           Options
+		network      string
+		addr, pw     string
+		db           int
+		display      string
+		wantErr      bool
+		tlsConfigued bool
+	}{
+		{in: Options{Addr: "redis"}, network: "tcp", addr: "redis:6379", display: "redis"},
+		{in: Options{Addr: "10.0.0.1:6390", Password: "p", DB: 2}, network: "tcp", addr: "10.0.0.1:6390", pw: "p", db: 2},
+		{in: Options{Addr: "/run/redis.sock"}, network: "unix", addr: "/run/redis.sock"},
+		{in: Options{Addr: "unix:///run/redis.sock"}, network: "unix", addr: "/run/redis.sock"},
+		{in: Options{Addr: "redis://:urlpw@host:7000/3"}, network: "tcp", addr: "host:7000", pw: "urlpw", db: 3, display: "redis://host:7000/3"},
+		{in: Options{Addr: "redis://:urlpw@host:7000/3", Password: "flag"}, network: "tcp", addr: "host:7000", pw: "flag", db: 3},
+		{in: Options{Addr: "redis://host:7000/x"}, wantErr: true},
+		{in: Options{Addr: "host", DB: -1}, wantErr: true},
+	}
+	for _, tc := range cases {
+		ro, err := redisOptions(tc.in)
+		if tc.wantErr {
+			if err == nil {
+				t.Errorf("%v: accepted", tc.in)
+			}
+			continue
+		}
+		if err != nil || ro.Network != tc.network || ro.Addr != tc.addr || ro.Password != tc.pw || ro.DB != tc.db {
+			t.Errorf("%v: %+v, %v", tc.in, ro, err)
+		}
+		if tc.display != "" && redactAddr(tc.in.Addr) != tc.display {
+			t.Errorf("redactAddr(%q) = %q", tc.in.Addr, redactAddr(tc.in.Addr))
+		}
+	}
+}
+
+func TestPasswordNeverLogged(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	o := Options{Addr: "redis://:hunter2@h:1/0", Password: "hunter2"}
+	log.Info("options", "redis", o)
+	if s := o.String(); strings.Contains(s, "hunter2") || !strings.Contains(s, "password=set") {
+		t.Errorf("String() = %q", s)
+	}
+	b, ctx := setup(t, Options{Password: "hunter2", Logger: log})
+	w, err := b.NewWorker(asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil }), WorkerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := w.Run(wctx); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.Contains(out, "hunter2") {
+		t.Errorf("password in logs:\n%s", out)
+	}
+	if !strings.Contains(out, "component=asynq") || !strings.Contains(out, "worker stopped") {
+		t.Errorf("missing asynq or worker records:\n%s", out)
+	}
+}
+
+func TestLogger(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	l := NewLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	l.Debug("a", 1)
+	l.Info("b")
+	l.Warn("c")
+	l.Error("d")
+	l.Fatal("e")
+	out := buf.String()
+	for _, want := range []string{"level=DEBUG msg=a1", "level=INFO msg=b", "level=WARN msg=c", "level=ERROR msg=d", "msg=e component=asynq fatal=true"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	quiet := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if logLevel(quiet) != asynq.WarnLevel {
+		t.Errorf("logLevel = %v", logLevel(quiet))
+	}
+}
