@@ -16,9 +16,10 @@ import (
 //   - "" : $GOMLX_BACKEND when set, else "go";
 //   - "go" or "go:<options>": the pure-Go CPU backend (options as in
 //     GoMLX, e.g. "go:parallelism=4"); without a parallelism option it
-//     picks one that is safe for the machine: unlimited worker goroutines
-//     and sequential op scheduling when runtime.NumCPU() <= 2 (the bounded
-//     pool can deadlock there), GoMLX's default otherwise;
+//     picks one that is safe for the machine: on runtime.NumCPU() <= 2 the
+//     equivalent of "parallelism=-1" (GoMLX's unbounded worker pool; its
+//     default bounded pool can deadlock there, and 0 runs ops inline,
+//     which GoMLX documents as deadlock-prone), GoMLX's default otherwise;
 //   - "xla:<plugin>": the XLA/PJRT backend, only in binaries built with
 //     -tags xla.
 func NewBackend(spec string) (compute.Backend, error) {
@@ -37,9 +38,6 @@ func NewBackend(spec string) (compute.Backend, error) {
 
 func newGoBackend(opts string) (compute.Backend, error) {
 	safe := runtime.NumCPU() <= 2 && !strings.Contains(opts, "parallelism")
-	if safe && !strings.Contains(opts, "ops_parallel") && !strings.Contains(opts, "ops_sequential") {
-		opts = strings.Trim(opts+",ops_sequential", ",")
-	}
 	b, err := gobackend.New(opts)
 	if err != nil {
 		return nil, fmt.Errorf("creating go backend %q: %w", opts, err)

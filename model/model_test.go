@@ -1,6 +1,7 @@
 package model
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 
@@ -73,6 +74,15 @@ func TestNewBackend(t *testing.T) {
 		}
 		if b.Name() != "Go Backend" {
 			t.Errorf("NewBackend(%q) = %s", spec, b.Name())
+		}
+	}
+	if runtime.NumCPU() <= 2 {
+		b, err := NewBackend("go")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := b.Description(); !strings.Contains(d, "parallelism=-1") {
+			t.Errorf("on %d CPUs NewBackend(go) = %q, want parallelism=-1", runtime.NumCPU(), d)
 		}
 	}
 	if _, err := NewBackend("tpu:x"); err == nil || !strings.Contains(err.Error(), "unknown backend") {
