@@ -1,0 +1,256 @@
+// Package pipeline is the coordinator of searches: it owns the lineage
+// database as its only writer, builds each generation's DAG of queue tasks
+// (recombine -> mutate -> train -> evaluate, fanning in at select), enqueues
+// a node when its parents are done, records the reports workers send on the
+// control queue, and on every start reconciles each unfinished node against
+// the queue so that a search survives the loss of any process, Redis
+// included.
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/star-pipeline/star-pipeline/config"
+	"github.com/star-pipeline/star-pipeline/runner"
+	"github.com/star-pipeline/star-pipeline/storage"
+	"github.com/star-pipeline/star-pipeline/tasks"
+)
+
+// Options configures a Coordinator. Zero fields take the defaults in their
+// comments.
+type Options struct {
+	// DB is the lineage database; the coordinator is its only writer.
+	DB *storage.DB
+	// Broker is the queue.
+	Broker *runner.Broker
+	// Logger; default discards.
+	Logger *slog.Logger
+	// Progress, if set, receives a line of progress after every recorded
+	// report and every generation.
+	Progress func(Progress)
+	// ReconcileEvery is how often unfinished nodes are checked against the
+	// queue while the run goes on, catching reports that never came (a
+	// worker that died after its last retry). Default 10s.
+	ReconcileEvery time.Duration
+	// TrainQueue routes train and evaluate nodes; default tasks.QueueTrain.
+	TrainQueue string
+}
+
+// Progress is a snapshot of a run for progress displays.
+type Progress struct {
+	Run         string
+	Generation  int
+	Generations int
+	Done        int // candidates of this generation evaluated or failed
+	Total       int // candidates of this generation
+	Failed      int
+	Hypervolume *float64 // of the last finished generation
+	Message     string
+}
+
+// Coordinator drives runs to the end.
+type Coordinator struct {
+	db      *storage.DB
+	broker  *runner.Broker
+	log     *slog.Logger
+	opts    Options
+	reports chan delivery
+}
+
+// delivery is a report handed from the control worker to the driving loop,
+// which acknowledges it once recorded.
+type delivery struct {
+	rep  tasks.Report
+	done chan error
+}
+
+// New returns a coordinator.
+func New(opts Options) (*Coordinator, error) {
+	if opts.DB == nil || opts.Broker == nil {
+		return nil, errors.New("coordinator: a database and a broker are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.ReconcileEvery <= 0 {
+		opts.ReconcileEvery = 10 * time.Second
+	}
+	if opts.TrainQueue == "" {
+		opts.TrainQueue = tasks.QueueTrain
+	}
+	return &Coordinator{db: opts.DB, broker: opts.Broker, log: opts.Logger, opts: opts,
+		reports: make(chan delivery)}, nil
+}
+
+// NewRunID returns a fresh run id: time-ordered and unique.
+func NewRunID() string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return "r" + time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// Submit stores a new run of cfg (already validated) and returns its id.
+// Nothing is enqueued until a coordinator drives it.
+func (c *Coordinator) Submit(ctx context.Context, cfg config.Config) (string, error) {
+	return Submit(ctx, c.db, cfg)
+}
+
+// Submit stores a new pending run of cfg in db and returns its id.
+func Submit(ctx context.Context, db *storage.DB, cfg config.Config) (string, error) {
+	if err := cfg.Validate(); err != nil {
+		return "", err
+	}
+	y, err := cfg.YAML()
+	if err != nil {
+		return "", fmt.Errorf("encoding run config: %w", err)
+	}
+	id := NewRunID()
+	err = db.CreateRun(ctx, storage.Run{
+		ID: id, Status: storage.RunPending, Seed: cfg.Seed, Config: string(y), ConfigHash: cfg.Hash(),
+		Algorithm: cfg.Algorithm.Name, Population: cfg.Population, Generations: cfg.Generations,
+	})
+	if err != nil {
+		return "", fmt.Errorf("creating run: %w", err)
+	}
+	return id, nil
+}
+
+// Drive coordinates the given runs until each is finished or failed, or ctx
+// ends. It first reconciles every unfinished node against the queue.
+func (c *Coordinator) Drive(ctx context.Context, runIDs ...string) error {
+	runs := make(map[string]*run, len(runIDs))
+	for _, id := range runIDs {
+		r, err := c.load(ctx, id)
+		if err != nil {
+			return err
+		}
+		if r.row.Status.Terminal() && r.row.Status != storage.RunFailed {
+			c.log.Info("run already ended", "run", id, "status", r.row.Status)
+			continue
+		}
+		if err := c.db.SetRunStatus(ctx, id, storage.RunRunning, ""); err != nil {
+			return fmt.Errorf("starting run %s: %w", id, err)
+		}
+		r.row.Status = storage.RunRunning
+		runs[id] = r
+	}
+	if len(runs) == 0 {
+		return nil
+	}
+
+	control, err := c.broker.NewWorker(asynq.HandlerFunc(c.receive), runner.WorkerOptions{
+		Concurrency: 1,
+		Queues:      map[string]int{tasks.QueueControl: 1},
+	})
+	if err != nil {
+		return fmt.Errorf("starting control worker: %w", err)
+	}
+	if err := control.Start(); err != nil {
+		return fmt.Errorf("starting control worker: %w", err)
+	}
+	defer control.Shutdown()
+
+	for _, r := range runs {
+		if err := c.reconcile(ctx, r); err != nil {
+			return c.fail(ctx, r, err)
+		}
+	}
+	tick := time.NewTicker(c.opts.ReconcileEvery)
+	defer tick.Stop()
+	for {
+		for id, r := range runs {
+			done, err := c.advance(ctx, r)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return c.fail(ctx, r, err)
+			}
+			if done {
+				delete(runs, id)
+			}
+		}
+		if len(runs) == 0 {
+			return nil
+		}
+		select {
+		case d := <-c.reports:
+			r, ok := runs[nodeRun(d.rep.Node)]
+			if !ok {
+				d.done <- fmt.Errorf("report for %s: no such run is driven here", d.rep.Node)
+				continue
+			}
+			err := c.record(ctx, r, d.rep)
+			d.done <- err
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return c.fail(ctx, r, err)
+			}
+		case <-tick.C:
+			for _, r := range runs {
+				if err := c.reconcile(ctx, r); err != nil {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+					return c.fail(ctx, r, err)
+				}
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// receive is the control worker's handler: it hands the report to the
+// driving loop and waits until it is recorded, so an unrecorded report
+// stays in the queue.
+func (c *Coordinator) receive(ctx context.Context, t *asynq.Task) error {
+	if t.Type() != tasks.KindReport {
+		return fmt.Errorf("control queue: unexpected task %q: %w", t.Type(), asynq.SkipRetry)
+	}
+	rep, err := tasks.DecodeReport(t.Payload())
+	if err != nil {
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
+	d := delivery{rep: rep, done: make(chan error, 1)}
+	select {
+	case c.reports <- d:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-d.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// fail marks a run failed after an error the coordinator cannot get past.
+func (c *Coordinator) fail(ctx context.Context, r *run, err error) error {
+	c.log.Error("run failed", "run", r.row.ID, "err", err)
+	ctx = context.WithoutCancel(ctx)
+	if serr := c.db.SetRunStatus(ctx, r.row.ID, storage.RunFailed, err.Error()); serr != nil {
+		return errors.Join(err, serr)
+	}
+	c.event(ctx, r, "run.failed", map[string]any{"error": err.Error()})
+	return fmt.Errorf("run %s: %w", r.row.ID, err)
+}
+
+func nodeRun(id string) string {
+	n, err := tasks.ParseNode(id)
+	if err != nil {
+		return ""
+	}
+	return n.Run
+}

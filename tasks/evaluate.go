@@ -1,0 +1,58 @@
+package tasks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+)
+
+// TrainPayload asks for the training of one candidate on the run's quality
+// tasks.
+type TrainPayload struct {
+	Node      Node   `json:"node"`
+	Candidate string `json:"candidate"`
+	Genome    string `json:"genome"`
+	Config    string `json:"config"` // the run config, YAML
+	Seed      uint64 `json:"seed"`
+	// Checkpoint is the directory this candidate's checkpoints go to.
+	Checkpoint string `json:"checkpoint"`
+}
+
+// TrainResult is a trained candidate: where its weights are and what
+// training measured.
+type TrainResult struct {
+	Checkpoint   string          `json:"checkpoint"`
+	TrainSeconds float64         `json:"train_seconds"`
+	Metrics      json.RawMessage `json:"metrics,omitempty"`
+}
+
+// EvaluatePayload asks for the objectives of a trained candidate.
+type EvaluatePayload struct {
+	Node       Node        `json:"node"`
+	Candidate  string      `json:"candidate"`
+	Genome     string      `json:"genome"`
+	Config     string      `json:"config"`
+	Seed       uint64      `json:"seed"`
+	Checkpoint string      `json:"checkpoint"`
+	Train      TrainResult `json:"train"`
+}
+
+// EvaluateResult holds every objective of the run, and metrics.
+type EvaluateResult struct {
+	Objectives map[string]float64 `json:"objectives"`
+	Metrics    json.RawMessage    `json:"metrics,omitempty"`
+}
+
+// Evaluator trains and scores candidates.
+type Evaluator interface {
+	Train(ctx context.Context, p TrainPayload) (TrainResult, error)
+	Evaluate(ctx context.Context, p EvaluatePayload) (EvaluateResult, error)
+}
+
+// ErrCheckpointMissing marks an evaluate that found no checkpoint: the
+// coordinator schedules the training again.
+var ErrCheckpointMissing = errors.New("checkpoint missing")
+
+// CheckpointMissingText is the error text prefix a report carries for
+// ErrCheckpointMissing (reports cross processes as text).
+const CheckpointMissingText = "checkpoint missing"

@@ -1,0 +1,161 @@
+package tasks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+// KindReport is the task type of a worker's report to the coordinator.
+const KindReport = "star:report"
+
+// Report is what a worker sends the coordinator, on the control queue, when
+// a node ends: its result, or the error that ended it for good.
+type Report struct {
+	Node      string          `json:"node"` // the node's task id
+	OK        bool            `json:"ok"`
+	Result    json.RawMessage `json:"result,omitempty"`
+	Error     string          `json:"error,omitempty"`
+	Worker    string          `json:"worker"`
+	Started   time.Time       `json:"started"`
+	Finished  time.Time       `json:"finished"`
+	Permanent bool            `json:"permanent,omitempty"`
+}
+
+// ReportID is the task id of the report of a node: one report per node, so
+// a node re-run after a worker crash cannot report twice.
+func ReportID(node string) string { return "report/" + node }
+
+// NewReportTask returns the control-queue task carrying r.
+func NewReportTask(r Report) (*asynq.Task, []asynq.Option, error) {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding report of %s: %w", r.Node, err)
+	}
+	return asynq.NewTask(KindReport, data), []asynq.Option{
+		asynq.TaskID(ReportID(r.Node)),
+		asynq.Queue(QueueControl),
+		asynq.MaxRetry(25),
+		asynq.Retention(Retention),
+	}, nil
+}
+
+// DecodeReport decodes a report task's payload.
+func DecodeReport(data []byte) (Report, error) {
+	var r Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return Report{}, fmt.Errorf("decoding report: %w", err)
+	}
+	if _, err := ParseNode(r.Node); err != nil {
+		return Report{}, fmt.Errorf("decoding report: %w", err)
+	}
+	return r, nil
+}
+
+// Enqueuer enqueues a task unless one with the same id exists; it reports
+// whether it enqueued. runner.Broker.EnqueueOnce is one.
+type Enqueuer interface {
+	EnqueueOnce(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (bool, error)
+}
+
+// Handlers runs the nodes of searches on a worker.
+type Handlers struct {
+	// Evaluator trains and scores candidates.
+	Evaluator Evaluator
+	// Reports is where results go: the control queue of the same Redis.
+	Reports Enqueuer
+	// Worker names this worker in reports; default host:pid.
+	Worker string
+	// Logger; default discards.
+	Logger *slog.Logger
+}
+
+// Mux returns the asynq handler of every stage.
+func (h *Handlers) Mux() *asynq.ServeMux {
+	if h.Worker == "" {
+		host, _ := os.Hostname()
+		h.Worker = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	if h.Logger == nil {
+		h.Logger = slog.New(slog.DiscardHandler)
+	}
+	mux := asynq.NewServeMux()
+	mux.Handle(StageRecombine.Kind(), h.stage(decoded(Recombine)))
+	mux.Handle(StageMutate.Kind(), h.stage(decoded(Mutate)))
+	mux.Handle(StageSelect.Kind(), h.stage(decoded(Select)))
+	mux.Handle(StageTrain.Kind(), h.stage(decoded(h.Evaluator.Train)))
+	mux.Handle(StageEvaluate.Kind(), h.stage(decoded(h.Evaluator.Evaluate)))
+	return mux
+}
+
+// decoded adapts a typed stage function to raw JSON in and out.
+func decoded[P, R any](fn func(context.Context, P) (R, error)) func(context.Context, []byte) (any, error) {
+	return func(ctx context.Context, data []byte) (any, error) {
+		var p P
+		if err := json.Unmarshal(data, &p); err != nil {
+			return nil, permanent(fmt.Errorf("decoding payload: %w", err))
+		}
+		return fn(ctx, p)
+	}
+}
+
+// stage runs one node and reports how it ended: its result (also written
+// as the task's result, so a restarted coordinator finds it in the queue),
+// or its error when no retry is left. An interrupted node reports nothing:
+// it goes back to the queue.
+func (h *Handlers) stage(fn func(context.Context, []byte) (any, error)) asynq.HandlerFunc {
+	return func(ctx context.Context, t *asynq.Task) error {
+		id, _ := asynq.GetTaskID(ctx)
+		rep := Report{Node: id, Worker: h.Worker, Started: time.Now().UTC()}
+		res, err := fn(ctx, t.Payload())
+		rep.Finished = time.Now().UTC()
+		if err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			retried, _ := asynq.GetRetryCount(ctx)
+			maxRetry, _ := asynq.GetMaxRetry(ctx)
+			rep.Permanent = IsPermanent(err)
+			if !rep.Permanent && retried < maxRetry {
+				h.Logger.Warn("node failed; the queue retries it", "node", id, "err", err)
+				return err
+			}
+			rep.Error = err.Error()
+			if rerr := h.report(ctx, rep); rerr != nil {
+				return errors.Join(err, rerr)
+			}
+			return err
+		}
+		rep.OK = true
+		if rep.Result, err = json.Marshal(res); err != nil {
+			return permanent(fmt.Errorf("encoding result: %w", err))
+		}
+		if w := t.ResultWriter(); w != nil {
+			if _, err := w.Write(rep.Result); err != nil {
+				return fmt.Errorf("writing result of %s: %w", id, err)
+			}
+		}
+		return h.report(ctx, rep)
+	}
+}
+
+func (h *Handlers) report(ctx context.Context, r Report) error {
+	task, opts, err := NewReportTask(r)
+	if err != nil {
+		return err
+	}
+	// The report must reach the queue even when the node's context ends
+	// right after the work is done.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if _, err := h.Reports.EnqueueOnce(ctx, task, opts...); err != nil {
+		return fmt.Errorf("reporting %s: %w", r.Node, err)
+	}
+	return nil
+}
