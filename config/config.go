@@ -72,9 +72,10 @@ type Config struct {
 	Search Search `yaml:"search" json:"search"`
 
 	// Seeds are the genomes of the first population: preset names
-	// (such as "transformer++" or "striped") or genome text
-	// ("11111-91111-..."). Slots left over in the first population are
-	// filled with random genomes. Default [transformer++, striped].
+	// (genome.PresetNames: "transformer++", "striped"; they need an even
+	// depth) or genome text of search.depth slots ("11111-91111-...").
+	// Slots left over in the first population are filled with random
+	// genomes. Default [transformer++, striped].
 	Seeds []string `yaml:"seeds" json:"seeds"`
 
 	// Training is the recipe every candidate is trained with.

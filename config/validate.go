@@ -4,16 +4,15 @@ import (
 	"fmt"
 	"math"
 	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/star-pipeline/star-pipeline/arch"
+	"github.com/star-pipeline/star-pipeline/genome"
 )
 
-// maxClass is the highest LIV class id (genome.NumClasses).
-const maxClass = 18
+const maxClass = genome.NumClasses
 
 // Validate checks every field of a configuration whose defaults are applied
 // (as Parse and Default return it) and reports every problem as Errors, or
@@ -199,36 +198,39 @@ func (s Search) validate(v *validator) {
 	}
 }
 
-var (
-	presetRE = regexp.MustCompile(`^[a-z][a-z0-9_+-]*$`)
-	blockRE  = regexp.MustCompile(`^([0-9]{5}|[0-9]+(\.[0-9]+){4})$`)
-)
-
-// validateSeeds checks each seed's shape: a preset name, or genome text
-// with one block per slot. The genome package resolves presets and checks
-// gene values when the run starts.
+// validateSeeds checks that each seed is a preset that builds at the run's
+// depth, or genome text of that depth with every gene in range. Sharing
+// groups and classes outside search.classes are repaired when the run
+// starts, not refused.
 func (c Config) validateSeeds(v *validator) {
 	if len(c.Seeds) > c.Population && c.Population >= 2 {
 		v.add("seeds", "lists %d genomes, more than population (%d)", len(c.Seeds), c.Population)
 	}
+	if c.Search.Depth < 2 {
+		return // reported under search.depth
+	}
+	known := strings.Join(genome.PresetNames(), ", ")
 	for i, s := range c.Seeds {
 		p := fmt.Sprintf("seeds[%d]", i)
-		switch {
-		case s == "":
-			v.add(p, "must be a preset name or genome text, got an empty string")
-		case s[0] >= '0' && s[0] <= '9':
-			blocks := strings.Split(s, "-")
-			for j, b := range blocks {
-				if !blockRE.MatchString(b) {
-					v.add(p, "slot %d is %q; want 5 digits or 5 dot-separated numbers", j+1, b)
-					break
-				}
-			}
-			if c.Search.Depth >= 2 && len(blocks) != c.Search.Depth {
-				v.add(p, "genome has %d slots, search.depth is %d", len(blocks), c.Search.Depth)
-			}
-		case !presetRE.MatchString(s):
-			v.add(p, "%q is neither a preset name (lowercase letters, digits, _ + -) nor genome text", s)
+		t := strings.TrimSpace(s)
+		if t == "" {
+			v.add(p, "must be a preset name (%s) or genome text, got an empty string", known)
+			continue
+		}
+		_, perr := genome.Preset(t, c.Search.Depth)
+		if perr == nil {
+			continue
+		}
+		if t[0] < '0' || t[0] > '9' {
+			v.add(p, "%v", perr)
+			continue
+		}
+		g, err := genome.Parse(t)
+		if err == nil {
+			err = genome.CheckRanges(g, genome.Space{Depth: c.Search.Depth})
+		}
+		if err != nil {
+			v.add(p, "genome %q: %v", t, err)
 		}
 	}
 }
