@@ -251,7 +251,9 @@ func (db *DB) Path() string { return db.path }
 func (db *DB) SchemaVersion() int { return db.version }
 
 // Update runs fn in one immediate read-write transaction: committed if fn
-// returns nil, rolled back otherwise (and on panic).
+// returns nil, rolled back otherwise (and on panic). Inside fn use tx, not
+// db, for writes: the writer has a single connection, which the
+// transaction holds, so a write through db would wait for it forever.
 func (db *DB) Update(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	sqlTx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {

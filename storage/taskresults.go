@@ -15,6 +15,9 @@ func (o *ops) FinishTask(ctx context.Context, id string, status TaskStatus, resu
 	}
 	var res any
 	if result != nil {
+		if !json.Valid(result) {
+			return fmt.Errorf("finishing task %s: result is not valid JSON", id)
+		}
 		res = string(result)
 	}
 	r, err := o.exec(ctx, `UPDATE task_states SET status = ?, result = ?, last_error = ?, updated = ? WHERE id = ?`,
