@@ -35,11 +35,13 @@ func genomeCommand() *cli.Command {
 	}
 }
 
-// Flags of the genome commands; each call returns a fresh flag.
-func genomeJSONFlag() cli.Flag {
+// jsonFlag returns a fresh --json flag; every command that prints results
+// has one.
+func jsonFlag() cli.Flag {
 	return &cli.BoolFlag{Name: "json", Usage: "print JSON", EnvVars: []string{"STAR_JSON"}}
 }
 
+// Flags of the genome commands; each call returns a fresh flag.
 func genomePresetFlag() cli.Flag {
 	return &cli.StringFlag{Name: "preset", Usage: "seed genome: " + strings.Join(genome.PresetNames(), " or "),
 		EnvVars: []string{"STAR_PRESET"}}
@@ -65,7 +67,7 @@ func genomeShowCommand() *cli.Command {
 		ArgsUsage: "[GENOME]",
 		UsageText: "star-pipeline genome show 11111-92121\n" +
 			"star-pipeline genome show --preset striped --depth 8 --json",
-		Flags:  []cli.Flag{genomePresetFlag(), genomeDepthFlag(), genomeJSONFlag()},
+		Flags:  []cli.Flag{genomePresetFlag(), genomeDepthFlag(), jsonFlag()},
 		Action: genomeShow,
 	}
 }
@@ -86,7 +88,7 @@ func genomeCostCommand() *cli.Command {
 			&cli.IntFlag{Name: "vocab", Value: def.Vocab, Usage: "vocabulary size", EnvVars: []string{"STAR_VOCAB"}},
 			&cli.IntFlag{Name: "head-dim", Usage: "head dimension (default 16 below width 512, else 64)", EnvVars: []string{"STAR_HEAD_DIM"}},
 			&cli.BoolFlag{Name: "untie-embedding", Usage: "give the head its own weights", EnvVars: []string{"STAR_UNTIE_EMBEDDING"}},
-			genomeJSONFlag(),
+			jsonFlag(),
 		},
 		Action: genomeCost,
 	}
@@ -102,7 +104,7 @@ func genomeMutateCommand() *cli.Command {
 			genomeSeedFlag(),
 			&cli.Float64Flag{Name: "rate", Value: genome.DefaultMutationRate, Usage: "per-gene mutation probability",
 				EnvVars: []string{"STAR_MUTATION_RATE"}},
-			genomeClassesFlag(), genomeJSONFlag(),
+			genomeClassesFlag(), jsonFlag(),
 		},
 		Action: genomeMutate,
 	}
@@ -118,7 +120,7 @@ func genomeCrossoverCommand() *cli.Command {
 			genomeSeedFlag(),
 			&cli.IntFlag{Name: "points", Value: genome.DefaultCrossoverPoints, Usage: "crossover points k",
 				EnvVars: []string{"STAR_CROSSOVER_POINTS"}},
-			genomeJSONFlag(),
+			jsonFlag(),
 		},
 		Action: genomeCrossover,
 	}
@@ -131,7 +133,7 @@ func genomeRepairCommand() *cli.Command {
 		ArgsUsage: "GENOME",
 		UsageText: "star-pipeline genome repair 11211-91211\n" +
 			"star-pipeline genome repair 21111-71111 --classes 1,5,9",
-		Flags:  []cli.Flag{genomeClassesFlag(), genomeJSONFlag()},
+		Flags:  []cli.Flag{genomeClassesFlag(), jsonFlag()},
 		Action: genomeRepair,
 	}
 }
@@ -141,15 +143,16 @@ func genomeRandomCommand() *cli.Command {
 		Name:      "random",
 		Usage:     "print a random canonical genome",
 		UsageText: "star-pipeline genome random --depth 8 --seed 1 --classes 1,5,9",
-		Flags:     []cli.Flag{genomeDepthFlag(), genomeSeedFlag(), genomeClassesFlag(), genomeJSONFlag()},
+		Flags:     []cli.Flag{genomeDepthFlag(), genomeSeedFlag(), genomeClassesFlag(), jsonFlag()},
 		Action:    genomeRandom,
 	}
 }
 
-// genomeArgs returns the positional arguments of c and applies the flags
-// written after them, so that "genome mutate GENOME --seed 1" works:
-// urfave/cli stops parsing flags at the first argument. "--" ends flags.
-func genomeArgs(c *cli.Context) ([]string, error) {
+// commandArgs returns the positional arguments of c and applies the flags
+// written after them, so that "genome mutate GENOME --seed 1" and
+// "status RUN_ID --json" work: urfave/cli stops parsing flags at the first
+// argument. "--" ends flags. Every command with arguments uses it.
+func commandArgs(c *cli.Context) ([]string, error) {
 	var pos []string
 	args := c.Args().Slice()
 	for i := 0; i < len(args); i++ {
@@ -204,7 +207,7 @@ func genomeArg(s string) (genome.Genome, error) {
 // genomeInput returns the genome of show and cost: the argument or a preset.
 // Genes must be in range; sharing is repaired by the caller.
 func genomeInput(c *cli.Context) (genome.Genome, error) {
-	args, err := genomeArgs(c)
+	args, err := commandArgs(c)
 	if err != nil {
 		return nil, err
 	}
@@ -415,7 +418,7 @@ func genomeCost(c *cli.Context) error {
 }
 
 func genomeMutate(c *cli.Context) error {
-	args, err := genomeArgs(c)
+	args, err := commandArgs(c)
 	if err != nil {
 		return err
 	}
@@ -454,7 +457,7 @@ func genomeMutate(c *cli.Context) error {
 }
 
 func genomeCrossover(c *cli.Context) error {
-	args, err := genomeArgs(c)
+	args, err := commandArgs(c)
 	if err != nil {
 		return err
 	}
@@ -497,7 +500,7 @@ func genomeCrossover(c *cli.Context) error {
 }
 
 func genomeRepair(c *cli.Context) error {
-	args, err := genomeArgs(c)
+	args, err := commandArgs(c)
 	if err != nil {
 		return err
 	}
@@ -526,7 +529,7 @@ func genomeRepair(c *cli.Context) error {
 }
 
 func genomeRandom(c *cli.Context) error {
-	args, err := genomeArgs(c)
+	args, err := commandArgs(c)
 	if err != nil {
 		return err
 	}
