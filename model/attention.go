@@ -59,12 +59,13 @@ func (u *unit) attention(c *genome.Class, x *graph.Node) *graph.Node {
 	u.cOut, u.bOut = q, keys
 	v := graph.Reshape(proj("v"), b, l, hkv, hd)
 
-	qg := graph.Reshape(q, b, l, hkv, r, hd)
-	scores := graph.MulScalar(f.einsum("bqgrd,bkgd->bgrqk", qg, keys), 1/math.Sqrt(float64(hd)))
-	mask := graph.Reshape(causalMask(f.g, f, l), 1, 1, 1, l, l)
-	scores = graph.Add(graph.Mul(scores, mask), graph.MulScalar(graph.OneMinus(mask), maskedLogit))
-	p := graph.Softmax(scores, -1)
-	out := graph.Reshape(f.einsum("bgrqk,bkgd->bqgrd", p, v), b, l, d)
+	qg := graph.Reshape(graph.MulScalar(q, 1/math.Sqrt(float64(hd))), b, l, hkv, r, hd)
+	scores := f.einsum("bqgrd,bkgd->bgqrk", qg, keys)
+	// Future positions get maskedLogit added: their exp underflows to
+	// exactly 0, so earlier positions do not depend on later tokens at all.
+	scores = graph.Add(scores, graph.Reshape(causalBias(f, l, maskedLogit), 1, 1, l, 1, l))
+	p := softmax(scores)
+	out := graph.Reshape(f.einsum("bgqrk,bkgd->bqgrd", p, v), b, l, d)
 	return f.dense(out, wo)
 }
 

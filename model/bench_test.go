@@ -3,9 +3,10 @@ package model
 import (
 	"fmt"
 	"math/rand/v2"
+	"syscall"
 	"testing"
+	"time"
 
-	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/graph"
 	mlmodel "github.com/gomlx/gomlx/ml/model"
 
@@ -50,12 +51,14 @@ func benchmarkStep(b *testing.B, g genome.Genome, cfg arch.Config, batch int) {
 	if _, err := e.Call(tok); err != nil { // compile and initialise
 		b.Fatal(err)
 	}
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := e.Call(tok); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
 	fc, err := FLOPs(g, cfg)
 	if err == nil {
 		b.ReportMetric(float64(fc.TrainStep(batch))*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
@@ -77,4 +80,12 @@ func nextTokenLoss(m *Model, scope *mlmodel.Scope, tokens *graph.Node) *graph.No
 	return graph.Add(graph.DivScalar(nll, float64(bsz*(l-1))), aux)
 }
 
-var _ = dtypes.Float32
+// cpuTime is the process's user+system CPU time: on a shared machine it
+// varies less than wall time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -115,6 +115,25 @@ func (f *fwd) causalConv(x, kernel *graph.Node) *graph.Node {
 	return y
 }
 
+// causalBias returns a constant [L, L] of the model dtype: 0 where j <= i,
+// masked elsewhere.
+func causalBias(f *fwd, l int, masked float64) *graph.Node {
+	m := make([]float64, l*l)
+	for i := range l {
+		for j := i + 1; j < l; j++ {
+			m[i*l+j] = masked
+		}
+	}
+	return constF(f.g, f, m, l, l)
+}
+
+// softmax over the last axis, written out: graph.Softmax runs a fused
+// kernel and, for the gradient, this same decomposition besides.
+func softmax(x *graph.Node) *graph.Node {
+	e := graph.Exp(graph.Sub(x, graph.StopGradient(graph.ReduceAndKeep(x, graph.ReduceMax, -1))))
+	return graph.Div(e, graph.ReduceAndKeep(e, graph.ReduceSum, -1))
+}
+
 // causalMask returns a constant [L, L] of the model dtype: 1 where j <= i.
 func causalMask(g *graph.Graph, f *fwd, l int) *graph.Node {
 	m := make([]float64, l*l)

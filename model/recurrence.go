@@ -10,8 +10,10 @@ import (
 	"github.com/star-pipeline/star-pipeline/genome"
 )
 
-// maskedLogDecay replaces the log decay of pairs j > i before the exp.
-const maskedLogDecay = -1e4
+// maskedLogDecay is added to the log decay of pairs j > i before the exp:
+// their segment sums are finite and positive, far below this in magnitude,
+// so the exp is exactly 0 and so is its gradient.
+const maskedLogDecay = -1e30
 
 // recurrence builds Rec-1/Rec-2, Mamba-2 style SSD in its quadratic
 // (matmul) form:
@@ -20,7 +22,7 @@ const maskedLogDecay = -1e4
 //
 // The running sum of a is a product with a constant lower-triangular
 // matrix (no cumsum op); the segment sums are differences of running sums,
-// masked above the diagonal before the exp.
+// pushed to -1e30 above the diagonal before the exp.
 func (u *unit) recurrence(c *genome.Class, x *graph.Node) *graph.Node {
 	f := u.f
 	d, hd := f.cfg.Width, f.cfg.HeadDim
@@ -47,8 +49,7 @@ func (u *unit) recurrence(c *genome.Class, x *graph.Node) *graph.Node {
 	tri := causalMask(f.g, f, l)                                                     // tri[i, j] = 1 for j <= i
 	cum := f.einsum("ij,bjh->bhi", tri, a)                                           // inclusive running sum
 	seg := graph.Sub(graph.Reshape(cum, b, h, l, 1), graph.Reshape(cum, b, h, 1, l))
-	mask := graph.Reshape(tri, 1, 1, l, l)
-	decay := graph.Exp(graph.Add(graph.Mul(seg, mask), graph.MulScalar(graph.OneMinus(mask), maskedLogDecay)))
+	decay := graph.Exp(graph.Add(seg, graph.Reshape(causalBias(f, l, maskedLogDecay), 1, 1, l, l)))
 	cb := f.einsum("bin,bjn->bij", cm, bm)                 // [b, l, l]
 	mix := graph.Mul(decay, graph.Reshape(cb, b, 1, l, l)) // [b, h, l, l]
 	xdt := graph.Mul(xu, graph.Reshape(dt, b, l, h, 1))    // [b, l, h, hd]
