@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/star-pipeline/star-pipeline/pipeline"
+	"github.com/star-pipeline/star-pipeline/runner"
+	"github.com/star-pipeline/star-pipeline/tasks"
+)
+
+// redisFlags are the queue connection flags shared by submit, resume,
+// worker and coordinator.
+func redisFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "redis", EnvVars: []string{"STAR_REDIS"},
+			Usage: "Redis address (host:port, unix socket path or redis:// URL); empty starts an embedded queue on 127.0.0.1"},
+		&cli.StringFlag{Name: "redis-password", EnvVars: []string{"STAR_REDIS_PASSWORD"},
+			Usage: "Redis password (prefer the environment variable: flags show in process lists)"},
+		&cli.IntFlag{Name: "redis-db", EnvVars: []string{"STAR_REDIS_DB"}, Usage: "Redis database number"},
+		&cli.BoolFlag{Name: "static-eval", EnvVars: []string{"STAR_STATIC_EVAL"},
+			Usage: "benchmark mode: score candidates on static costs only (params, cache_bytes), train nothing"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, EnvVars: []string{"STAR_VERBOSE"}, Usage: "log queue activity to stderr"},
+	}
+}
+
+func logger(c *cli.Context) *slog.Logger {
+	if !c.Bool("verbose") {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// openBroker connects to the queue named by the flags, or starts an
+// embedded one.
+func openBroker(c *cli.Context) (*runner.Broker, error) {
+	b, err := runner.Open(c.Context, runner.Options{
+		Addr: c.String("redis"), Password: c.String("redis-password"), DB: c.Int("redis-db"),
+		Logger: logger(c),
+	})
+	if err != nil {
+		if errors.Is(err, runner.ErrRedisUnreachable) || errors.Is(err, runner.ErrRedisAuth) {
+			return nil, fmt.Errorf("%w; start redis-server, check --redis and --redis-password, or omit --redis for the embedded queue", err)
+		}
+		return nil, err
+	}
+	return b, nil
+}
+
+// evaluator returns what workers train and score candidates with.
+func evaluator(c *cli.Context) (tasks.Evaluator, error) {
+	if c.Bool("static-eval") {
+		return tasks.StaticEvaluator{}, nil
+	}
+	return newTrainerEvaluator(c)
+}
+
+// workerQueues are the queues an in-process or standalone worker serves.
+func workerQueues(gpu bool) map[string]int {
+	q := map[string]int{tasks.QueueEvolve: 3, tasks.QueueTrain: 2}
+	if gpu {
+		q[tasks.QueueGPU] = 4
+	}
+	return q
+}
+
+// startWorkers starts n in-process workers on b; stop shuts them down.
+func startWorkers(c *cli.Context, b *runner.Broker, n int, ev tasks.Evaluator) (stop func(), err error) {
+	if n <= 0 {
+		return func() {}, nil
+	}
+	h := &tasks.Handlers{Evaluator: ev, Reports: b, Logger: logger(c)}
+	w, err := b.NewWorker(h.Mux(), runner.WorkerOptions{Concurrency: n, Queues: workerQueues(false)})
+	if err != nil {
+		return nil, err
+	}
+	if err := w.Start(); err != nil {
+		return nil, err
+	}
+	return w.Shutdown, nil
+}
+
+// progressPrinter shows a run's progress on w: one line rewritten in place
+// on a terminal, plain lines at most every few seconds otherwise.
+type progressPrinter struct {
+	mu    sync.Mutex
+	w     io.Writer
+	tty   bool
+	last  time.Time
+	lastG int
+	start time.Time
+}
+
+func newProgressPrinter(w io.Writer) *progressPrinter {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		tty = term.IsTerminal(int(f.Fd()))
+	}
+	return &progressPrinter{w: w, tty: tty, lastG: -1, start: time.Now()}
+}
+
+func (p *progressPrinter) update(pr pipeline.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	hv := "-"
+	if pr.Hypervolume != nil {
+		hv = fmt.Sprintf("%.4f", *pr.Hypervolume)
+	}
+	line := fmt.Sprintf("generation %d/%d  candidates %d/%d (failed %d)  hypervolume %s  elapsed %s",
+		pr.Generation, pr.Generations, pr.Done, pr.Total, pr.Failed, hv, time.Since(p.start).Round(time.Second))
+	if p.tty {
+		width := 30
+		filled := 0
+		if pr.Total > 0 {
+			filled = width * pr.Done / pr.Total
+		}
+		bar := fmt.Sprintf("[%-*s]", width, string(repeat('#', filled)))
+		fmt.Fprintf(p.w, "\r\033[K%s %s", bar, line)
+		return
+	}
+	if pr.Generation != p.lastG || time.Since(p.last) >= 5*time.Second || pr.Done == pr.Total {
+		fmt.Fprintln(p.w, line)
+		p.last, p.lastG = time.Now(), pr.Generation
+	}
+}
+
+func (p *progressPrinter) finish() {
+	if p.tty {
+		fmt.Fprintln(p.w)
+	}
+}
+
+func repeat(b byte, n int) []byte {
+	out := make([]byte, n)
+	for i := range out {
+		out[i] = b
+	}
+	return out
+}
+
+// drive coordinates runs until they end, with in-process workers when asked.
+func drive(c *cli.Context, b *runner.Broker, dbPath string, workers int, ev tasks.Evaluator, runIDs ...string) error {
+	db, err := openDBForWrite(c.Context, dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	stop, err := startWorkers(c, b, workers, ev)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	pp := newProgressPrinter(c.App.ErrWriter)
+	defer pp.finish()
+	co, err := pipeline.New(pipeline.Options{DB: db, Broker: b, Logger: logger(c), Progress: pp.update})
+	if err != nil {
+		return err
+	}
+	return co.Drive(c.Context, runIDs...)
+}
+
+// interrupted turns a cancelled context into the error that exits 130.
+func interrupted(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("interrupted; continue with `star-pipeline resume`: %w", context.Canceled)
+	}
+	return err
+}
+
+// newTrainerEvaluator returns the GoMLX evaluator on the backend named by
+// --backend (where the command has it) or $GOMLX_BACKEND, else the CPU.
+func newTrainerEvaluator(c *cli.Context) (tasks.Evaluator, error) {
+	spec := ""
+	if c.IsSet("backend") || c.String("backend") != "" {
+		spec = c.String("backend")
+	}
+	b, err := newBackend(spec)
+	if err != nil {
+		return nil, err
+	}
+	return &tasks.TrainerEvaluator{Backend: b}, nil
+}
+
+func timeAfter(d time.Duration) <-chan time.Time { return time.After(d) }

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/star-pipeline/star-pipeline/storage"
+)
+
+func init() {
+	register(&cli.Command{
+		Name:      "resume",
+		Usage:     "continue an interrupted search where its lineage stops",
+		UsageText: "star-pipeline resume r20261126-193000-ab12cd [--db star.db] [--redis ADDR] [--workers N]",
+		Flags: append([]cli.Flag{
+			dbFlag(),
+			&cli.IntFlag{Name: "workers", Value: -1, EnvVars: []string{"STAR_WORKERS"},
+				Usage: "in-process workers (default: 1 with the embedded queue, 0 with --redis)"},
+			&cli.BoolFlag{Name: "json", Usage: "print the Pareto set as JSON"},
+		}, redisFlags()...),
+		Action: resume,
+	})
+	register(&cli.Command{
+		Name:  "coordinator",
+		Usage: "coordinate every unfinished run of a database (runs submitted with --detach included)",
+		Flags: append([]cli.Flag{
+			dbFlag(),
+			&cli.DurationFlag{Name: "poll", Value: 5e9, Usage: "how often to look for newly submitted runs"},
+		}, redisFlags()...),
+		Action: coordinator,
+	})
+}
+
+func resume(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return badInput("resume takes one RUN_ID, got %d arguments", c.NArg())
+	}
+	id := c.Args().First()
+	db, err := openDB(c)
+	if err != nil {
+		return err
+	}
+	run, err := db.GetRun(c.Context, id)
+	db.Close()
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("no run %s in %s", id, c.String("db"))
+	}
+	if err != nil {
+		return err
+	}
+	if run.Status == storage.RunFinished {
+		fmt.Fprintf(c.App.ErrWriter, "run %s already finished\n", id)
+		return printFinal(c, id)
+	}
+	ev, err := evaluator(c)
+	if err != nil {
+		return err
+	}
+	b, err := openBroker(c)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	workers := c.Int("workers")
+	if workers < 0 {
+		workers = 0
+		if b.Embedded() {
+			workers = 1
+		}
+	}
+	if b.Embedded() && workers == 0 {
+		return badInput("--workers 0 with the embedded queue: no worker could reach it; give --redis or --workers >= 1")
+	}
+	fmt.Fprintf(c.App.ErrWriter, "resuming run %s at generation %d\n", id, run.CurrentGeneration)
+	if err := drive(c, b, c.String("db"), workers, ev, id); err != nil {
+		return interrupted(c.Context, err)
+	}
+	return printFinal(c, id)
+}
+
+// coordinator drives every unfinished run, picking up new ones as they are
+// submitted, until interrupted.
+func coordinator(c *cli.Context) error {
+	if c.String("redis") == "" {
+		return badInput("coordinator needs --redis (or STAR_REDIS): workers must reach the same queue")
+	}
+	b, err := openBroker(c)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	db, err := openDBForWrite(c.Context, c.String("db"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	fmt.Fprintf(c.App.ErrWriter, "coordinator on %s, database %s\n", b.Addr(), db.Path())
+	for {
+		runs, err := db.ListRuns(c.Context, storage.RunPending, storage.RunRunning)
+		if err != nil {
+			return interrupted(c.Context, err)
+		}
+		if len(runs) > 0 {
+			ids := make([]string, len(runs))
+			for i, r := range runs {
+				ids[i] = r.ID
+			}
+			fmt.Fprintf(c.App.ErrWriter, "driving %v\n", ids)
+			if err := drive(c, b, c.String("db"), 0, nil, ids...); err != nil {
+				if c.Context.Err() != nil {
+					return nil
+				}
+				fmt.Fprintf(c.App.ErrWriter, "coordinator: %v\n", err)
+			}
+			continue
+		}
+		select {
+		case <-c.Context.Done():
+			return nil
+		case <-timeAfter(c.Duration("poll")):
+		}
+	}
+}

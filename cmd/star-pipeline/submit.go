@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/star-pipeline/star-pipeline/config"
+	"github.com/star-pipeline/star-pipeline/pipeline"
+)
+
+func init() {
+	register(&cli.Command{
+		Name:  "submit",
+		Usage: "start a search from a run config and coordinate it to the end",
+		UsageText: `star-pipeline submit --config search.yaml
+star-pipeline submit --config search.yaml --population 8 --generations 3 --seed 7
+star-pipeline submit --config search.yaml --redis 127.0.0.1:6379 --workers 0   # workers run elsewhere
+star-pipeline submit --config search.yaml --redis 127.0.0.1:6379 --detach      # a coordinator runs elsewhere`,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Required: true, EnvVars: []string{"STAR_CONFIG"}, TakesFile: true,
+				Usage: "run config (YAML); see config/example.yaml"},
+			dbFlag(),
+			&cli.IntFlag{Name: "workers", Value: -1, EnvVars: []string{"STAR_WORKERS"},
+				Usage: "in-process workers (default: 1 with the embedded queue, 0 with --redis)"},
+			&cli.BoolFlag{Name: "detach", Usage: "store the run and return; a coordinator elsewhere (star-pipeline coordinator) drives it"},
+			&cli.Uint64Flag{Name: "seed", Usage: "override the config's seed"},
+			&cli.IntFlag{Name: "population", Usage: "override the config's population"},
+			&cli.IntFlag{Name: "generations", Usage: "override the config's generations"},
+			&cli.BoolFlag{Name: "json", Usage: "print the run id and Pareto set as JSON"},
+		}, redisFlags()...),
+		Action: submit,
+	})
+}
+
+func submit(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return badInput("submit takes no arguments, got %q", c.Args().Slice())
+	}
+	cfg, err := config.Load(c.String("config"))
+	if err != nil {
+		return usageError{err}
+	}
+	if c.IsSet("seed") {
+		cfg.Seed = c.Uint64("seed")
+	}
+	if c.IsSet("population") {
+		cfg.Population = c.Int("population")
+	}
+	if c.IsSet("generations") {
+		cfg.Generations = c.Int("generations")
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	if c.Bool("detach") && c.String("redis") == "" {
+		return badInput("--detach needs --redis: the embedded queue lives only as long as this process")
+	}
+	ev, err := evaluator(c)
+	if err != nil {
+		return err
+	}
+	// The queue first: when Redis is unreachable nothing is written.
+	b, err := openBroker(c)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	db, err := openDBForWrite(c.Context, c.String("db"))
+	if err != nil {
+		return err
+	}
+	id, err := pipeline.Submit(c.Context, db, cfg)
+	db.Close()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.ErrWriter, "run %s submitted (%s, population %d, %d generations, objectives %v)\n",
+		id, cfg.Algorithm.Name, cfg.Population, cfg.Generations, cfg.Objectives)
+	if c.Bool("detach") {
+		if c.Bool("json") {
+			return writeJSON(c.App.Writer, map[string]string{"id": id, "status": "pending"})
+		}
+		fmt.Fprintln(c.App.Writer, id)
+		return nil
+	}
+	workers := c.Int("workers")
+	if workers < 0 {
+		workers = 0
+		if b.Embedded() {
+			workers = 1
+		}
+	}
+	if b.Embedded() && workers == 0 {
+		return badInput("--workers 0 with the embedded queue: no worker could reach it; give --redis or --workers >= 1")
+	}
+	if err := drive(c, b, c.String("db"), workers, ev, id); err != nil {
+		return interrupted(c.Context, err)
+	}
+	return printFinal(c, id)
+}
+
+// printFinal prints the run id and its final Pareto set.
+func printFinal(c *cli.Context, id string) error {
+	db, err := openDB(c)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	set, err := paretoSet(c.Context, db, id)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, map[string]any{"id": id, "pareto": set})
+	}
+	fmt.Fprintf(c.App.Writer, "run %s finished; Pareto set:\n", id)
+	return printParetoTable(c.App.Writer, set)
+}
+
+

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/star-pipeline/star-pipeline/runner"
+	"github.com/star-pipeline/star-pipeline/tasks"
+)
+
+func init() {
+	register(&cli.Command{
+		Name:  "worker",
+		Usage: "run search tasks (evolution, training, evaluation) from a shared Redis",
+		UsageText: `star-pipeline worker --redis 10.0.0.5:6379 --concurrency 2
+STAR_REDIS_PASSWORD=... star-pipeline worker --redis redis.internal:6379 --gpu --backend xla:/path/to/xla_cuda_plugin.so`,
+		Flags: append([]cli.Flag{
+			&cli.IntFlag{Name: "concurrency", Value: 1, EnvVars: []string{"STAR_CONCURRENCY"}, Usage: "tasks run at once"},
+			&cli.StringFlag{Name: "queues", EnvVars: []string{"STAR_QUEUES"},
+				Usage: "queues and priorities to serve, e.g. star-train=2,star-evolve=3 (default: evolution and training)"},
+			&cli.BoolFlag{Name: "gpu", EnvVars: []string{"STAR_GPU"}, Usage: "also serve the GPU training queue (star-gpu)"},
+			&cli.StringFlag{Name: "backend", EnvVars: []string{"STAR_BACKEND"}, Usage: "GoMLX backend for training: go, xla:<plugin path> or auto"},
+		}, redisFlags()...),
+		Action: worker,
+	})
+}
+
+func worker(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return badInput("worker takes no arguments, got %q", c.Args().Slice())
+	}
+	if c.String("redis") == "" {
+		return badInput("worker needs --redis (or STAR_REDIS): the queue it serves")
+	}
+	if c.Int("concurrency") < 1 {
+		return badInput("--concurrency %d: want >= 1", c.Int("concurrency"))
+	}
+	queues := workerQueues(c.Bool("gpu"))
+	if s := c.String("queues"); s != "" {
+		q, err := runner.ParseQueues(s)
+		if err != nil {
+			return usageError{err}
+		}
+		queues = q
+	}
+	ev, err := evaluator(c)
+	if err != nil {
+		return err
+	}
+	b, err := openBroker(c)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	h := &tasks.Handlers{Evaluator: ev, Reports: b, Logger: logger(c)}
+	w, err := b.NewWorker(h.Mux(), runner.WorkerOptions{Concurrency: c.Int("concurrency"), Queues: queues})
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(queues))
+	for q := range queues {
+		names = append(names, q)
+	}
+	fmt.Fprintf(c.App.ErrWriter, "worker serving %s on %s (concurrency %d)\n", strings.Join(names, ","), b.Addr(), c.Int("concurrency"))
+	if err := w.Run(c.Context); err != nil && c.Context.Err() == nil {
+		return err
+	}
+	fmt.Fprintln(c.App.ErrWriter, "worker stopped")
+	return nil
+}

@@ -1,0 +1,246 @@
+package tasks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gomlx/compute"
+
+	"github.com/star-pipeline/star-pipeline/arch"
+	"github.com/star-pipeline/star-pipeline/config"
+	"github.com/star-pipeline/star-pipeline/data"
+	"github.com/star-pipeline/star-pipeline/genome"
+	"github.com/star-pipeline/star-pipeline/trainer"
+)
+
+// TrainerEvaluator trains candidates with the native GoMLX trainer and
+// scores them from their checkpoints: one model per quality task (each MAD
+// task at each point of the run's lr x weight-decay sweep, and the text
+// corpus when perplexity is an objective).
+type TrainerEvaluator struct {
+	// Backend runs the graphs (CPU or XLA); shared by every task of the
+	// worker.
+	Backend compute.Backend
+}
+
+var _ Evaluator = (*TrainerEvaluator)(nil)
+
+// job is one model a candidate trains: a task at one sweep point.
+type job struct {
+	Name string // directory name under the candidate's checkpoint dir
+	Spec string // data.NewTask spec
+	Opts data.TaskOptions
+	LR   float64
+	WD   float64
+	MAD  bool
+}
+
+// jobs lists the models a candidate of run config c trains.
+func jobs(c config.Config, seed uint64) []job {
+	var out []job
+	if c.HasObjective(config.MADScore) {
+		for _, t := range c.Quality.MAD {
+			for _, lr := range c.LearningRates() {
+				for _, wd := range c.WeightDecays() {
+					out = append(out, job{
+						Name: fmt.Sprintf("mad-%s-lr%g-wd%g", t.Name, lr, wd),
+						Spec: "mad:" + t.Name,
+						Opts: data.TaskOptions{MAD: data.MADConfig{
+							Vocab: t.Vocab, Length: t.Length, Noise: t.Noise, NoiseVocab: t.NoiseVocab,
+							MaxKeyLen: t.MaxKeyLen, Tokens: t.Tokens, TrainExamples: t.TrainExamples,
+							TestExamples: t.TestExamples, Seed: seed,
+						}},
+						LR: lr, WD: wd, MAD: true,
+					})
+				}
+			}
+		}
+	}
+	if c.HasObjective(config.Perplexity) || (c.HasObjective(config.Latency) && len(out) == 0) {
+		corpus := c.Quality.Corpus
+		if corpus == "" {
+			corpus = filepath.Join("data", "brown")
+		}
+		out = append(out, job{
+			Name: "text", Spec: "text:" + corpus,
+			Opts: data.TaskOptions{Context: c.Search.Dims.WithDefaults().Context,
+				Corpus: data.CorpusOptions{ValFraction: c.Quality.ValidationFraction}},
+			LR: c.Training.LearningRate, WD: c.Training.WeightDecay,
+		})
+	}
+	return out
+}
+
+// trainMetrics is what training reports per model.
+type trainMetrics struct {
+	Job        string    `json:"job"`
+	Steps      int       `json:"steps"`
+	FinalLoss  float64   `json:"final_loss"`
+	TokensPerS float64   `json:"tokens_per_s"`
+	Params     int64     `json:"params"`
+	Seconds    float64   `json:"seconds"`
+	Losses     []float64 `json:"losses,omitempty"`
+}
+
+func (e *TrainerEvaluator) task(j job) (data.Task, error) {
+	t, err := data.NewTask(j.Spec, j.Opts)
+	if err != nil {
+		return nil, permanent(fmt.Errorf("task %s: %w", j.Spec, err))
+	}
+	return t, nil
+}
+
+// Train trains every model of the candidate, each resuming from its own
+// checkpoint, so a task interrupted on one worker continues on another.
+func (e *TrainerEvaluator) Train(ctx context.Context, p TrainPayload) (TrainResult, error) {
+	c, err := config.Parse([]byte(p.Config))
+	if err != nil {
+		return TrainResult{}, permanent(err)
+	}
+	g, err := genome.Parse(p.Genome)
+	if err != nil {
+		return TrainResult{}, permanent(err)
+	}
+	start := time.Now()
+	var ms []trainMetrics
+	var losses []float64
+	for _, j := range jobs(c, p.Seed) {
+		task, err := e.task(j)
+		if err != nil {
+			return TrainResult{}, err
+		}
+		cfg := recipe(c, p.Seed, j)
+		cfg.CheckpointDir = filepath.Join(p.Checkpoint, j.Name)
+		cfg.ThroughputSeconds = -1
+		cfg.Backend = e.Backend
+		res, err := trainer.Train(ctx, g, c.Search.Dims.WithDefaults(), task, cfg, nil)
+		if err != nil {
+			if ctx.Err() != nil {
+				return TrainResult{}, ctx.Err()
+			}
+			if errors.Is(err, trainer.ErrNonFinite) || errors.Is(err, trainer.ErrInvalid) {
+				return TrainResult{}, permanent(fmt.Errorf("%s: %w", j.Name, err))
+			}
+			return TrainResult{}, fmt.Errorf("%s: %w", j.Name, err)
+		}
+		m := trainMetrics{Job: j.Name, Steps: res.Steps, FinalLoss: res.FinalLoss, TokensPerS: res.TrainTokensPerS,
+			Params: res.Params, Seconds: res.WallTime.Seconds()}
+		if losses == nil {
+			losses = res.Losses
+		}
+		ms = append(ms, m)
+	}
+	metrics, _ := json.Marshal(map[string]any{"jobs": ms, "losses": losses})
+	return TrainResult{Checkpoint: p.Checkpoint, TrainSeconds: time.Since(start).Seconds(), Metrics: metrics}, nil
+}
+
+// recipe maps the run's training recipe onto the trainer's config.
+func recipe(c config.Config, seed uint64, j job) trainer.Config {
+	t := c.Training
+	return trainer.Config{
+		Steps: t.Steps, BatchSize: t.BatchSize, LearningRate: j.LR,
+		WarmupFraction: orNone(t.WarmupFraction), Beta1: t.Beta1, Beta2: t.Beta2,
+		WeightDecay: orNone(j.WD), GradClip: t.GradClip, Seed: seed,
+		CheckpointEvery: t.CheckpointEvery,
+	}
+}
+
+// orNone maps an explicit 0 to the trainer's "none" (a negative value).
+func orNone(v float64) float64 {
+	if v == 0 {
+		return -1
+	}
+	return v
+}
+
+// evalMetrics is what evaluation reports per model.
+type evalMetrics struct {
+	Job           string  `json:"job"`
+	Accuracy      float64 `json:"accuracy"`
+	ValPerplexity float64 `json:"val_perplexity"`
+	EvalLoss      float64 `json:"eval_loss"`
+	TokensPerS    float64 `json:"tokens_per_s,omitempty"`
+}
+
+// Evaluate scores the trained candidate from its checkpoints: MAD score
+// (1 - mean over tasks of the best accuracy over the sweep), validation
+// perplexity, measured latency (seconds per token of a batched forward
+// pass) and the static costs at the run's dims.
+func (e *TrainerEvaluator) Evaluate(ctx context.Context, p EvaluatePayload) (EvaluateResult, error) {
+	c, err := config.Parse([]byte(p.Config))
+	if err != nil {
+		return EvaluateResult{}, permanent(err)
+	}
+	g, err := genome.Parse(p.Genome)
+	if err != nil {
+		return EvaluateResult{}, permanent(err)
+	}
+	obj := map[string]float64{}
+	best := map[string]float64{}
+	var order []string
+	var ms []evalMetrics
+	for i, j := range jobs(c, p.Seed) {
+		task, err := e.task(j)
+		if err != nil {
+			return EvaluateResult{}, err
+		}
+		opts := trainer.EvalOptions{Backend: e.Backend, ThroughputSeconds: -1}
+		measure := c.HasObjective(config.Latency) && i == 0
+		if measure {
+			opts.ThroughputSeconds = 1
+		}
+		ev, err := trainer.Evaluate(ctx, filepath.Join(p.Checkpoint, j.Name), task, opts)
+		if err != nil {
+			if ctx.Err() != nil {
+				return EvaluateResult{}, ctx.Err()
+			}
+			if errors.Is(err, trainer.ErrNoCheckpoint) {
+				return EvaluateResult{}, permanent(fmt.Errorf("%s: %s/%s: %w", CheckpointMissingText, p.Checkpoint, j.Name, err))
+			}
+			return EvaluateResult{}, fmt.Errorf("%s: %w", j.Name, err)
+		}
+		ms = append(ms, evalMetrics{Job: j.Name, Accuracy: ev.Accuracy, ValPerplexity: ev.ValPerplexity,
+			EvalLoss: ev.EvalLoss, TokensPerS: ev.TokensPerS})
+		if j.MAD {
+			name := strings.TrimPrefix(j.Spec, "mad:")
+			if _, seen := best[name]; !seen {
+				order = append(order, name)
+			}
+			best[name] = math.Max(best[name], ev.Accuracy)
+		} else {
+			obj[config.Perplexity] = ev.ValPerplexity
+		}
+		if measure {
+			if ev.TokensPerS <= 0 {
+				return EvaluateResult{}, fmt.Errorf("%s: no throughput measured", j.Name)
+			}
+			obj[config.Latency] = 1 / ev.TokensPerS
+		}
+	}
+	if c.HasObjective(config.MADScore) {
+		sum := 0.0
+		for _, n := range order {
+			sum += best[n]
+		}
+		obj[config.MADScore] = 1 - sum/float64(len(order))
+	}
+	costs, err := arch.Costs(g, c.Search.Dims.WithDefaults())
+	if err != nil {
+		return EvaluateResult{}, permanent(err)
+	}
+	obj[config.Params] = float64(costs.Params)
+	obj[config.CacheBytes] = float64(costs.CacheBytes)
+	for k, v := range obj {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return EvaluateResult{}, permanent(fmt.Errorf("objective %s is %v", k, v))
+		}
+	}
+	metrics, _ := json.Marshal(map[string]any{"jobs": ms, "mad_accuracy": best})
+	return EvaluateResult{Objectives: obj, Metrics: metrics}, nil
+}
