@@ -117,5 +117,3 @@ func printFinal(c *cli.Context, id string) error {
 	fmt.Fprintf(c.App.Writer, "run %s finished; Pareto set:\n", id)
 	return printParetoTable(c.App.Writer, set)
 }
-
-
