@@ -24,6 +24,10 @@ import (
 	"github.com/star-pipeline/star-pipeline/tasks"
 )
 
+// pollInterval is how long an idle control worker waits before looking at
+// the control queue again: short, since every DAG hop passes through it.
+const pollInterval = 50 * time.Millisecond
+
 // Options configures a Coordinator. Zero fields take the defaults in their
 // comments.
 type Options struct {
@@ -147,8 +151,9 @@ func (c *Coordinator) Drive(ctx context.Context, runIDs ...string) error {
 	}
 
 	control, err := c.broker.NewWorker(asynq.HandlerFunc(c.receive), runner.WorkerOptions{
-		Concurrency: 1,
-		Queues:      map[string]int{tasks.QueueControl: 1},
+		Concurrency:       1,
+		Queues:            map[string]int{tasks.QueueControl: 1},
+		TaskCheckInterval: pollInterval,
 	})
 	if err != nil {
 		return fmt.Errorf("starting control worker: %w", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -21,6 +22,8 @@ STAR_REDIS_PASSWORD=... star-pipeline worker --redis redis.internal:6379 --gpu -
 			&cli.StringFlag{Name: "queues", EnvVars: []string{"STAR_QUEUES"},
 				Usage: "queues and priorities to serve, e.g. star-train=2,star-evolve=3 (default: evolution and training)"},
 			&cli.BoolFlag{Name: "gpu", EnvVars: []string{"STAR_GPU"}, Usage: "also serve the GPU training queue (star-gpu)"},
+			&cli.DurationFlag{Name: "poll", Value: 200 * time.Millisecond, EnvVars: []string{"STAR_POLL"},
+				Usage: "how long an idle worker waits before polling its queues again"},
 			&cli.StringFlag{Name: "backend", EnvVars: []string{"STAR_BACKEND"}, Usage: "GoMLX backend for training: go, xla:<plugin path> or auto"},
 		}, redisFlags()...),
 		Action: worker,
@@ -55,7 +58,8 @@ func worker(c *cli.Context) error {
 	}
 	defer b.Close()
 	h := &tasks.Handlers{Evaluator: ev, Reports: b, Logger: logger(c)}
-	w, err := b.NewWorker(h.Mux(), runner.WorkerOptions{Concurrency: c.Int("concurrency"), Queues: queues})
+	w, err := b.NewWorker(h.Mux(), runner.WorkerOptions{Concurrency: c.Int("concurrency"), Queues: queues,
+		TaskCheckInterval: c.Duration("poll")})
 	if err != nil {
 		return err
 	}
