@@ -184,11 +184,18 @@ func formatTime(t time.Time) string {
 	return t.Local().Format("2006-01-02 15:04:05")
 }
 
+// formatDuration prints d to the second, with days above two days
+// ("3d4h5m6s").
 func formatDuration(d time.Duration) string {
 	if d < 0 {
 		return "-"
 	}
-	return d.Round(time.Second).String()
+	d = d.Round(time.Second)
+	const day = 24 * time.Hour
+	if d < 2*day {
+		return d.String()
+	}
+	return fmt.Sprintf("%dd%s", d/day, d%day)
 }
 
 // runSummary is one run as runs and status print it.
