@@ -34,10 +34,10 @@ func init() {
 }
 
 func resume(c *cli.Context) error {
-	if c.NArg() != 1 {
-		return badInput("resume takes one RUN_ID, got %d arguments", c.NArg())
+	id, err := oneArg(c, "RUN_ID", runHint)
+	if err != nil {
+		return err
 	}
-	id := c.Args().First()
 	db, err := openDB(c)
 	if err != nil {
 		return err
