@@ -46,7 +46,7 @@ type inspectFixture struct {
 //
 // r1 objectives are mad_score and params. Generation 1's population is
 // g1c0, g1c1, g1c2, g0c1, g0c2 and the failed g1c3; its non-dominated set
-// is g1c0, g1c1, g1c2.
+// is g1c0, g1c1, g1c2. Generation 2 has two unfinished candidates.
 func seedInspectDB(t *testing.T) inspectFixture {
 	t.Helper()
 	ctx := context.Background()
@@ -153,7 +153,20 @@ func seedInspectDB(t *testing.T) inspectFixture {
 			t.Fatal(err)
 		}
 	}
+	// Generation 2 is under way: g2c0 training, g2c1 (a crossover of g1c0
+	// with itself) pending.
 	if err := db.StartGeneration(ctx, "r1", 2); err != nil {
+		t.Fatal(err)
+	}
+	for i, parents := range [][]string{{id(1, 0), id(1, 2)}, {id(1, 0), id(1, 0)}} {
+		g := fx.gens[1][i]
+		err := db.AddCandidates(ctx, storage.Candidate{RunID: "r1", Generation: 2, Index: i, Genome: g,
+			GenomeHash: genome.Hash(genome.MustParse(g)), Parents: parents, Operator: storage.OpCrossMut})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.StartCandidate(ctx, id(2, 0), "w1", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	return fx
@@ -229,7 +242,7 @@ func TestInspectCLI(t *testing.T) {
 		contains(t, flat, "run r1 status running algorithm nsga2 (seed 1) generation 2/18 population 16",
 			"objectives mad_score, params best mad_score=0.3 params=900", "created ",
 			"GEN STATUS CANDIDATES EVALUATED FAILED UNFINISHED HYPERVOLUME SURVIVORS DURATION",
-			"candidates: 7 evaluated, 1 failed, 0 training, 0 pending",
+			"candidates: 7 evaluated, 1 failed, 1 training, 1 pending",
 			"last 2 events:", "generation.finished", `{"generation":1}`)
 		for _, l := range strings.Split(out, "\n") {
 			f := strings.Fields(l)
@@ -267,10 +280,11 @@ func TestInspectCLI(t *testing.T) {
 		if g1.Status != "done" || g1.Evaluated != 3 || g1.Failed != 1 || g1.Hypervolume == nil || *g1.Hypervolume != 0.5 {
 			t.Errorf("generation 1: %+v", g1)
 		}
-		if st.Generations[2].Status != "running" || st.Generations[2].Hypervolume != nil {
+		if g2 := st.Generations[2]; g2.Status != "running" || g2.Hypervolume != nil || g2.Evaluated != 0 {
 			t.Errorf("generation 2: %+v", st.Generations[2])
 		}
-		if st.Candidates["evaluated"] != 7 || st.Candidates["failed"] != 1 || st.Candidates["pending"] != 0 {
+		if st.Candidates["evaluated"] != 7 || st.Candidates["failed"] != 1 || st.Candidates["pending"] != 1 ||
+			st.Candidates["training"] != 1 {
 			t.Errorf("candidates: %v", st.Candidates)
 		}
 	})
@@ -330,6 +344,17 @@ func TestInspectCLI(t *testing.T) {
 		}
 		out, _ = run(t, 0, "lineage", id(1, 2))
 		contains(t, out, id(1, 2)+"  firefly  ", "├── "+id(0, 1)+"  seed  ", "└── "+id(0, 3)+"  random  ")
+		out, _ = run(t, 0, "lineage", id(2, 1))
+		want = strings.Join([]string{
+			id(2, 1) + "  crossover+mutation  " + fx.gens[1][1] + "  pending",
+			"├── " + id(1, 0) + "  crossover+mutation  " + fx.gens[1][0] + "  mad_score=0.35 params=1200",
+			"│   ├── " + id(0, 0) + "  seed  " + fx.gens[0][0] + "  mad_score=0.5 params=1000",
+			"│   └── " + id(0, 1) + "  seed  " + fx.gens[0][1] + "  mad_score=0.4 params=2000",
+			"└── " + id(1, 0) + "  crossover+mutation  " + fx.gens[1][0] + "  mad_score=0.35 params=1200  (ancestry shown above)",
+		}, "\n") + "\n"
+		if out != want {
+			t.Errorf("lineage with a repeated parent:\n%s\nwant:\n%s", out, want)
+		}
 	})
 	t.Run("lineage json", func(t *testing.T) {
 		out, _ := run(t, 0, "lineage", id(1, 0), "--json")
@@ -338,6 +363,7 @@ func TestInspectCLI(t *testing.T) {
 			Operator   string             `json:"operator"`
 			Genome     string             `json:"genome"`
 			Objectives map[string]float64 `json:"objectives"`
+			Repeated   bool               `json:"repeated"`
 			Parents    []node             `json:"parents"`
 		}
 		var n node
@@ -346,6 +372,13 @@ func TestInspectCLI(t *testing.T) {
 			len(n.Parents) != 2 || n.Parents[0].ID != id(0, 0) || n.Parents[1].ID != id(0, 1) ||
 			n.Parents[0].Operator != "seed" || n.Parents[0].Genome != fx.gens[0][0] || len(n.Parents[0].Parents) != 0 {
 			t.Errorf("lineage: %+v", n)
+		}
+		out, _ = run(t, 0, "lineage", id(2, 1), "--json")
+		n = node{}
+		decode(t, out, &n)
+		if len(n.Parents) != 2 || n.Parents[0].Repeated || len(n.Parents[0].Parents) != 2 ||
+			!n.Parents[1].Repeated || n.Parents[1].ID != id(1, 0) || len(n.Parents[1].Parents) != 0 {
+			t.Errorf("lineage with a repeated parent: %+v", n)
 		}
 	})
 	t.Run("export", func(t *testing.T) {
