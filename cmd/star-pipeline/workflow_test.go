@@ -1,0 +1,468 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/star-pipeline/star-pipeline/internal/redistest"
+	"github.com/star-pipeline/star-pipeline/storage"
+)
+
+// The workflow tests run the built binary as separate processes against a
+// real redis-server (and the embedded queue), kill them with SIGKILL and
+// check that the lineage comes out whole and equal to an uninterrupted run.
+
+var (
+	cliOnce sync.Once
+	cliPath string
+	cliErr  error
+)
+
+// sharedCLI builds the binary once for every workflow test.
+func sharedCLI(t *testing.T) string {
+	t.Helper()
+	cliOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "star-pipeline-cli-")
+		if err != nil {
+			cliErr = err
+			return
+		}
+		cliPath = filepath.Join(dir, "star-pipeline")
+		out, err := exec.Command("go", "build", "-o", cliPath, ".").CombinedOutput()
+		if err != nil {
+			cliErr = fmt.Errorf("building the CLI: %v\n%s", err, out)
+		}
+	})
+	if cliErr != nil {
+		t.Fatal(cliErr)
+	}
+	return cliPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if cliPath != "" {
+		os.RemoveAll(filepath.Dir(cliPath))
+	}
+	os.Exit(code)
+}
+
+const staticConfig = `seed: 7
+population: 8
+generations: 3
+objectives: [params, cache_bytes]
+search:
+  depth: 8
+`
+
+// workdir returns a temporary working directory holding the run config.
+func workdir(t *testing.T, cfg string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "search.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// command prepares the binary to run in dir with args.
+func command(t *testing.T, dir string, env []string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(sharedCLI(t), args...)
+	cmd.Dir = dir
+	cmd.Env = append(cleanEnv(), env...)
+	return cmd
+}
+
+// cleanEnv is the environment without STAR_ settings of the machine.
+func cleanEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "STAR_") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// runCLI runs the binary to the end and returns stdout, stderr, exit code.
+func runCLI(t *testing.T, dir string, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := command(t, dir, env, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// member is one candidate of a final population, without its ids.
+type member struct {
+	Genome     string
+	Objectives string
+}
+
+// finalPopulation reads a finished run's last population from a database.
+func finalPopulation(t *testing.T, dbPath, runID string) []member {
+	t.Helper()
+	ctx := context.Background()
+	db, err := storage.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	run, err := db.GetRun(ctx, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Status != storage.RunFinished {
+		t.Fatalf("run %s is %s: %s", runID, run.Status, run.Error)
+	}
+	gen, err := db.GetGeneration(ctx, runID, run.Generations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []member
+	for _, id := range gen.Population {
+		c, err := db.GetCandidate(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj, _ := json.Marshal(c.Objectives)
+		out = append(out, member{Genome: c.Genome, Objectives: string(obj)})
+	}
+	return out
+}
+
+// checkLineage checks that every generation holds exactly its candidates,
+// each evaluated once, with no node left unfinished; it returns the workers
+// that trained candidates.
+func checkLineage(t *testing.T, dbPath, runID string, population int) map[string]int {
+	t.Helper()
+	ctx := context.Background()
+	db, err := storage.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	run, err := db.GetRun(ctx, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	workers := map[string]int{}
+	for g := 0; g <= run.Generations; g++ {
+		cands, err := db.ListCandidates(ctx, runID, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cands) != population {
+			t.Errorf("generation %d has %d candidates, want %d", g, len(cands), population)
+		}
+		for i, c := range cands {
+			if c.Index != i || c.Status != storage.CandEvaluated {
+				t.Errorf("generation %d candidate %d: index %d status %s (%s)", g, i, c.Index, c.Status, c.Error)
+			}
+			workers[c.Worker]++
+		}
+	}
+	unfinished, err := db.ListTaskStates(ctx, runID, storage.Unfinished...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(unfinished) > 0 {
+		t.Errorf("%d nodes unfinished, first %s", len(unfinished), unfinished[0].ID)
+	}
+	return workers
+}
+
+// runID extracts the run id from submit's first stderr line.
+func runID(t *testing.T, stderr string) string {
+	t.Helper()
+	for _, line := range strings.Split(stderr, "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "run" && f[2] == "submitted" {
+			return f[1]
+		}
+	}
+	t.Fatalf("no run id in stderr:\n%s", stderr)
+	return ""
+}
+
+// reference runs the static search once, uninterrupted, on the embedded
+// queue and returns its final population.
+func reference(t *testing.T) []member {
+	t.Helper()
+	dir := workdir(t, staticConfig)
+	_, stderr, code := runCLI(t, dir, nil, "submit", "--config", "search.yaml", "--static-eval")
+	if code != 0 {
+		t.Fatalf("reference submit: exit %d\n%s", code, stderr)
+	}
+	id := runID(t, stderr)
+	checkLineage(t, filepath.Join(dir, "star.db"), id, 8)
+	return finalPopulation(t, filepath.Join(dir, "star.db"), id)
+}
+
+func TestSubmitEmbeddedIsDeterministic(t *testing.T) {
+	t.Parallel()
+	a, b := reference(t), reference(t)
+	if !slices.Equal(a, b) {
+		t.Errorf("same seed, different final populations:\n%v\n%v", a, b)
+	}
+	// Another seed explores differently.
+	dir := workdir(t, staticConfig)
+	_, stderr, code := runCLI(t, dir, nil, "submit", "--config", "search.yaml", "--static-eval", "--seed", "8")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if c := finalPopulation(t, filepath.Join(dir, "star.db"), runID(t, stderr)); slices.Equal(a, c) {
+		t.Error("seeds 7 and 8 gave the same final population")
+	}
+}
+
+func TestSubmitRejectsBadInput(t *testing.T) {
+	t.Parallel()
+	dir := workdir(t, "population: 0\nsearch:\n  depth: 1\nbogus: 1\n")
+	_, stderr, code := runCLI(t, dir, nil, "submit", "--config", "search.yaml", "--static-eval")
+	if code != 2 || !strings.Contains(stderr, "population") || !strings.Contains(stderr, "search.depth") || !strings.Contains(stderr, "bogus") {
+		t.Errorf("bad config: exit %d\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "star.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a bad config wrote a database: %v", err)
+	}
+	_, stderr, code = runCLI(t, dir, nil, "submit", "--config", "missing.yaml")
+	if code != 2 || !strings.Contains(stderr, "missing.yaml") {
+		t.Errorf("missing config: exit %d\n%s", code, stderr)
+	}
+	_, _, code = runCLI(t, dir, nil, "submit", "--config", "search.yaml", "--population", "x")
+	if code != 2 {
+		t.Errorf("bad flag: exit %d", code)
+	}
+}
+
+func TestSubmitRedisUnreachable(t *testing.T) {
+	t.Parallel()
+	dir := workdir(t, staticConfig)
+	start := time.Now()
+	_, stderr, code := runCLI(t, dir, nil, "submit", "--config", "search.yaml", "--static-eval", "--redis", "127.0.0.1:1")
+	if code != 1 || !strings.Contains(stderr, "unreachable") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v to give up", d)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "star.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("database written although Redis was unreachable: %v", err)
+	}
+}
+
+func TestSubmitRefusesForeignDatabase(t *testing.T) {
+	t.Parallel()
+	dir := workdir(t, staticConfig)
+	foreign := []byte("not a database, but somebody's notes\n")
+	path := filepath.Join(dir, "notes.db")
+	if err := os.WriteFile(path, foreign, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runCLI(t, dir, nil, "submit", "--config", "search.yaml", "--static-eval", "--db", "notes.db")
+	if code != 1 || !strings.Contains(stderr, "untouched") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, foreign) {
+		t.Error("the foreign file was modified")
+	}
+}
+
+// startWorker starts a worker process on the real Redis.
+func startWorker(t *testing.T, dir string, srv *redistest.Server, extra ...string) *exec.Cmd {
+	t.Helper()
+	args := append([]string{"worker", "--redis", srv.Socket, "--poll", "20ms"}, extra...)
+	cmd := command(t, dir, []string{"STAR_REDIS_PASSWORD=" + srv.Password}, args...)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(40 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("worker %d stderr:\n%s", cmd.Process.Pid, errb.String())
+		}
+	})
+	return cmd
+}
+
+// TestCoordinatorCrashes kills the coordinator with SIGKILL at random points
+// of a search on a real Redis (workers in their own processes) and resumes
+// it until it finishes: the lineage is whole and the final population equals
+// the uninterrupted run's.
+func TestCoordinatorCrashes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test")
+	}
+	t.Parallel()
+	want := reference(t)
+	srv := redistest.Start(t, redistest.WithPassword("crash-test-pw"))
+	dir := workdir(t, staticConfig)
+	env := []string{"STAR_REDIS_PASSWORD=" + srv.Password}
+	for range 2 {
+		startWorker(t, dir, srv, "--static-eval")
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	args := []string{"submit", "--config", "search.yaml", "--static-eval", "--redis", srv.Socket}
+	var id string
+	kills := 0
+	for attempt := 0; attempt < 30; attempt++ {
+		cmd := command(t, dir, env, args...)
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		delay := time.Duration(100+r.IntN(400)) * time.Millisecond
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("coordinator exited: %v\n%s", err, errb.String())
+			}
+			if id == "" {
+				id = runID(t, errb.String())
+			}
+			got := finalPopulation(t, filepath.Join(dir, "star.db"), id)
+			checkLineage(t, filepath.Join(dir, "star.db"), id, 8)
+			if !slices.Equal(got, want) {
+				t.Errorf("after %d kills the final population differs from the uninterrupted run:\n%v\n%v", kills, got, want)
+			}
+			if kills == 0 {
+				t.Error("the search finished before any kill; nothing was tested")
+			}
+			t.Logf("finished after %d coordinator kills", kills)
+			return
+		case <-time.After(delay):
+			_ = cmd.Process.Kill()
+			<-done
+			kills++
+		}
+		if id == "" {
+			if !strings.Contains(errb.String(), "submitted") {
+				// Killed before the run was stored: submit again.
+				continue
+			}
+			id = runID(t, errb.String())
+		}
+		args = []string{"resume", id, "--static-eval", "--redis", srv.Socket}
+	}
+	t.Fatal("the search did not finish after 30 coordinator starts")
+}
+
+// TestEmbeddedCrash kills a search on the embedded queue (which dies with
+// it) and resumes it: reconcile finds every unfinished node missing and
+// enqueues it again.
+func TestEmbeddedCrash(t *testing.T) {
+	t.Parallel()
+	want := reference(t)
+	dir := workdir(t, staticConfig)
+	r := rand.New(rand.NewPCG(3, 4))
+	args := []string{"submit", "--config", "search.yaml", "--static-eval"}
+	var id string
+	kills := 0
+	for attempt := 0; attempt < 30; attempt++ {
+		cmd := command(t, dir, nil, args...)
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("exited: %v\n%s", err, errb.String())
+			}
+			if id == "" {
+				id = runID(t, errb.String())
+			}
+			checkLineage(t, filepath.Join(dir, "star.db"), id, 8)
+			if got := finalPopulation(t, filepath.Join(dir, "star.db"), id); !slices.Equal(got, want) {
+				t.Errorf("after %d kills the final population differs:\n%v\n%v", kills, got, want)
+			}
+			t.Logf("finished after %d kills", kills)
+			return
+		case <-time.After(time.Duration(80+r.IntN(300)) * time.Millisecond):
+			_ = cmd.Process.Kill()
+			<-done
+			kills++
+		}
+		if id == "" {
+			if !strings.Contains(errb.String(), "submitted") {
+				continue
+			}
+			id = runID(t, errb.String())
+		}
+		args = []string{"resume", id, "--static-eval"}
+	}
+	t.Fatal("the search did not finish after 30 starts")
+}
+
+// TestWorkerCrash kills one of two workers with SIGKILL in the middle of a
+// search on a real Redis: the other worker, and the queue's recovery of the
+// dead worker's task, finish it with the same result.
+func TestWorkerCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test: waits for the queue's lease to expire")
+	}
+	t.Parallel()
+	want := reference(t)
+	srv := redistest.Start(t, redistest.WithPassword("worker-crash-pw"))
+	dir := workdir(t, staticConfig)
+	env := []string{"STAR_REDIS_PASSWORD=" + srv.Password}
+	victim := startWorker(t, dir, srv, "--static-eval")
+	startWorker(t, dir, srv, "--static-eval")
+	go func() {
+		time.Sleep(150 * time.Millisecond)
+		_ = victim.Process.Kill()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, sharedCLI(t), "submit", "--config", "search.yaml", "--static-eval", "--redis", srv.Socket)
+	cmd.Dir = dir
+	cmd.Env = append(cleanEnv(), env...)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("submit: %v\n%s", err, errb.String())
+	}
+	id := runID(t, errb.String())
+	checkLineage(t, filepath.Join(dir, "star.db"), id, 8)
+	if got := finalPopulation(t, filepath.Join(dir, "star.db"), id); !slices.Equal(got, want) {
+		t.Errorf("final population differs after a worker crash:\n%v\n%v", got, want)
+	}
+}
