@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/star-pipeline/star-pipeline/arch"
 	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/evolve"
 	"github.com/star-pipeline/star-pipeline/genome"
@@ -153,9 +154,36 @@ func NewEngine(c config.Config) (*evolve.Engine[genome.Genome], error) {
 	return evolve.NewEngine(alg, evolve.Config{Seed: c.Seed, PopSize: c.Population})
 }
 
-// GenomeSpace returns the genome search space of a run config.
+// GenomeSpace returns the genome search space of a run config: its depth
+// and the allowed classes that can be built at its dims (SA-3, for one,
+// needs a multiple of 4 heads); see Unbuildable.
 func GenomeSpace(c config.Config) genome.Space {
-	return genome.Space{Depth: c.Search.Depth, Classes: c.Search.Classes}
+	all := genome.Space{Classes: c.Search.Classes}.ClassIDs()
+	skip := Unbuildable(c)
+	ids := make([]int, 0, len(all))
+	for _, id := range all {
+		if _, bad := skip[id]; !bad {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		ids = all // nothing builds: let candidates fail with the reason
+	}
+	return genome.Space{Depth: c.Search.Depth, Classes: ids}
+}
+
+// Unbuildable returns the allowed classes of c that cannot be built at its
+// dims, with the reason.
+func Unbuildable(c config.Config) map[int]error {
+	dims := c.Search.Dims.WithDefaults()
+	out := map[int]error{}
+	for _, id := range (genome.Space{Classes: c.Search.Classes}).ClassIDs() {
+		g := genome.Genome{{Class: id, FeatGroup: 1, FeatStrategy: genome.FeatNone, ShareGroup: 1, ShareStrategy: genome.ShareNone}}
+		if _, err := arch.Layout(g, dims); err != nil {
+			out[id] = err
+		}
+	}
+	return out
 }
 
 // SeedGenomes parses the run's seed genomes (preset names or genome text)
