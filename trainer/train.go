@@ -183,7 +183,7 @@ func Train(ctx context.Context, g genome.Genome, dims arch.Config, task data.Tas
 		}
 	}
 	finish()
-	res.Params = model.CountParams(s.store.Scope(modelScope))
+	res.Params = countModelParams(s)
 
 	ev, err := s.evaluate(ctx, cfg.EvalBatchSize, cfg.ThroughputSeconds)
 	res.Eval = ev
@@ -283,3 +283,7 @@ func backendOf(b compute.Backend) (compute.Backend, func(), error) {
 	}
 	return nb, nb.Finalize, nil
 }
+
+// countModelParams counts the trainable model variables (not the decoder,
+// not optimizer state).
+func countModelParams(s *session) int64 { return model.CountParams(s.store.Scope(modelScope)) }

@@ -1,0 +1,139 @@
+package trainer
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/star-pipeline/star-pipeline/arch"
+	"github.com/star-pipeline/star-pipeline/data"
+	"github.com/star-pipeline/star-pipeline/genome"
+)
+
+// StepTiming is the measured speed of training steps of one model.
+type StepTiming struct {
+	Genome       string  `json:"genome"`
+	Width        int     `json:"width"`
+	Context      int     `json:"context"`
+	Batch        int     `json:"batch"`
+	Params       int64   `json:"params"`
+	Steps        int     `json:"steps"`          // timed steps
+	StepSeconds  float64 `json:"step_seconds"`   // mean over the timed steps
+	TokensPerS   float64 `json:"tokens_per_s"`   // training tokens per second
+	FLOPsPerStep int64   `json:"flops_per_step"` // arch.FLOPs(...).TrainStep(batch): 3x forward matmul FLOPs
+	GFLOPs       float64 `json:"gflops"`         // achieved model GFLOP/s
+}
+
+// TimeTraining trains g at dims (Vocab 256, random byte text) for warmup
+// untimed steps, the first of which compiles the graph, then times steps
+// more. The recipe is the default one.
+func TimeTraining(ctx context.Context, backend compute.Backend, g genome.Genome, dims arch.Config, batch, warmup, steps int) (StepTiming, error) {
+	dims = dims.WithDefaults()
+	if batch < 1 || steps < 1 || warmup < 0 {
+		return StepTiming{}, fmt.Errorf("%w: batch and steps must be >= 1, warmup >= 0", ErrInvalid)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	text := make([]byte, max(1<<16, 4*(dims.Context+1)))
+	for i := range text {
+		text[i] = byte(r.IntN(256))
+	}
+	corpus, err := data.NewCorpus([]string{"random"}, [][]byte{text}, data.CorpusOptions{ValFraction: 0.5})
+	if err != nil {
+		return StepTiming{}, err
+	}
+	task, err := data.NewTextTask("random", corpus, dims.Context, dims.Context)
+	if err != nil {
+		return StepTiming{}, err
+	}
+	backend, release, err := backendOf(backend)
+	if err != nil {
+		return StepTiming{}, err
+	}
+	defer release()
+	s, err := newSession(backend, g, dims, task, 1)
+	if err != nil {
+		return StepTiming{}, err
+	}
+	defer s.close()
+	cfg := Config{Steps: warmup + steps, BatchSize: batch}.WithDefaults()
+	if err := s.withTraining(cfg); err != nil {
+		return StepTiming{}, err
+	}
+	if err := s.initialize(batch); err != nil {
+		return StepTiming{}, err
+	}
+	fl, err := arch.FLOPs(g, s.dims)
+	if err != nil {
+		return StepTiming{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	var timed time.Duration
+	for step := range warmup + steps {
+		if ctx.Err() != nil {
+			return StepTiming{}, ctx.Err()
+		}
+		t0 := time.Now()
+		if _, _, err := s.trainStep(cfg, step); err != nil {
+			return StepTiming{}, err
+		}
+		if step >= warmup {
+			timed += time.Since(t0)
+		}
+	}
+	st := StepTiming{Genome: genome.Format(g), Width: s.dims.Width, Context: s.dims.Context, Batch: batch,
+		Params: countModelParams(s), Steps: steps, StepSeconds: timed.Seconds() / float64(steps),
+		FLOPsPerStep: fl.TrainStep(batch)}
+	st.TokensPerS = float64(batch*s.dims.Context) / st.StepSeconds
+	st.GFLOPs = float64(st.FLOPsPerStep) / st.StepSeconds / 1e9
+	return st, nil
+}
+
+// MatMulGFLOPs times an [n×n]·[n×n] float32 matrix product on backend for
+// about seconds (at least 2 products, after one untimed) and returns the
+// achieved GFLOP/s (2n³ FLOPs per product).
+func MatMulGFLOPs(ctx context.Context, backend compute.Backend, n int, seconds float64) (float64, error) {
+	backend, release, err := backendOf(backend)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	exec, err := graph.NewExec(backend, func(a, b *graph.Node) *graph.Node { return graph.MatMul(a, b) })
+	if err != nil {
+		return 0, fmt.Errorf("building matmul graph: %w", err)
+	}
+	defer exec.Finalize()
+	r := rand.New(rand.NewPCG(3, 4))
+	vals := make([]float32, n*n)
+	for i := range vals {
+		vals[i] = r.Float32() - 0.5
+	}
+	a := tensors.FromFlatDataAndDimensions(vals, n, n)
+	b := tensors.FromFlatDataAndDimensions(vals, n, n)
+	run := func() error {
+		outs, err := call(exec, a, b)
+		if err != nil {
+			return fmt.Errorf("running matmul: %w", err)
+		}
+		finalize(outs)
+		return nil
+	}
+	if err := run(); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	calls := 0
+	for calls < 2 || time.Since(start).Seconds() < seconds {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		if err := run(); err != nil {
+			return 0, err
+		}
+		calls++
+	}
+	return 2 * float64(n) * float64(n) * float64(n) * float64(calls) / time.Since(start).Seconds() / 1e9, nil
+}
