@@ -466,3 +466,66 @@ func TestWorkerCrash(t *testing.T) {
 		t.Errorf("final population differs after a worker crash:\n%v\n%v", got, want)
 	}
 }
+
+const trainConfig = `seed: 3
+population: 4
+generations: 1
+objectives: [mad_score, params]
+algorithm:
+  crossover_points: 1
+search:
+  depth: 2
+  width: 16
+training:
+  steps: 6
+  batch_size: 8
+quality:
+  mad:
+    - name: in_context_recall
+      vocab: 8
+      length: 16
+      train_examples: 128
+      test_examples: 16
+`
+
+// TestTwoWorkersShareTraining runs a small search trained by the GoMLX
+// trainer with two worker processes on one real Redis: both take part, and
+// the result equals a one-worker run on the embedded queue.
+func TestTwoWorkersShareTraining(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains 16 small models")
+	}
+	t.Parallel()
+	one := workdir(t, trainConfig)
+	_, stderr, code := runCLI(t, one, nil, "submit", "--config", "search.yaml")
+	if code != 0 {
+		t.Fatalf("one worker: exit %d\n%s", code, stderr)
+	}
+	want := finalPopulation(t, filepath.Join(one, "star.db"), runID(t, stderr))
+
+	srv := redistest.Start(t, redistest.WithPassword("two-workers-pw"))
+	dir := workdir(t, trainConfig)
+	a := startWorker(t, dir, srv)
+	b := startWorker(t, dir, srv)
+	_, stderr, code = runCLI(t, dir, []string{"STAR_REDIS_PASSWORD=" + srv.Password},
+		"submit", "--config", "search.yaml", "--redis", srv.Socket, "--workers", "0")
+	if code != 0 {
+		t.Fatalf("two workers: exit %d\n%s", code, stderr)
+	}
+	id := runID(t, stderr)
+	workers := checkLineage(t, filepath.Join(dir, "star.db"), id, 4)
+	pids := map[int]bool{}
+	for w := range workers {
+		for _, p := range []*exec.Cmd{a, b} {
+			if strings.HasSuffix(w, fmt.Sprintf(":%d", p.Process.Pid)) {
+				pids[p.Process.Pid] = true
+			}
+		}
+	}
+	if len(pids) != 2 {
+		t.Errorf("candidates trained by %v; want both worker processes %d and %d", workers, a.Process.Pid, b.Process.Pid)
+	}
+	if got := finalPopulation(t, filepath.Join(dir, "star.db"), id); !slices.Equal(got, want) {
+		t.Errorf("two workers and one worker disagree:\n%v\n%v", got, want)
+	}
+}
