@@ -1,7 +1,8 @@
 // Package model builds the causal language model a genome stands for, in
 // GoMLX: embedding, one pre-norm residual block per LIV slot, final RMSNorm
 // and a head tied to the embedding by default. docs/architecture.md fixes
-// every weight, shape and name; arch.Params counts the same weights.
+// every weight, shape and name; the variables Forward creates are exactly
+// arch.Layout (names, shapes and order), so CountParams equals arch.Params.
 //
 // Variables live under the scope passed to Forward:
 //
@@ -14,9 +15,18 @@
 // (get-or-create), so featurizer sharing ties weights; feature-group
 // sharing reuses the B or C tensor of an earlier slot in the same pass.
 //
-// Every operator is written with ops that have gradients on the pure-Go CPU
-// backend: no FFT, no dynamic slice, no cumsum, no padding in the forward
-// pass (see the per-class files).
+// Every op used has a gradient on the pure-Go CPU backend (no FFT, dynamic
+// slice, cumsum, Pad or Rsqrt in the forward pass):
+//   - causal masks are additive constants (-1e9 on attention scores, -1e30
+//     on SSD log decays), so future positions get exactly zero weight;
+//   - short depthwise convs (SA-2, GConv-1) are sums of shifted copies
+//     (slice + concatenation with zeros) weighted by kernel rows;
+//   - the SSD running sum of log decays is a matmul with a constant
+//     lower-triangular matrix; segment sums are differences of it;
+//   - GConv-2's long conv is a matmul with the causal Toeplitz matrices of
+//     its filter, gathered from the filter with a constant index;
+//   - MoE runs every expert densely and weights the top-k (chosen by
+//     pairwise comparisons under a stop-gradient, no sort).
 package model
 
 import (
