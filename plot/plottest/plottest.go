@@ -32,7 +32,8 @@ const (
 // evaluated candidate.
 var DemoFront = []string{"r-demo/g002/c0005", "r-demo/g003/c0000", "r-demo/g003/c0001", "r-demo/g003/c0002"}
 
-// Created is the creation time of every fixture run.
+// Created is the creation time of Demo. Perplexity was created a day
+// earlier, Empty half an hour later.
 var Created = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // cand is one fixture candidate: genome, operator, parents (as
@@ -140,7 +141,7 @@ func Populate(ctx context.Context, db *storage.DB) error {
 	dcfg.Population, dcfg.Generations = 6, 3
 	dcfg.Objectives = []string{config.MADScore, config.Params}
 	dcfg.Search.Depth = 8
-	if err := addRun(ctx, db, Demo, dcfg, storage.RunRunning, demo, demoSelection); err != nil {
+	if err := addRun(ctx, db, Demo, Created, dcfg, storage.RunRunning, demo, demoSelection); err != nil {
 		return err
 	}
 	pcfg := config.Default()
@@ -148,13 +149,14 @@ func Populate(ctx context.Context, db *storage.DB) error {
 	pcfg.Objectives = []string{config.Perplexity}
 	pcfg.Search.Depth = 4
 	pcfg.Algorithm.Name = config.GA
-	if err := addRun(ctx, db, Perplexity, pcfg, storage.RunFinished, ppl, pplSelection); err != nil {
+	err := addRun(ctx, db, Perplexity, Created.Add(-24*time.Hour), pcfg, storage.RunFinished, ppl, pplSelection)
+	if err != nil {
 		return err
 	}
-	return addRun(ctx, db, Empty, config.Default(), storage.RunPending, nil, nil)
+	return addRun(ctx, db, Empty, Created.Add(30*time.Minute), config.Default(), storage.RunPending, nil, nil)
 }
 
-func addRun(ctx context.Context, db *storage.DB, id string, cfg config.Config, status storage.RunStatus,
+func addRun(ctx context.Context, db *storage.DB, id string, created time.Time, cfg config.Config, status storage.RunStatus,
 	gens [][]cand, sel []struct {
 		pop []string
 		hv  float64
@@ -163,7 +165,7 @@ func addRun(ctx context.Context, db *storage.DB, id string, cfg config.Config, s
 	if err != nil {
 		return fmt.Errorf("encoding config of %s: %w", id, err)
 	}
-	err = db.CreateRun(ctx, storage.Run{ID: id, Created: Created, Status: storage.RunPending, Seed: cfg.Seed,
+	err = db.CreateRun(ctx, storage.Run{ID: id, Created: created, Status: storage.RunPending, Seed: cfg.Seed,
 		Config: string(y), ConfigHash: cfg.Hash(), Algorithm: cfg.Algorithm.Name, Population: cfg.Population,
 		Generations: cfg.Generations})
 	if err != nil {
@@ -188,7 +190,7 @@ func addRun(ctx context.Context, db *storage.DB, id string, cfg config.Config, s
 				parents = append(parents, ref(p))
 			}
 			cid := storage.CandidateID(id, gi, ci)
-			queued := Created.Add(time.Duration(gi*10+ci) * time.Minute)
+			queued := created.Add(time.Duration(gi*10+ci) * time.Minute)
 			err = db.AddCandidates(ctx, storage.Candidate{RunID: id, Generation: gi, Index: ci, Genome: genome.Format(g),
 				GenomeHash: genome.Hash(g), Parents: parents, Operator: c.op, Seed: uint64(1000*gi + ci), Queued: queued})
 			if err != nil {

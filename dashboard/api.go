@@ -1,0 +1,230 @@
+package dashboard
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/star-pipeline/star-pipeline/arch"
+	"github.com/star-pipeline/star-pipeline/config"
+	"github.com/star-pipeline/star-pipeline/genome"
+	"github.com/star-pipeline/star-pipeline/plot"
+	"github.com/star-pipeline/star-pipeline/storage"
+)
+
+var runStatuses = []storage.RunStatus{storage.RunPending, storage.RunRunning, storage.RunFinished, storage.RunFailed,
+	storage.RunCancelled}
+
+// apiRuns answers with every run's summary, newest first; ?status=S (one
+// or more) keeps the runs with those statuses.
+func (s *Server) apiRuns(w http.ResponseWriter, r *http.Request) {
+	var statuses []storage.RunStatus
+	for _, st := range r.URL.Query()["status"] {
+		if !slices.Contains(runStatuses, storage.RunStatus(st)) {
+			s.writeError(w, r, badRequest("bad status %q: want pending, running, finished, failed or cancelled", st))
+			return
+		}
+		statuses = append(statuses, storage.RunStatus(st))
+	}
+	runs, err := s.listRuns(r.Context(), statuses...)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, runs)
+}
+
+// runDetail is /api/runs/{id}: the summary, the configuration, every
+// generation and the run's Pareto front on all its objectives.
+type runDetail struct {
+	RunSummary
+	ConfigYAML string           `json:"config_yaml"`
+	History    []generationJSON `json:"history"`
+	Front      []frontEntry     `json:"front"`
+}
+
+type generationJSON struct {
+	Index       int                             `json:"index"`
+	Status      storage.GenerationStatus        `json:"status"`
+	Started     *time.Time                      `json:"started,omitempty"`
+	Finished    *time.Time                      `json:"finished,omitempty"`
+	Hypervolume *float64                        `json:"hypervolume,omitempty"`
+	Population  []string                        `json:"population"`
+	Candidates  map[storage.CandidateStatus]int `json:"candidates"`
+}
+
+type frontEntry struct {
+	ID         string             `json:"id"`
+	Generation int                `json:"generation"`
+	Genome     string             `json:"genome"`
+	Objectives map[string]float64 `json:"objectives"`
+}
+
+func (s *Server) apiRun(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var out runDetail
+	err := s.view(r.Context(), func(tx *storage.Tx) error {
+		d, err := loadRun(r.Context(), tx, id)
+		if err != nil {
+			return notFoundRun(err, id)
+		}
+		out = runDetail{RunSummary: summarise(d, s.opts.Now()), ConfigYAML: d.run.Config,
+			History: []generationJSON{}, Front: []frontEntry{}}
+		counts := map[int]map[storage.CandidateStatus]int{}
+		for _, c := range d.cands {
+			if counts[c.Generation] == nil {
+				counts[c.Generation] = map[storage.CandidateStatus]int{}
+			}
+			counts[c.Generation][c.Status]++
+		}
+		for _, g := range d.gens {
+			gj := generationJSON{Index: g.Index, Status: g.Status, Started: timePtr(g.Started),
+				Finished: timePtr(g.Finished), Hypervolume: g.Hypervolume, Population: nonNil(g.Population),
+				Candidates: counts[g.Index]}
+			if gj.Candidates == nil {
+				gj.Candidates = map[storage.CandidateStatus]int{}
+			}
+			out.History = append(out.History, gj)
+		}
+		for _, c := range plot.Front(d.cands, d.objs) {
+			out.Front = append(out.Front, frontEntry{ID: c.ID, Generation: c.Generation, Genome: c.Genome,
+				Objectives: c.Objectives})
+		}
+		return nil
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// candidateJSON is /api/candidates/{id}: the stored candidate with its
+// wiring, static costs (when its genome parses) and children.
+type candidateJSON struct {
+	ID           string                  `json:"id"`
+	RunID        string                  `json:"run_id"`
+	Generation   int                     `json:"generation"`
+	Index        int                     `json:"index"`
+	Status       storage.CandidateStatus `json:"status"`
+	Genome       string                  `json:"genome"`
+	Hash         string                  `json:"hash"`
+	Parents      []string                `json:"parents"`
+	Children     []string                `json:"children"`
+	Operator     storage.Operator        `json:"operator"`
+	Seed         uint64                  `json:"seed"`
+	Objectives   map[string]float64      `json:"objectives"`
+	Metrics      json.RawMessage         `json:"metrics"`
+	Error        string                  `json:"error,omitempty"`
+	Queued       *time.Time              `json:"queued,omitempty"`
+	Started      *time.Time              `json:"started,omitempty"`
+	Finished     *time.Time              `json:"finished,omitempty"`
+	TrainSeconds float64                 `json:"train_seconds"`
+	Checkpoint   string                  `json:"checkpoint"`
+	Worker       string                  `json:"worker,omitempty"`
+	Wiring       []genome.Wiring         `json:"wiring,omitempty"`
+	Costs        *arch.CostReport        `json:"costs,omitempty"`
+	CostError    string                  `json:"cost_error,omitempty"`
+}
+
+// exportJSON is /api/candidates/{id}/export: everything needed to rebuild
+// the candidate, in the shape `star-pipeline export` prints.
+type exportJSON struct {
+	ID           string                  `json:"id"`
+	RunID        string                  `json:"run_id"`
+	Generation   int                     `json:"generation"`
+	Index        int                     `json:"index"`
+	Status       storage.CandidateStatus `json:"status"`
+	Genome       string                  `json:"genome"`
+	Slots        []genome.Slot           `json:"slots"`
+	Hash         string                  `json:"hash"`
+	Parents      []string                `json:"parents"`
+	Operator     storage.Operator        `json:"operator"`
+	Seed         uint64                  `json:"seed"`
+	Objectives   map[string]float64      `json:"objectives"`
+	Metrics      json.RawMessage         `json:"metrics"`
+	Checkpoint   string                  `json:"checkpoint"`
+	TrainSeconds float64                 `json:"train_seconds"`
+	Worker       string                  `json:"worker,omitempty"`
+	Error        string                  `json:"error,omitempty"`
+	Config       config.Config           `json:"config"`
+	ConfigYAML   string                  `json:"config_yaml"`
+	ConfigHash   string                  `json:"config_hash"`
+	Dims         arch.Config             `json:"dims"`
+	Costs        *arch.CostReport        `json:"costs"`
+}
+
+func (s *Server) apiCandidate(w http.ResponseWriter, r *http.Request) {
+	id, export := r.PathValue("id"), false
+	if base, ok := strings.CutSuffix(id, "/export"); ok {
+		id, export = base, true
+	}
+	cd, err := s.loadCandidate(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c := cd.c
+	dims := cd.run.cfg.Search.Dims.WithDefaults()
+	g, gerr := genome.Parse(c.Genome)
+	if gerr == nil {
+		gerr = genome.CheckRanges(g, genome.Space{})
+	}
+	var costs *arch.CostReport
+	var costErr string
+	if gerr == nil {
+		if cr, err := arch.Costs(g, dims); err == nil {
+			costs = &cr
+		} else {
+			costErr = err.Error()
+		}
+	} else {
+		costErr = "parsing genome: " + gerr.Error()
+	}
+	hash := c.GenomeHash
+	if hash == "" && gerr == nil {
+		hash = genome.Hash(g)
+	}
+	if export {
+		if gerr != nil {
+			s.writeError(w, r, &httpError{code: http.StatusConflict,
+				msg: "candidate " + c.ID + " has a genome that does not parse: " + gerr.Error()})
+			return
+		}
+		w.Header().Set("Content-Disposition", `attachment; filename="`+strings.ReplaceAll(c.ID, "/", "_")+`.json"`)
+		writeJSON(w, http.StatusOK, exportJSON{ID: c.ID, RunID: c.RunID, Generation: c.Generation, Index: c.Index,
+			Status: c.Status, Genome: genome.Format(g), Slots: g, Hash: hash, Parents: nonNil(c.Parents),
+			Operator: c.Operator, Seed: c.Seed, Objectives: c.Objectives, Metrics: c.Metrics, Checkpoint: c.Checkpoint,
+			TrainSeconds: c.TrainSeconds, Worker: c.Worker, Error: c.Error, Config: cd.run.cfg,
+			ConfigYAML: cd.run.run.Config, ConfigHash: cd.run.run.ConfigHash, Dims: dims, Costs: costs})
+		return
+	}
+	out := candidateJSON{ID: c.ID, RunID: c.RunID, Generation: c.Generation, Index: c.Index, Status: c.Status,
+		Genome: c.Genome, Hash: hash, Parents: nonNil(c.Parents), Children: []string{}, Operator: c.Operator,
+		Seed: c.Seed, Objectives: c.Objectives, Metrics: c.Metrics, Error: c.Error, Queued: timePtr(c.Queued),
+		Started: timePtr(c.Started), Finished: timePtr(c.Finished), TrainSeconds: c.TrainSeconds,
+		Checkpoint: c.Checkpoint, Worker: c.Worker, Costs: costs, CostError: costErr}
+	if gerr == nil {
+		out.Wiring = g.Wiring()
+	}
+	for _, ch := range cd.children {
+		out.Children = append(out.Children, ch.ID)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,212 @@
+// Package dashboard serves a web view of the runs in a lineage database:
+// the runs, each run's Pareto front, hypervolume and population, each
+// candidate's backbone, costs, metrics and lineage, the LIV classes that
+// make up the fronts, JSON twins of those pages, and Prometheus metrics.
+//
+// Pages are rendered on the server from embedded templates with inline SVG
+// charts; the embedded stylesheet and script need no network. The handler
+// only reads the database unless it is built with Options.AllowActions,
+// which adds POST endpoints that pause, resume and cancel runs.
+package dashboard
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/star-pipeline/star-pipeline/storage"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// DefaultRefresh is how often the pages of a running run reload.
+const DefaultRefresh = 5 * time.Second
+
+// Options configure a Server. The zero value serves a read-only dashboard.
+type Options struct {
+	// AllowActions enables the POST endpoints that pause, resume and
+	// cancel runs. Default false: they answer 403 and the pages show no
+	// buttons.
+	AllowActions bool
+
+	// Inspector, when set, adds the asynq queue sizes to /metrics.
+	// Default nil: no queue metrics.
+	Inspector *asynq.Inspector
+
+	// MonitoringPath, when set, is linked from every page as the queue
+	// monitor (an asynqmon handler mounted by the caller). Default "":
+	// no link.
+	MonitoringPath string
+
+	// Refresh is how often the pages of a running run reload. Default
+	// DefaultRefresh; negative disables reloading.
+	Refresh time.Duration
+
+	// Logger receives errors the pages could not show. Default: discarded.
+	Logger *slog.Logger
+
+	// Now returns the current time, for the elapsed time of running runs.
+	// Default time.Now.
+	Now func() time.Time
+}
+
+// WithDefaults returns o with every zero field set to its default.
+func (o Options) WithDefaults() Options {
+	if o.Refresh == 0 {
+		o.Refresh = DefaultRefresh
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Server is the dashboard's http.Handler.
+type Server struct {
+	db    *storage.DB
+	opts  Options
+	pages map[string]*template.Template
+	mux   *http.ServeMux
+}
+
+// New returns the dashboard of db. db stays owned by the caller.
+func New(db *storage.DB, opts Options) (*Server, error) {
+	if db == nil {
+		return nil, errors.New("creating dashboard: no database")
+	}
+	s := &Server{db: db, opts: opts.WithDefaults(), pages: map[string]*template.Template{}}
+	if err := s.parseTemplates(); err != nil {
+		return nil, fmt.Errorf("creating dashboard: %w", err)
+	}
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	static, _ := fs.Sub(staticFS, "static")
+	m.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	m.HandleFunc("GET /{$}", s.runsPage)
+	m.HandleFunc("GET /runs/{id}", s.runPage)
+	m.HandleFunc("GET /runs/{id}/classes", s.classesPage)
+	m.HandleFunc("GET /candidates/{id...}", s.candidatePage)
+	m.HandleFunc("GET /api/runs", s.apiRuns)
+	m.HandleFunc("GET /api/runs/{id}", s.apiRun)
+	m.HandleFunc("GET /api/candidates/{id...}", s.apiCandidate)
+	m.HandleFunc("GET /metrics", s.metrics)
+	csrf := http.NewCrossOriginProtection()
+	m.Handle("POST /runs/{id}/{action}", csrf.Handler(http.HandlerFunc(s.actionForm)))
+	m.Handle("POST /api/runs/{id}/{action}", csrf.Handler(http.HandlerFunc(s.actionAPI)))
+	m.HandleFunc("/", s.notFound)
+	s.mux = m
+}
+
+// ServeHTTP serves the dashboard.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Security-Policy",
+		"default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'")
+	w.Header().Set("Referrer-Policy", "same-origin")
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.opts.Logger.Error("serving dashboard: panic", "path", r.URL.Path, "panic", v)
+			http.Error(w, "the dashboard failed on this request; see the server log", http.StatusInternalServerError)
+		}
+	}()
+	s.mux.ServeHTTP(w, r)
+}
+
+// httpError is an error with the status code it answers with.
+type httpError struct {
+	code int
+	msg  string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &httpError{code: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
+}
+
+func notFound(format string, args ...any) error {
+	return &httpError{code: http.StatusNotFound, msg: fmt.Sprintf(format, args...)}
+}
+
+// status returns the code and message an error answers with: its own for
+// an httpError, 404 for storage.ErrNotFound, 503 for a cancelled request
+// and 500 otherwise (logged; the page says only that reading failed).
+func (s *Server) status(r *http.Request, err error) (int, string) {
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+		return he.code, he.msg
+	case errors.Is(err, storage.ErrNotFound):
+		return http.StatusNotFound, "not found"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, "request cancelled"
+	}
+	s.opts.Logger.Error("serving dashboard", "path", r.URL.Path, "err", err)
+	return http.StatusInternalServerError, "reading the lineage database failed; see the server log"
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		s.writeError(w, r, notFound("no such endpoint %s", r.URL.Path))
+		return
+	}
+	s.pageError(w, r, notFound("no page %s", r.URL.Path))
+}
+
+// writeJSON answers with v as indented JSON.
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// writeError answers an API request with {"error": "..."}.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code, msg := s.status(r, err)
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+// candidatePath is the page of a candidate; each segment of its id is
+// escaped, the slashes between them kept.
+func candidatePath(id string) string {
+	return "/candidates/" + escapeSegments(id)
+}
+
+func runPath(id string) string {
+	return "/runs/" + url.PathEscape(id)
+}
+
+func escapeSegments(id string) string {
+	parts := strings.Split(id, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}
