@@ -189,7 +189,9 @@ func TestAPIShapes(t *testing.T) {
 		Parents  []string
 		Children []string
 		Costs    struct{ Params int64 }
-		Wiring   []struct{ FeatOwner int `json:"feat_owner"` }
+		Wiring   []struct {
+			FeatOwner int `json:"feat_owner"`
+		}
 	}
 	decode(t, s, "/api/candidates/r-demo/g000/c0000", &cand)
 	if len(cand.Parents) != 0 || len(cand.Children) != 3 || cand.Costs.Params <= 0 || len(cand.Wiring) != 8 {
