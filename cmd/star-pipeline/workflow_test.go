@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/star-pipeline/star-pipeline/internal/redistest"
+	"github.com/star-pipeline/star-pipeline/runner"
 	"github.com/star-pipeline/star-pipeline/storage"
+	"github.com/star-pipeline/star-pipeline/tasks"
 )
 
 // The workflow tests run the built binary as separate processes against a
@@ -432,36 +434,64 @@ func TestEmbeddedCrash(t *testing.T) {
 	t.Fatal("the search did not finish after 30 starts")
 }
 
-// TestWorkerCrash kills one of two workers with SIGKILL in the middle of a
-// search on a real Redis: the other worker, and the queue's recovery of the
-// dead worker's task, finish it with the same result.
+// TestWorkerCrash kills the only worker with SIGKILL while it trains a
+// candidate on a real Redis, then starts another: the queue hands the dead
+// worker's task over once its lease expires, training resumes from the
+// candidate's checkpoint, and the search ends as an uninterrupted one.
 func TestWorkerCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test: waits for the queue's lease to expire")
 	}
 	t.Parallel()
-	want := reference(t)
+	cfg := strings.Replace(trainConfig, "steps: 6", "steps: 400\n  checkpoint_every: 50", 1)
+	one := workdir(t, cfg)
+	_, stderr, code := runCLI(t, one, nil, "submit", "--config", "search.yaml")
+	if code != 0 {
+		t.Fatalf("reference: exit %d\n%s", code, stderr)
+	}
+	want := finalPopulation(t, filepath.Join(one, "star.db"), runID(t, stderr))
+
 	srv := redistest.Start(t, redistest.WithPassword("worker-crash-pw"))
-	dir := workdir(t, staticConfig)
+	dir := workdir(t, cfg)
 	env := []string{"STAR_REDIS_PASSWORD=" + srv.Password}
-	victim := startWorker(t, dir, srv, "--static-eval")
-	startWorker(t, dir, srv, "--static-eval")
-	go func() {
-		time.Sleep(150 * time.Millisecond)
-		_ = victim.Process.Kill()
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	victim := startWorker(t, dir, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, sharedCLI(t), "submit", "--config", "search.yaml", "--static-eval", "--redis", srv.Socket)
+	cmd := exec.CommandContext(ctx, sharedCLI(t), "submit", "--config", "search.yaml", "--redis", srv.Socket, "--workers", "0")
 	cmd.Dir = dir
 	cmd.Env = append(cleanEnv(), env...)
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
-	if err := cmd.Run(); err != nil {
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	b, err := runner.Open(ctx, runner.Options{Addr: srv.Socket, Password: srv.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		active, _ := b.Inspector().ListActiveTasks(tasks.QueueTrain)
+		if len(active) > 0 && active[0].Type == tasks.StageTrain.Kind() {
+			time.Sleep(300 * time.Millisecond) // well inside the training
+			_ = victim.Process.Kill()
+			t.Logf("killed worker %d while it ran %s", victim.Process.Pid, active[0].ID)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no training task became active\n%s", errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	startWorker(t, dir, srv)
+	if err := <-done; err != nil {
 		t.Fatalf("submit: %v\n%s", err, errb.String())
 	}
 	id := runID(t, errb.String())
-	checkLineage(t, filepath.Join(dir, "star.db"), id, 8)
+	checkLineage(t, filepath.Join(dir, "star.db"), id, 4)
 	if got := finalPopulation(t, filepath.Join(dir, "star.db"), id); !slices.Equal(got, want) {
 		t.Errorf("final population differs after a worker crash:\n%v\n%v", got, want)
 	}
