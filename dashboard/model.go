@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"math"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/star-pipeline/star-pipeline/config"
@@ -238,7 +237,10 @@ func formatDuration(d time.Duration) string {
 	case d < time.Minute:
 		return d.String()
 	case d < time.Hour:
-		return strings.TrimSuffix(d.String(), "0s")
+		if d%time.Minute == 0 {
+			return itoa(int(d/time.Minute)) + "m"
+		}
+		return d.String()
 	case d < 48*time.Hour:
 		h := d / time.Hour
 		m := (d % time.Hour) / time.Minute

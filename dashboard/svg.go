@@ -66,14 +66,15 @@ func (s scale) at(v float64) float64 {
 
 // niceTicks returns about n round tick values covering [lo, hi] and the
 // range they span.
-func niceTicks(lo, hi float64, n int) (ticks []float64, tlo, thi float64) {
+// An integer axis never steps by less than 1.
+func niceTicks(lo, hi float64, n int, integer bool) (ticks []float64, tlo, thi float64) {
 	if hi < lo {
 		lo, hi = hi, lo
 	}
 	if hi == lo {
-		d := math.Max(math.Abs(lo)*0.1, 1)
-		if lo == math.Trunc(lo) && math.Abs(lo) < 1e6 {
-			d = 1
+		d := math.Abs(lo) * 0.1
+		if d == 0 || integer {
+			d = math.Max(d, 1)
 		}
 		lo, hi = lo-d, hi+d
 	}
@@ -85,6 +86,9 @@ func niceTicks(lo, hi float64, n int) (ticks []float64, tlo, thi float64) {
 			step = m * mag
 			break
 		}
+	}
+	if integer && step < 1 {
+		step = 1
 	}
 	tlo = math.Floor(lo/step) * step
 	thi = math.Ceil(hi/step) * step
@@ -117,12 +121,16 @@ func trimFloat(v float64, digits int) string {
 	return strconv.FormatFloat(v, 'g', digits, 64)
 }
 
+// integerAxes are the axes whose values are whole numbers.
+var integerAxes = map[string]bool{plot.Generation: true, "step": true}
+
 // newChart returns an empty chart of w by h pixels with room for axis
-// labels, its scales set from the data ranges.
+// labels, its scales set from the data ranges. An axis named in integerAxes
+// steps by whole numbers.
 func newChart(w, h float64, xlabel, ylabel string, xs, ys []float64) (*chart, scale, scale) {
 	c := &chart{W: w, H: h, Left: 64, Top: 14, Right: w - 16, Bottom: h - 44, XLabel: xlabel, YLabel: ylabel}
-	xt, xlo, xhi := niceTicks(minOf(xs), maxOf(xs), 6)
-	yt, ylo, yhi := niceTicks(minOf(ys), maxOf(ys), 5)
+	xt, xlo, xhi := niceTicks(minOf(xs), maxOf(xs), 6, integerAxes[xlabel])
+	yt, ylo, yhi := niceTicks(minOf(ys), maxOf(ys), 5, integerAxes[ylabel])
 	sx := scale{lo: xlo, hi: xhi, pixLo: c.Left, pixHi: c.Right}
 	sy := scale{lo: ylo, hi: yhi, pixLo: c.Bottom, pixHi: c.Top}
 	for _, v := range xt {
@@ -164,7 +172,7 @@ func paretoChart(d plot.ParetoData) *chart {
 		xs = append(xs, p.X)
 		ys = append(ys, p.Y)
 	}
-	c, sx, sy := newChart(720, 420, d.X, d.Y, xs, ys)
+	c, sx, sy := newChart(660, 420, d.X, d.Y, xs, ys)
 	if len(d.Points) == 0 {
 		c.Empty = "no evaluated candidates yet"
 		return c
@@ -209,7 +217,7 @@ func hypervolumeChart(hv []plot.HypervolumePoint) *chart {
 		xs = append(xs, float64(h.Generation))
 		ys = append(ys, h.Hypervolume)
 	}
-	c, sx, sy := newChart(480, 260, "generation", "hypervolume", xs, ys)
+	c, sx, sy := newChart(460, 280, "generation", "hypervolume", xs, ys)
 	if len(hv) == 0 {
 		c.Empty = "no generation selected yet"
 		return c
@@ -299,62 +307,87 @@ type legendEntry struct {
 // featurizer-sharing arcs above and feature-group-sharing arcs below.
 func backboneStrip(g genome.Genome) *strip {
 	n := len(g)
-	const width = 1040.0
-	sw := math.Min(110, (width-20)/float64(max(n, 1)))
-	s := &strip{W: width, H: 250, SlotY: 95, SlotH: 56, Labels: sw >= 58}
+	sw := math.Min(110, 1020/float64(max(n, 1)))
+	s := &strip{W: 20 + sw*float64(n), SlotH: 56, Labels: sw >= 58}
 	wiring := g.Wiring()
+	if len(wiring) != n {
+		wiring = nil
+	}
+	type link struct {
+		from, to    int
+		kind, label string
+		title       string
+	}
+	var above, below []link
+	for i, w := range wiring {
+		if w.FeatOwner != i && inRange(w.FeatOwner, n) {
+			above = append(above, link{w.FeatOwner, i, "feat", "W",
+				fmt.Sprintf("slot %d ties its featurizer weights to slot %d", i, w.FeatOwner)})
+		}
+		b, c := w.BSource != i && inRange(w.BSource, n), w.CSource != i && inRange(w.CSource, n)
+		switch {
+		case b && c && w.BSource == w.CSource:
+			below = append(below, link{w.BSource, i, "BC", "B+C",
+				fmt.Sprintf("slot %d reuses B and C computed by slot %d", i, w.BSource)})
+		default:
+			if b {
+				below = append(below, link{w.BSource, i, "B", "B",
+					fmt.Sprintf("slot %d reuses B computed by slot %d", i, w.BSource)})
+			}
+			if c {
+				below = append(below, link{w.CSource, i, "C", "C",
+					fmt.Sprintf("slot %d reuses C computed by slot %d", i, w.CSource)})
+			}
+		}
+	}
+	tallest := func(ls []link) float64 {
+		h := 0.0
+		for _, l := range ls {
+			h = math.Max(h, arcHeight(math.Abs(float64(l.to-l.from))))
+		}
+		return h
+	}
+	s.SlotY = 24 + tallest(above) + 16
+	bottom := s.SlotY + s.SlotH
+	s.H = bottom + 20 + tallest(below) + 8
 	seen := map[int]bool{}
 	for i, sl := range g {
 		ci := classOf(sl.Class)
 		x := 10 + float64(i)*sw
 		s.Slots = append(s.Slots, stripSlot{Index: i, X: x + 2, W: sw - 4, CX: x + sw/2, Colour: classColour(sl.Class),
 			Name: ci.Name, Family: ci.Family, ClassID: sl.Class, LabelY: s.SlotY + s.SlotH/2 + 4,
-			IndexLabel: s.SlotY + s.SlotH + 14,
+			IndexLabel: bottom + 14,
 			Title:      fmt.Sprintf("slot %d: %s (%s), genes %s", i, ci.Name, ci.Family, slotText(sl))})
 		if !seen[sl.Class] {
 			seen[sl.Class] = true
 			s.Legend = append(s.Legend, legendEntry{Colour: classColour(sl.Class), Name: ci.Name})
 		}
 	}
-	if len(wiring) != n {
-		return s
+	for _, l := range above {
+		s.Arcs = append(s.Arcs, newArc(s.Slots[l.from].CX, s.Slots[l.to].CX, s.SlotY, -1,
+			arcHeight(float64(l.to-l.from)), l.kind, l.label, l.title))
 	}
-	top, bottom := s.SlotY, s.SlotY+s.SlotH
-	for i, w := range wiring {
-		if w.FeatOwner != i && w.FeatOwner >= 0 && w.FeatOwner < n {
-			s.Arcs = append(s.Arcs, newArc(s.Slots[w.FeatOwner].CX, s.Slots[i].CX, top, -1, sw, "feat", "W",
-				fmt.Sprintf("slot %d ties its featurizer weights to slot %d", i, w.FeatOwner)))
-		}
-		b, c := w.BSource != i && inRange(w.BSource, n), w.CSource != i && inRange(w.CSource, n)
-		switch {
-		case b && c && w.BSource == w.CSource:
-			s.Arcs = append(s.Arcs, newArc(s.Slots[w.BSource].CX, s.Slots[i].CX, bottom, 1, sw, "BC", "B+C",
-				fmt.Sprintf("slot %d reuses B and C computed by slot %d", i, w.BSource)))
-		default:
-			if b {
-				s.Arcs = append(s.Arcs, newArc(s.Slots[w.BSource].CX, s.Slots[i].CX, bottom, 1, sw, "B", "B",
-					fmt.Sprintf("slot %d reuses B computed by slot %d", i, w.BSource)))
-			}
-			if c {
-				s.Arcs = append(s.Arcs, newArc(s.Slots[w.CSource].CX, s.Slots[i].CX, bottom, 1, sw, "C", "C",
-					fmt.Sprintf("slot %d reuses C computed by slot %d", i, w.CSource)))
-			}
-		}
+	for _, l := range below {
+		// Below the strip the arcs start under the index labels.
+		s.Arcs = append(s.Arcs, newArc(s.Slots[l.from].CX, s.Slots[l.to].CX, bottom+18, 1,
+			arcHeight(float64(l.to-l.from)), l.kind, l.label, l.title))
 	}
 	return s
 }
 
+// arcHeight is how far an arc spanning slots slots bulges.
+func arcHeight(slots float64) float64 {
+	return math.Min(80, 14+math.Abs(slots)*9)
+}
+
 func inRange(i, n int) bool { return i >= 0 && i < n }
 
-// newArc returns a quadratic arc from x1 to x2 on the line y, bulging
-// upwards (dir -1) or downwards (dir 1) in proportion to its span.
-func newArc(x1, x2, y, dir, slotW float64, kind, label, title string) arc {
-	span := math.Abs(x2 - x1)
-	h := math.Min(80, 18+span/slotW*10)
+// newArc returns a quadratic arc from x1 to x2 on the line y, bulging h
+// pixels upwards (dir -1) or downwards (dir 1).
+func newArc(x1, x2, y, dir, h float64, kind, label, title string) arc {
 	mid := (x1 + x2) / 2
-	cy := y + dir*h*2
-	return arc{Path: fmt.Sprintf("M%.1f %.1fQ%.1f %.1f %.1f %.1f", x1, y, mid, cy, x2, y), Kind: kind, Label: label,
-		LX: mid, LY: y + dir*h + dir*4 + 4, Title: title}
+	return arc{Path: fmt.Sprintf("M%.1f %.1fQ%.1f %.1f %.1f %.1f", x1, y, mid, y+dir*h*2, x2, y), Kind: kind,
+		Label: label, LX: mid, LY: y + dir*(h+6) + 4, Title: title}
 }
 
 func slotText(s genome.Slot) string {
@@ -408,7 +441,7 @@ func classChart(d plot.ClassData, g plot.GenerationClasses) *classBars {
 	for _, c := range d.Classes {
 		top = math.Max(top, math.Max(g.PopulationShare(c.ID), g.FrontShare(c.ID)))
 	}
-	ticks, _, thi := niceTicks(0, math.Max(top, 0.05), 4)
+	ticks, _, thi := niceTicks(0, math.Max(top, 0.05), 4, false)
 	x := scale{lo: 0, hi: thi, pixLo: left, pixHi: right}
 	for _, v := range ticks {
 		b.Ticks = append(b.Ticks, tick{Pos: x.at(v), Label: fmt.Sprintf("%.0f%%", v*100)})
