@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hibiken/asynqmon"
+	"github.com/redis/go-redis/v9"
+	"github.com/urfave/cli/v2"
+
+	"github.com/star-pipeline/star-pipeline/dashboard"
+	"github.com/star-pipeline/star-pipeline/runner"
+)
+
+func init() { register(serveCommand()) }
+
+// monitoringPath is where the asynq queue monitor is mounted with --redis.
+const monitoringPath = "/monitoring"
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "serve the dashboard: runs, Pareto fronts, candidates, lineage, metrics",
+		UsageText: "star-pipeline serve --db star.db\n" +
+			"star-pipeline serve --db star.db --redis localhost:6379 --addr 127.0.0.1:8080 --allow-actions",
+		Description: "Serves HTML pages at /, JSON at /api/runs and Prometheus metrics at /metrics. " +
+			"With --redis, /metrics adds the queue sizes and " + monitoringPath + "/ serves the asynq monitor. " +
+			"Without --allow-actions the dashboard only reads the database.",
+		Flags: []cli.Flag{
+			dbFlag(),
+			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", EnvVars: []string{"STAR_ADDR"},
+				Usage: "address to listen on (port 0 picks a free port); keep it on loopback unless the network is trusted"},
+			&cli.StringFlag{Name: "redis", EnvVars: []string{"STAR_REDIS"},
+				Usage: "Redis address of the queue (host:port, unix socket path or redis:// URL); empty: no queue metrics"},
+			&cli.StringFlag{Name: "redis-password", EnvVars: []string{"STAR_REDIS_PASSWORD"},
+				Usage: "Redis password (prefer the environment variable: flags show in process lists)"},
+			&cli.IntFlag{Name: "redis-db", EnvVars: []string{"STAR_REDIS_DB"}, Usage: "Redis database number"},
+			&cli.BoolFlag{Name: "allow-actions", EnvVars: []string{"STAR_ALLOW_ACTIONS"},
+				Usage: "let the pages pause, resume and cancel runs (and the queue monitor change tasks)"},
+			&cli.DurationFlag{Name: "refresh", Value: dashboard.DefaultRefresh, EnvVars: []string{"STAR_REFRESH"},
+				Usage: "how often pages of running runs reload; 0 never"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, EnvVars: []string{"STAR_VERBOSE"},
+				Usage: "log requests that change runs, and queue errors, to stderr"},
+		},
+		Action: serve,
+	}
+}
+
+// brokerConn hands asynqmon a fresh client with the broker's connection
+// settings each time it asks, so that closing the monitor closes only its
+// own connections.
+type brokerConn struct{ b *runner.Broker }
+
+func (c brokerConn) MakeRedisClient() any { return redis.NewClient(c.b.Redis().Options()) }
+
+func serve(c *cli.Context) error {
+	args, err := commandArgs(c)
+	if err != nil {
+		return err
+	}
+	if len(args) != 0 {
+		return badInput("serve takes no arguments, got %q", args)
+	}
+	level := slog.LevelWarn
+	if c.Bool("verbose") {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
+	refresh := c.Duration("refresh")
+	switch {
+	case refresh < 0:
+		return badInput("--refresh %v is negative; give a duration such as 5s, or 0 to never reload", refresh)
+	case refresh == 0:
+		refresh = -1 // the dashboard's "never"
+	}
+
+	db, err := openDB(c)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	opts := dashboard.Options{AllowActions: c.Bool("allow-actions"), Refresh: refresh, Logger: log}
+	mux := http.NewServeMux()
+	if addr := c.String("redis"); addr != "" {
+		b, err := runner.Open(c.Context, runner.Options{Addr: addr, Password: c.String("redis-password"),
+			DB: c.Int("redis-db"), Logger: log})
+		if err != nil {
+			if errors.Is(err, runner.ErrRedisUnreachable) || errors.Is(err, runner.ErrRedisAuth) {
+				return fmt.Errorf("%w; check --redis and --redis-password, or omit --redis to serve without queue metrics", err)
+			}
+			return err
+		}
+		defer b.Close()
+		opts.Inspector = b.Inspector()
+		opts.MonitoringPath = monitoringPath + "/"
+		mon := asynqmon.New(asynqmon.Options{RootPath: monitoringPath, RedisConnOpt: brokerConn{b},
+			ReadOnly: !opts.AllowActions})
+		defer mon.Close()
+		mux.Handle(monitoringPath+"/", mon)
+	}
+	dash, err := dashboard.New(db, opts)
+	if err != nil {
+		return err
+	}
+	mux.Handle("/", dash)
+
+	ln, err := net.Listen("tcp", c.String("addr"))
+	if err != nil {
+		return badInput("listening on --addr %q: %w", c.String("addr"), err)
+	}
+	if host, _, _ := net.SplitHostPort(ln.Addr().String()); opts.AllowActions && !isLoopback(host) {
+		log.Warn("run actions are enabled on a non-loopback address: anyone who reaches it can pause and cancel runs",
+			"addr", ln.Addr().String())
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	fmt.Fprintf(c.App.Writer, "dashboard at http://%s/\n", ln.Addr())
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving the dashboard: %w", err)
+	case <-c.Context.Done():
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Context), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Warn("shutting the dashboard down", "err", err)
+	}
+	return c.Context.Err()
+}
+
+// isLoopback reports whether host is a loopback address or localhost.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
