@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -46,6 +47,10 @@ type Options struct {
 	ReconcileEvery time.Duration
 	// TrainQueue routes train and evaluate nodes; default tasks.QueueTrain.
 	TrainQueue string
+	// Discover, if set, is asked for more runs to drive on every reconcile
+	// tick, and Drive keeps going while none is left: a long-lived
+	// coordinator picks up runs submitted elsewhere (submit --detach).
+	Discover func(ctx context.Context) ([]string, error)
 }
 
 // Progress is a snapshot of a run for progress displays.
@@ -131,22 +136,10 @@ func Submit(ctx context.Context, db *storage.DB, cfg config.Config) (string, err
 // ends. It first reconciles every unfinished node against the queue.
 func (c *Coordinator) Drive(ctx context.Context, runIDs ...string) error {
 	runs := make(map[string]*run, len(runIDs))
-	for _, id := range runIDs {
-		r, err := c.load(ctx, id)
-		if err != nil {
-			return err
-		}
-		if r.row.Status.Terminal() && r.row.Status != storage.RunFailed {
-			c.log.Info("run already ended", "run", id, "status", r.row.Status)
-			continue
-		}
-		if err := c.db.SetRunStatus(ctx, id, storage.RunRunning, ""); err != nil {
-			return fmt.Errorf("starting run %s: %w", id, err)
-		}
-		r.row.Status = storage.RunRunning
-		runs[id] = r
+	if err := c.adopt(ctx, runs, runIDs); err != nil {
+		return err
 	}
-	if len(runs) == 0 {
+	if len(runs) == 0 && c.opts.Discover == nil {
 		return nil
 	}
 
@@ -163,9 +156,22 @@ func (c *Coordinator) Drive(ctx context.Context, runIDs ...string) error {
 	}
 	defer control.Shutdown()
 
+	// failRun records a run's failure; a long-lived coordinator drops the
+	// run and goes on with the others.
+	failRun := func(r *run, err error) error {
+		ferr := c.fail(ctx, r, err)
+		if c.opts.Discover == nil {
+			return ferr
+		}
+		delete(runs, r.row.ID)
+		return nil
+	}
 	for _, r := range runs {
 		if err := c.reconcile(ctx, r); err != nil {
-			return c.fail(ctx, r, err)
+			if err := failRun(r, err); err != nil {
+				return err
+			}
+			continue
 		}
 	}
 	tick := time.NewTicker(c.opts.ReconcileEvery)
@@ -177,13 +183,16 @@ func (c *Coordinator) Drive(ctx context.Context, runIDs ...string) error {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				return c.fail(ctx, r, err)
+				if err := failRun(r, err); err != nil {
+					return err
+				}
+				continue
 			}
 			if done {
 				delete(runs, id)
 			}
 		}
-		if len(runs) == 0 {
+		if len(runs) == 0 && c.opts.Discover == nil {
 			return nil
 		}
 		select {
@@ -199,21 +208,76 @@ func (c *Coordinator) Drive(ctx context.Context, runIDs ...string) error {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				return c.fail(ctx, r, err)
+				if err := failRun(r, err); err != nil {
+					return err
+				}
+				continue
 			}
 		case <-tick.C:
+			if c.opts.Discover != nil {
+				ids, err := c.opts.Discover(ctx)
+				if err != nil {
+					return err
+				}
+				var fresh []string
+				for _, id := range ids {
+					if _, ok := runs[id]; !ok {
+						fresh = append(fresh, id)
+					}
+				}
+				before := len(runs)
+				if err := c.adopt(ctx, runs, fresh); err != nil {
+					return err
+				}
+				for id, r := range runs {
+					if slices.Contains(fresh, id) {
+						if err := c.reconcile(ctx, r); err != nil {
+							if err := failRun(r, err); err != nil {
+								return err
+							}
+							continue
+						}
+					}
+				}
+				if len(runs) > before {
+					continue
+				}
+			}
 			for _, r := range runs {
 				if err := c.reconcile(ctx, r); err != nil {
 					if ctx.Err() != nil {
 						return ctx.Err()
 					}
-					return c.fail(ctx, r, err)
+					if err := failRun(r, err); err != nil {
+						return err
+					}
+					continue
 				}
 			}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
+}
+
+// adopt loads runs to drive and marks them running; ended runs are skipped.
+func (c *Coordinator) adopt(ctx context.Context, runs map[string]*run, ids []string) error {
+	for _, id := range ids {
+		r, err := c.load(ctx, id)
+		if err != nil {
+			return err
+		}
+		if r.row.Status.Terminal() && r.row.Status != storage.RunFailed {
+			c.log.Info("run already ended", "run", id, "status", r.row.Status)
+			continue
+		}
+		if err := c.db.SetRunStatus(ctx, id, storage.RunRunning, ""); err != nil {
+			return fmt.Errorf("starting run %s: %w", id, err)
+		}
+		r.row.Status = storage.RunRunning
+		runs[id] = r
+	}
+	return nil
 }
 
 // receive is the control worker's handler: it hands the report to the

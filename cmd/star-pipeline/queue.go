@@ -190,5 +190,3 @@ func newTrainerEvaluator(c *cli.Context) (tasks.Evaluator, error) {
 	}
 	return &tasks.TrainerEvaluator{Backend: b}, nil
 }
-
-func timeAfter(d time.Duration) <-chan time.Time { return time.After(d) }

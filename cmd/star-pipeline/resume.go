@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/star-pipeline/star-pipeline/pipeline"
 	"github.com/star-pipeline/star-pipeline/storage"
 )
 
@@ -97,29 +99,30 @@ func coordinator(c *cli.Context) error {
 	}
 	defer db.Close()
 	fmt.Fprintf(c.App.ErrWriter, "coordinator on %s, database %s\n", b.Addr(), db.Path())
-	for {
-		runs, err := db.ListRuns(c.Context, storage.RunPending, storage.RunRunning)
+	unfinished := func(ctx context.Context) ([]string, error) {
+		runs, err := db.ListRuns(ctx, storage.RunPending, storage.RunRunning)
 		if err != nil {
-			return interrupted(c.Context, err)
+			return nil, err
 		}
-		if len(runs) > 0 {
-			ids := make([]string, len(runs))
-			for i, r := range runs {
-				ids[i] = r.ID
-			}
-			fmt.Fprintf(c.App.ErrWriter, "driving %v\n", ids)
-			if err := drive(c, b, c.String("db"), 0, nil, ids...); err != nil {
-				if c.Context.Err() != nil {
-					return nil
-				}
-				fmt.Fprintf(c.App.ErrWriter, "coordinator: %v\n", err)
-			}
-			continue
+		ids := make([]string, len(runs))
+		for i, r := range runs {
+			ids[i] = r.ID
 		}
-		select {
-		case <-c.Context.Done():
-			return nil
-		case <-timeAfter(c.Duration("poll")):
-		}
+		return ids, nil
 	}
+	ids, err := unfinished(c.Context)
+	if err != nil {
+		return err
+	}
+	pp := newProgressPrinter(c.App.ErrWriter)
+	defer pp.finish()
+	co, err := pipeline.New(pipeline.Options{DB: db, Broker: b, Logger: logger(c), Progress: pp.update,
+		ReconcileEvery: c.Duration("poll"), Discover: unfinished})
+	if err != nil {
+		return err
+	}
+	if err := co.Drive(c.Context, ids...); err != nil && c.Context.Err() == nil {
+		return err
+	}
+	return nil
 }
