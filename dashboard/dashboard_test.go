@@ -12,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/star-pipeline/star-pipeline/dashboard"
 	"github.com/star-pipeline/star-pipeline/plot/plottest"
+	"github.com/star-pipeline/star-pipeline/runner"
 	"github.com/star-pipeline/star-pipeline/storage"
 )
 
@@ -284,5 +287,45 @@ func TestActions(t *testing.T) {
 	}
 	if st, _ := status(plottest.Empty); st != storage.RunPending {
 		t.Errorf("cross-site post changed the run to %s", st)
+	}
+}
+
+func TestQueueMetrics(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, err := runner.Open(ctx, runner.Options{}) // embedded miniredis
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false // Broker.Close must run once
+	defer func() {
+		if !closed {
+			b.Close()
+		}
+	}()
+	if _, err := b.Client().Enqueue(asynq.NewTask("star:test", nil), asynq.Queue("train")); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := setup(t, dashboard.Options{Inspector: b.Inspector()})
+	code, _, body := do(t, s, "GET", "/metrics")
+	if code != 200 {
+		t.Fatalf("GET /metrics: %d", code)
+	}
+	for _, want := range []string{"star_queue_up 1", `star_queue_tasks{queue="train",state="pending"} 1`,
+		`star_queue_tasks{queue="train",state="active"} 0`, `star_queue_latency_seconds{queue="train"}`,
+		`star_candidates_evaluated{run="r-demo"} 19`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+
+	// A queue that stops answering is reported, not fatal to the scrape.
+	closed = true
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	code, _, body = do(t, s, "GET", "/metrics")
+	if code != 200 || !strings.Contains(body, "star_queue_up 0") || !strings.Contains(body, "star_candidates_evaluated") {
+		t.Errorf("after the queue closed: %d\n%s", code, body)
 	}
 }

@@ -76,8 +76,8 @@ func startServe(t *testing.T, args ...string) (string, func() (int, string)) {
 	return "", stop
 }
 
-// fetch does one request and returns the status code and body.
-func fetch(t *testing.T, method, url string) (int, string) {
+// serveFetch does one request and returns the status code and body.
+func serveFetch(t *testing.T, method, url string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
@@ -116,7 +116,7 @@ func TestServeCLI(t *testing.T) {
 		{"POST", "/runs/r-demo/pause", 403, "--allow-actions"},
 		{"GET", "/monitoring/", 404, ""},
 	} {
-		code, body := fetch(t, c.method, url+c.path)
+		code, body := serveFetch(t, c.method, url+c.path)
 		if code != c.code || !strings.Contains(body, c.want) {
 			t.Errorf("%s %s: %d, want %d with %q\n%.300s", c.method, c.path, code, c.code, c.want, body)
 		}
@@ -169,7 +169,7 @@ func TestServeRedis(t *testing.T) {
 		{"GET", "/api/runs/r-demo", 200, `"status": "pending"`},
 		{"POST", "/api/runs/r-ppl/cancel", 409, "cannot cancel"},
 	} {
-		code, body := fetch(t, c.method, url+c.path)
+		code, body := serveFetch(t, c.method, url+c.path)
 		if code != c.code || !strings.Contains(body, c.want) {
 			t.Errorf("%s %s: %d, want %d with %q\n%.300s", c.method, c.path, code, c.code, c.want, body)
 		}
