@@ -329,3 +329,50 @@ func TestQueueMetrics(t *testing.T) {
 		t.Errorf("after the queue closed: %d\n%s", code, body)
 	}
 }
+
+// TestNever500 sends odd requests and stored data the pages must survive:
+// every answer is below 500.
+func TestNever500(t *testing.T) {
+	t.Parallel()
+	s, db := setup(t, dashboard.Options{AllowActions: true})
+	ctx := context.Background()
+	// A run whose config does not parse, with a genome that does not parse
+	// and one whose class ids are out of range.
+	if err := db.CreateRun(ctx, storage.Run{ID: "r-odd", Config: "objectives: [\n", Status: storage.RunRunning,
+		Population: 2, Generations: 1}); err != nil {
+		t.Fatal(err)
+	}
+	err := db.AddCandidates(ctx,
+		storage.Candidate{RunID: "r-odd", Generation: 0, Index: 0, Genome: "garbage", Operator: storage.OpSeed,
+			Status: storage.CandEvaluated, Objectives: map[string]float64{"mad_score": 0.5, "params": 10},
+			Metrics: json.RawMessage(`{"losses": "not an array", "train_tokens_per_s": "fast"}`)},
+		storage.Candidate{RunID: "r-odd", Generation: 0, Index: 1, Genome: "99.1.1.1.1-11111", Operator: storage.OpRandom,
+			Parents: []string{"r-odd/g000/c0000"}, Metrics: json.RawMessage(`[1,2]`)},
+		storage.Candidate{RunID: "r-odd", Generation: 1, Index: 0, Genome: "11111-92121", Operator: storage.OpMutation,
+			Parents: []string{"r-demo/g000/c0000"}, Status: storage.CandEvaluated,
+			Objectives: map[string]float64{"latency": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := []string{
+		"/runs/r-odd", "/runs/r-odd?x=params&y=mad_score&sort=params", "/runs/r-odd/classes", "/api/runs/r-odd",
+		"/candidates/r-odd/g000/c0000", "/candidates/r-odd/g000/c0001", "/candidates/r-odd/g001/c0000",
+		"/api/candidates/r-odd/g000/c0000", "/api/candidates/r-odd/g000/c0001/export",
+		"/api/candidates/r-odd/g001/c0000/export", "/metrics", "/", "/api/runs",
+		"/runs/%00", "/runs/r-demo?x=%ff", "/runs/r-demo?gen=99999999999999999999", "/runs/r-demo?sort=",
+		"/runs/r-demo?x=mad_score&x=params", "/runs/r-demo/classes?gen=", "/api/runs?status=",
+		"/candidates/r-demo/g001", "/candidates/r-demo/g001/c0000/extra", "/api/candidates/r-demo/g001/c0000/export/x",
+		"/api/candidates//export", "/runs/", "/runs/r-demo/", "/runs/r-demo/classes/x", "/static/",
+		"/candidates/r-demo/../../etc/passwd", "/runs/" + strings.Repeat("x", 5000),
+	}
+	for _, target := range targets {
+		if code, _, body := do(t, s, "GET", target); code >= 500 {
+			t.Errorf("GET %s: %d\n%.300s", target, code, body)
+		}
+	}
+	for _, target := range []string{"/runs/r-odd/pause", "/api/runs/r-odd/cancel", "/runs/%00/pause", "/api/runs/x/y"} {
+		if code, _, body := do(t, s, "POST", target); code >= 500 {
+			t.Errorf("POST %s: %d\n%.300s", target, code, body)
+		}
+	}
+}
