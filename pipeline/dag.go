@@ -627,11 +627,20 @@ func mustJSON(v any) json.RawMessage {
 }
 
 // mergeMetrics joins the training and evaluation metrics under "train" and
-// "eval".
+// "eval", and lifts the training loss curve ("losses") and throughput
+// ("train_tokens_per_s") to the top, where dashboards look for them.
 func mergeMetrics(train, eval json.RawMessage) json.RawMessage {
 	m := map[string]json.RawMessage{}
 	if len(train) > 0 {
 		m["train"] = train
+		var top map[string]json.RawMessage
+		if json.Unmarshal(train, &top) == nil {
+			for _, k := range []string{"losses", "train_tokens_per_s"} {
+				if v, ok := top[k]; ok {
+					m[k] = v
+				}
+			}
+		}
 	}
 	if len(eval) > 0 {
 		m["eval"] = eval

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -99,6 +100,9 @@ type Broker struct {
 	client    *asynq.Client
 	inspector *asynq.Inspector
 	log       *slog.Logger
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Open connects to the Redis of opts, or starts an embedded miniredis when
@@ -248,8 +252,13 @@ func (b *Broker) EnqueueOnce(ctx context.Context, task *asynq.Task, opts ...asyn
 }
 
 // Close closes the client, the inspector and the connections, and stops an
-// embedded server. Workers must be shut down first.
+// embedded server. Workers must be shut down first. Closing twice is safe.
 func (b *Broker) Close() error {
+	b.closeOnce.Do(func() { b.closeErr = b.close() })
+	return b.closeErr
+}
+
+func (b *Broker) close() error {
 	// The client and inspector share rdb; closing rdb closes them.
 	var errs []error
 	if b.rdb != nil {

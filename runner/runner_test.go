@@ -490,3 +490,17 @@ func TestLogger(t *testing.T) {
 		t.Errorf("logLevel = %v", logLevel(quiet))
 	}
 }
+
+func TestCloseTwice(t *testing.T) {
+	t.Parallel()
+	b, err := Open(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}

@@ -136,7 +136,11 @@ func (e *TrainerEvaluator) Train(ctx context.Context, p TrainPayload) (TrainResu
 		}
 		ms = append(ms, m)
 	}
-	metrics, _ := json.Marshal(map[string]any{"jobs": ms, "losses": losses})
+	tps := 0.0
+	for _, m := range ms {
+		tps += m.TokensPerS / float64(len(ms))
+	}
+	metrics, _ := json.Marshal(map[string]any{"jobs": ms, "losses": losses, "train_tokens_per_s": tps})
 	return TrainResult{Checkpoint: p.Checkpoint, TrainSeconds: time.Since(start).Seconds(), Metrics: metrics}, nil
 }
 
