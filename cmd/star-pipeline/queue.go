@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
@@ -40,16 +41,25 @@ func logger(c *cli.Context) *slog.Logger {
 	return slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
+// quietRedis keeps go-redis's own connection log lines (printed on every
+// failed dial) off stderr unless --verbose asks for logs.
+type quietRedis struct{ log *slog.Logger }
+
+func (q quietRedis) Printf(_ context.Context, format string, v ...any) {
+	q.log.Debug(fmt.Sprintf(format, v...), "component", "go-redis")
+}
+
 // openBroker connects to the queue named by the flags, or starts an
 // embedded one.
 func openBroker(c *cli.Context) (*runner.Broker, error) {
+	redis.SetLogger(quietRedis{logger(c)})
 	b, err := runner.Open(c.Context, runner.Options{
 		Addr: c.String("redis"), Password: c.String("redis-password"), DB: c.Int("redis-db"),
 		Logger: logger(c),
 	})
 	if err != nil {
 		if errors.Is(err, runner.ErrRedisUnreachable) || errors.Is(err, runner.ErrRedisAuth) {
-			return nil, fmt.Errorf("%w; start redis-server, check --redis and --redis-password, or omit --redis for the embedded queue", err)
+			return nil, fmt.Errorf("%w; or omit --redis for the embedded queue", err)
 		}
 		return nil, err
 	}

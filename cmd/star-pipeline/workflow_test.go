@@ -262,6 +262,7 @@ func TestSubmitRejectsBadInput(t *testing.T) {
 func TestSubmitRedisUnreachable(t *testing.T) {
 	t.Parallel()
 	dir := workdir(t, staticConfig)
+	sharedCLI(t) // build outside the timed part
 	start := time.Now()
 	_, stderr, code := runCLI(t, dir, nil, "submit", "--config", "search.yaml", "--static-eval", "--redis", "127.0.0.1:1")
 	if code != 1 || !strings.Contains(stderr, "unreachable") {
