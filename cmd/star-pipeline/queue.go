@@ -200,3 +200,19 @@ func newTrainerEvaluator(c *cli.Context) (tasks.Evaluator, error) {
 	}
 	return &tasks.TrainerEvaluator{Backend: b}, nil
 }
+
+// inProcessWorkers resolves --workers: by default one in-process worker with
+// the embedded queue (nothing else can reach it) and none with a real Redis.
+func inProcessWorkers(c *cli.Context, b *runner.Broker) (int, error) {
+	n := c.Int("workers")
+	if n < 0 {
+		n = 0
+		if b.Embedded() {
+			n = 1
+		}
+	}
+	if b.Embedded() && n == 0 {
+		return 0, badInput("--workers 0 with the embedded queue: no worker could reach it; give --redis or --workers >= 1")
+	}
+	return n, nil
+}

@@ -65,15 +65,9 @@ func resume(c *cli.Context) error {
 		return err
 	}
 	defer b.Close()
-	workers := c.Int("workers")
-	if workers < 0 {
-		workers = 0
-		if b.Embedded() {
-			workers = 1
-		}
-	}
-	if b.Embedded() && workers == 0 {
-		return badInput("--workers 0 with the embedded queue: no worker could reach it; give --redis or --workers >= 1")
+	workers, err := inProcessWorkers(c, b)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(c.App.ErrWriter, "resuming run %s at generation %d\n", id, run.CurrentGeneration)
 	if err := drive(c, b, c.String("db"), workers, ev, id); err != nil {

@@ -84,15 +84,9 @@ func submit(c *cli.Context) error {
 		fmt.Fprintln(c.App.Writer, id)
 		return nil
 	}
-	workers := c.Int("workers")
-	if workers < 0 {
-		workers = 0
-		if b.Embedded() {
-			workers = 1
-		}
-	}
-	if b.Embedded() && workers == 0 {
-		return badInput("--workers 0 with the embedded queue: no worker could reach it; give --redis or --workers >= 1")
+	workers, err := inProcessWorkers(c, b)
+	if err != nil {
+		return err
 	}
 	if err := drive(c, b, c.String("db"), workers, ev, id); err != nil {
 		return interrupted(c.Context, err)

@@ -336,53 +336,7 @@ func TestCoordinatorCrashes(t *testing.T) {
 	for range 2 {
 		startWorker(t, dir, srv, "--static-eval")
 	}
-	r := rand.New(rand.NewPCG(1, 2))
-	args := []string{"submit", "--config", "search.yaml", "--static-eval", "--redis", srv.Socket}
-	var id string
-	kills := 0
-	for attempt := 0; attempt < 30; attempt++ {
-		cmd := command(t, dir, env, args...)
-		var errb bytes.Buffer
-		cmd.Stderr = &errb
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		delay := time.Duration(100+r.IntN(400)) * time.Millisecond
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("coordinator exited: %v\n%s", err, errb.String())
-			}
-			if id == "" {
-				id = runID(t, errb.String())
-			}
-			got := finalPopulation(t, filepath.Join(dir, "star.db"), id)
-			checkLineage(t, filepath.Join(dir, "star.db"), id, 8)
-			if !slices.Equal(got, want) {
-				t.Errorf("after %d kills the final population differs from the uninterrupted run:\n%v\n%v", kills, got, want)
-			}
-			if kills == 0 {
-				t.Error("the search finished before any kill; nothing was tested")
-			}
-			t.Logf("finished after %d coordinator kills", kills)
-			return
-		case <-time.After(delay):
-			_ = cmd.Process.Kill()
-			<-done
-			kills++
-		}
-		if id == "" {
-			if !strings.Contains(errb.String(), "submitted") {
-				// Killed before the run was stored: submit again.
-				continue
-			}
-			id = runID(t, errb.String())
-		}
-		args = []string{"resume", id, "--static-eval", "--redis", srv.Socket}
-	}
-	t.Fatal("the search did not finish after 30 coordinator starts")
+	killUntilFinished(t, dir, env, want, rand.New(rand.NewPCG(1, 2)), "--static-eval", "--redis", srv.Socket)
 }
 
 // TestEmbeddedCrash kills a search on the embedded queue (which dies with
@@ -392,12 +346,20 @@ func TestEmbeddedCrash(t *testing.T) {
 	t.Parallel()
 	want := reference(t)
 	dir := workdir(t, staticConfig)
-	r := rand.New(rand.NewPCG(3, 4))
-	args := []string{"submit", "--config", "search.yaml", "--static-eval"}
+	killUntilFinished(t, dir, nil, want, rand.New(rand.NewPCG(3, 4)), "--static-eval")
+}
+
+// killUntilFinished submits the search in dir and kills the coordinator
+// with SIGKILL after a random delay, resuming it, until a start runs to the
+// end; then it checks the lineage and compares the final population with
+// want.
+func killUntilFinished(t *testing.T, dir string, env []string, want []member, r *rand.Rand, flags ...string) {
+	t.Helper()
+	args := append([]string{"submit", "--config", "search.yaml"}, flags...)
 	var id string
 	kills := 0
-	for attempt := 0; attempt < 30; attempt++ {
-		cmd := command(t, dir, nil, args...)
+	for range 30 {
+		cmd := command(t, dir, env, args...)
 		var errb bytes.Buffer
 		cmd.Stderr = &errb
 		if err := cmd.Start(); err != nil {
@@ -408,31 +370,34 @@ func TestEmbeddedCrash(t *testing.T) {
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Fatalf("exited: %v\n%s", err, errb.String())
+				t.Fatalf("coordinator exited: %v\n%s", err, errb.String())
 			}
 			if id == "" {
 				id = runID(t, errb.String())
 			}
 			checkLineage(t, filepath.Join(dir, "star.db"), id, 8)
 			if got := finalPopulation(t, filepath.Join(dir, "star.db"), id); !slices.Equal(got, want) {
-				t.Errorf("after %d kills the final population differs:\n%v\n%v", kills, got, want)
+				t.Errorf("after %d kills the final population differs from the uninterrupted run:\n%v\n%v", kills, got, want)
 			}
-			t.Logf("finished after %d kills", kills)
+			if kills == 0 {
+				t.Error("the search finished before any kill; nothing was tested")
+			}
+			t.Logf("finished after %d coordinator kills", kills)
 			return
-		case <-time.After(time.Duration(80+r.IntN(300)) * time.Millisecond):
+		case <-time.After(time.Duration(80+r.IntN(400)) * time.Millisecond):
 			_ = cmd.Process.Kill()
 			<-done
 			kills++
 		}
 		if id == "" {
 			if !strings.Contains(errb.String(), "submitted") {
-				continue
+				continue // killed before the run was stored: submit again
 			}
 			id = runID(t, errb.String())
 		}
-		args = []string{"resume", id, "--static-eval"}
+		args = append([]string{"resume", id}, flags...)
 	}
-	t.Fatal("the search did not finish after 30 starts")
+	t.Fatal("the search did not finish after 30 coordinator starts")
 }
 
 // TestWorkerCrash kills the only worker with SIGKILL while it trains a
