@@ -691,6 +691,8 @@ def main():
     ap.add_argument("--precision", default=None,
                     help="comma-separated list of bf16 (autocast), tf32, fp32 (default: bf16 on cuda, fp32 on cpu)")
     ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--batch-for", action="append", default=[], metavar="NAME=B",
+                    help="batch size of the --cost named NAME (default --batch); repeatable")
     ap.add_argument("--steps", type=int, default=10, help="timed steps")
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps first (the first compiles)")
     ap.add_argument("--lr", type=float, default=8e-4)
@@ -718,8 +720,14 @@ def main():
     print("reference.py: torch %s on %s (%s)" % (torch.__version__, device, dev_name), file=sys.stderr)
     failed = 0
     costs = [load_cost(spec) for spec in args.cost]
+    batch_for = {}
+    for spec in args.batch_for:
+        k, _, v = spec.partition("=")
+        batch_for[k] = int(v)
+    default_batch = args.batch
     for p in ([None] if args.check_only else precisions):
         for name, cost in costs:
+            args.batch = batch_for.get(name, default_batch)
             try:
                 out = run_one(name, cost, p, args, device)
             except AssertionError:
