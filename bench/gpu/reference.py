@@ -539,10 +539,8 @@ def sync(device):
 
 def set_precision(precision, device):
     """Returns the autocast dtype (None for float32)."""
-    if device.type == "cuda":
-        tf32 = precision == "tf32"
-        torch.backends.cuda.matmul.allow_tf32 = tf32
-        torch.backends.cudnn.allow_tf32 = tf32
+    # float32 matmuls: TF32 for "tf32", full float32 otherwise.
+    torch.set_float32_matmul_precision("high" if precision == "tf32" else "highest")
     if precision == "bf16":
         return torch.bfloat16
     return None

@@ -153,10 +153,12 @@ fi
 "$PY" - "$W/parity_go.json" "$W/parity_other.json" "$TOL" "$PARITY_BACKEND" "$W/parity.txt" <<'PY'
 import json, sys
 a_path, b_path, tol, other, out = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4], sys.argv[5]
-def load(p):
+def load(p):  # the JSON object of a CLI run, whatever else reached stdout
     try:
-        return json.load(open(p))
-    except Exception as e:  # noqa: BLE001
+        text = open(p).read()
+        i = text.find("{\n") if text.find("{\n") >= 0 else text.find("{")
+        return json.JSONDecoder().raw_decode(text[i:])[0]
+    except Exception:  # noqa: BLE001
         return None
 a, b = load(a_path), load(b_path)
 if not a or not b:
@@ -216,7 +218,7 @@ for preset in $PRESETS; do
 			fi
 			break
 		done
-		[ "$rc" = 0 ] && "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print("params %d, train tokens/s %.0f, wall %.1fs, loss %.3f -> %.3f" % (d["params"], d["train_tokens_per_s"], d["wall_s"], d["losses"][0], d["final_loss"]))' "$W/go_$tag.json"
+		[ "$rc" = 0 ] && "$PY" -c 'import json,sys; t=open(sys.argv[1]).read(); d=json.JSONDecoder().raw_decode(t[t.find("{\n"):])[0]; print("params %d, train tokens/s %.0f, wall %.1fs, loss %.3f -> %.3f" % (d["params"], d["train_tokens_per_s"], d["wall_s"], d["losses"][0], d["final_loss"]))' "$W/go_$tag.json"
 		echo "$b" >"$W/go_$tag.batch"
 	fi
 	PT_COSTS+=(--cost "$tag=$W/cost_$tag.json")
@@ -235,9 +237,11 @@ say "report"
 "$PY" - "$W" "$PEAK" "$BENCH_BACKEND" "$PRESETS" <<'PY'
 import json, os, sys
 w, peak, backend, presets = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4].split()
-def load(p):
+def load(p):  # the JSON object of a CLI run, whatever else reached stdout
     try:
-        return json.load(open(p))
+        text = open(p).read()
+        i = text.find("{\n") if text.find("{\n") >= 0 else text.find("{")
+        return json.JSONDecoder().raw_decode(text[i:])[0]
     except Exception:  # noqa: BLE001
         return None
 torch_runs = {}
