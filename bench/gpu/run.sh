@@ -8,7 +8,7 @@
 #
 #   bash bench/gpu/run.sh
 #
-# It prints, within about BUDGET seconds (default 330; each step has its own
+# It prints, within about BUDGET seconds (default 420; each step has its own
 # `timeout` and a step that no longer fits is skipped):
 #   (a) parity: a tiny hybrid (SA-1, Rec-1, GConv-2, GMemless; depth 4,
 #       width 64) on mad:in-context-recall: one step on the Go CPU backend,
@@ -42,7 +42,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
 
 GPU=${GPU:-1}
 PY=${PYTHON:-python3}
-BUDGET=${BUDGET:-330}
+BUDGET=${BUDGET:-420}
 TOL=${TOL:-1e-3}
 PEAK=${PEAK_TFLOPS:-989}
 PRESETS=${PRESETS:-transformer++ striped}
@@ -110,7 +110,7 @@ echo "cli: $BIN"
 if [ "$GPU" = 1 ]; then
 	SP=$("$PY" -c 'import site; print(site.getsitepackages()[0])')
 	PLUGIN=${PLUGIN:-$(ls "$SP"/jax_plugins/xla_cuda*/xla_cuda_plugin.so 2>/dev/null | sort -V | tail -1)}
-	[ -n "$PLUGIN" ] || PLUGIN=$(find / -name xla_cuda_plugin.so 2>/dev/null | head -1)
+	[ -n "$PLUGIN" ] || PLUGIN=$(timeout 30 find / -xdev -name xla_cuda_plugin.so 2>/dev/null | head -1)
 	echo "site-packages: $SP"
 	echo "plugin: ${PLUGIN:-none found}"
 	export LD_LIBRARY_PATH="$(ls -d "$SP"/nvidia/*/lib 2>/dev/null | tr '\n' ':')${LD_LIBRARY_PATH:-}"
@@ -205,7 +205,7 @@ for preset in $PRESETS; do
 		echo "skipped: no XLA plugin"
 	else
 		while :; do
-			guarded 170 "$W/go_$tag.log" "$BIN" train --preset "$preset" --depth "$DEPTH" --width "$WIDTH" --context "$CONTEXT" \
+			guarded 240 "$W/go_$tag.log" "$BIN" train --preset "$preset" --depth "$DEPTH" --width "$WIDTH" --context "$CONTEXT" \
 				--batch "$b" --steps "$STEPS" --seed 1 --task "text:$CORPUS" --eval-tokens $((b * CONTEXT)) \
 				--backend "$BENCH_BACKEND" --json >"$W/go_$tag.json"
 			rc=$?
@@ -235,7 +235,7 @@ fi
 
 say "report"
 "$PY" - "$W" "$PEAK" "$BENCH_BACKEND" "$PRESETS" <<'PY'
-import json, os, sys
+import json, os, re, sys
 w, peak, backend, presets = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4].split()
 def load(p):  # the JSON object of a CLI run, whatever else reached stdout
     try:
@@ -244,6 +244,22 @@ def load(p):  # the JSON object of a CLI run, whatever else reached stdout
         return json.JSONDecoder().raw_decode(text[i:])[0]
     except Exception:  # noqa: BLE001
         return None
+def seconds(d):  # a Go duration: 1m2.5s, 850ms, 3.2s
+    total, num = 0.0, ""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+    for m in re.finditer(r"([\d.]+)(h|ms|us|µs|ns|m|s)", d):
+        total += float(m.group(1)) * units[m.group(2)]
+    return total
+def go_progress(path):  # [(step, steps, elapsed_s, tok_s)] from the CLI's progress lines
+    out = []
+    try:
+        for line in open(path, errors="replace"):
+            m = re.search(r"step (\d+)/(\d+) loss \S+ lr \S+ grad_norm \S+ ([\d.]+) tok/s elapsed (\S+)", line)
+            if m:
+                out.append((int(m.group(1)), int(m.group(2)), seconds(m.group(4)), float(m.group(3))))
+    except OSError:
+        pass
+    return out
 torch_runs = {}
 try:
     for line in open(os.path.join(w, "torch.jsonl")):
@@ -276,6 +292,14 @@ for preset in presets:
         pass
     row = [preset, str(cost["params"])]
     go_tps = go["train_tokens_per_s"] if go else None
+    prog = go_progress(os.path.join(w, "go_%s.log" % tag))
+    if prog:
+        notes.append("%s: Go on %s: step 1 done %.1fs after start (graph compilation included), step %d/%d at %.1fs%s" % (
+            preset, backend.split(":")[0], prog[0][2], prog[-1][0], prog[-1][1], prog[-1][2],
+            ", whole run %.1fs" % go["wall_s"] if go else ""))
+    if not go_tps and prog and prog[-1][0] >= 3 and prog[-1][3] > 0:
+        go_tps = prog[-1][3]
+        notes.append("%s: Go tokens/s read from the progress log (no JSON: the run did not finish)" % preset)
     if go and go["params"] != cost["params"]:
         notes.append("%s: Go trainer params %d != genome cost %d" % (preset, go["params"], cost["params"]))
     row.append("%sx%d" % (batch or "?", cost["config"]["context"]))
