@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	mlmodel "github.com/gomlx/gomlx/ml/model"
@@ -115,16 +116,19 @@ func (f *fwd) causalConv(x, kernel *graph.Node) *graph.Node {
 	return y
 }
 
-// causalBias returns a constant [L, L] of the model dtype: 0 where j <= i,
-// masked elsewhere.
+// causalBias returns [L, L] of the model dtype: 0 where j <= i, masked
+// elsewhere. It is computed from iotas rather than stored as a constant, so
+// the graph handed to a compiler stays small at long contexts.
 func causalBias(f *fwd, l int, masked float64) *graph.Node {
-	m := make([]float64, l*l)
-	for i := range l {
-		for j := i + 1; j < l; j++ {
-			m[i*l+j] = masked
-		}
-	}
-	return constF(f.g, f, m, l, l)
+	future := graph.LogicalNot(lowerTriangle(f.g, l))
+	return graph.MulScalar(graph.ConvertDType(future, f.dt), masked)
+}
+
+// lowerTriangle returns a boolean [L, L]: true where j <= i.
+func lowerTriangle(g *graph.Graph, l int) *graph.Node {
+	rows := graph.Iota(g, shapes.Make(dtypes.Int32, l, l), 0)
+	cols := graph.Iota(g, shapes.Make(dtypes.Int32, l, l), 1)
+	return graph.GreaterOrEqual(rows, cols)
 }
 
 // softmax over the last axis, written out: graph.Softmax runs a fused
@@ -134,15 +138,9 @@ func softmax(x *graph.Node) *graph.Node {
 	return graph.Div(e, graph.ReduceAndKeep(e, graph.ReduceSum, -1))
 }
 
-// causalMask returns a constant [L, L] of the model dtype: 1 where j <= i.
+// causalMask returns [L, L] of the model dtype: 1 where j <= i, else 0.
 func causalMask(g *graph.Graph, f *fwd, l int) *graph.Node {
-	m := make([]float64, l*l)
-	for i := range l {
-		for j := 0; j <= i; j++ {
-			m[i*l+j] = 1
-		}
-	}
-	return constF(g, f, m, l, l)
+	return graph.ConvertDType(lowerTriangle(g, l), f.dt)
 }
 
 // constF builds a constant of the model dtype from float64 values.
