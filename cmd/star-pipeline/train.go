@@ -208,6 +208,7 @@ func noneIfZero(v float64) float64 {
 // $GOMLX_BACKEND or go). GoMLX's go backend prints its parallelism option
 // to stdout; that line goes to stderr so stdout keeps only results.
 func newBackend(spec string) (compute.Backend, error) {
+	spec = resolveBackendSpec(spec, os.Stderr)
 	saved := os.Stdout
 	os.Stdout = os.Stderr
 	b, err := model.NewBackend(spec)
