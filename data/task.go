@@ -203,3 +203,6 @@ const (
 	streamMADShuffle
 	streamMADMap
 )
+
+// MarshalText writes the metric's name.
+func (m Metric) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
