@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/star-pipeline/star-pipeline/arch"
-	"github.com/star-pipeline/star-pipeline/config"
+	exportpkg "github.com/star-pipeline/star-pipeline/export"
 	"github.com/star-pipeline/star-pipeline/genome"
 	"github.com/star-pipeline/star-pipeline/plot"
 	"github.com/star-pipeline/star-pipeline/storage"
@@ -129,33 +129,6 @@ type candidateJSON struct {
 	CostError    string                  `json:"cost_error,omitempty"`
 }
 
-// exportJSON is /api/candidates/{id}/export: everything needed to rebuild
-// the candidate, in the shape `star-pipeline export` prints.
-type exportJSON struct {
-	ID           string                  `json:"id"`
-	RunID        string                  `json:"run_id"`
-	Generation   int                     `json:"generation"`
-	Index        int                     `json:"index"`
-	Status       storage.CandidateStatus `json:"status"`
-	Genome       string                  `json:"genome"`
-	Slots        []genome.Slot           `json:"slots"`
-	Hash         string                  `json:"hash"`
-	Parents      []string                `json:"parents"`
-	Operator     storage.Operator        `json:"operator"`
-	Seed         uint64                  `json:"seed"`
-	Objectives   map[string]float64      `json:"objectives"`
-	Metrics      json.RawMessage         `json:"metrics"`
-	Checkpoint   string                  `json:"checkpoint"`
-	TrainSeconds float64                 `json:"train_seconds"`
-	Worker       string                  `json:"worker,omitempty"`
-	Error        string                  `json:"error,omitempty"`
-	Config       config.Config           `json:"config"`
-	ConfigYAML   string                  `json:"config_yaml"`
-	ConfigHash   string                  `json:"config_hash"`
-	Dims         arch.Config             `json:"dims"`
-	Costs        *arch.CostReport        `json:"costs"`
-}
-
 func (s *Server) apiCandidate(w http.ResponseWriter, r *http.Request) {
 	id, export := r.PathValue("id"), false
 	if base, ok := strings.CutSuffix(id, "/export"); ok {
@@ -188,17 +161,14 @@ func (s *Server) apiCandidate(w http.ResponseWriter, r *http.Request) {
 		hash = genome.Hash(g)
 	}
 	if export {
-		if gerr != nil {
+		out, err := exportpkg.Build(c, cd.run.run, cd.run.cfg)
+		if err != nil {
 			s.writeError(w, r, &httpError{code: http.StatusConflict,
 				msg: "candidate " + c.ID + " has a genome that does not parse: " + gerr.Error()})
 			return
 		}
 		w.Header().Set("Content-Disposition", `attachment; filename="`+strings.ReplaceAll(c.ID, "/", "_")+`.json"`)
-		writeJSON(w, http.StatusOK, exportJSON{ID: c.ID, RunID: c.RunID, Generation: c.Generation, Index: c.Index,
-			Status: c.Status, Genome: genome.Format(g), Slots: g, Hash: hash, Parents: nonNil(c.Parents),
-			Operator: c.Operator, Seed: c.Seed, Objectives: c.Objectives, Metrics: c.Metrics, Checkpoint: c.Checkpoint,
-			TrainSeconds: c.TrainSeconds, Worker: c.Worker, Error: c.Error, Config: cd.run.cfg,
-			ConfigYAML: cd.run.run.Config, ConfigHash: cd.run.run.ConfigHash, Dims: dims, Costs: costs})
+		writeJSON(w, http.StatusOK, out)
 		return
 	}
 	out := candidateJSON{ID: c.ID, RunID: c.RunID, Generation: c.Generation, Index: c.Index, Status: c.Status,

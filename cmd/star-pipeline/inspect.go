@@ -14,10 +14,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/star-pipeline/star-pipeline/arch"
 	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/evolve"
-	"github.com/star-pipeline/star-pipeline/genome"
+	"github.com/star-pipeline/star-pipeline/export"
 	"github.com/star-pipeline/star-pipeline/storage"
 )
 
@@ -729,32 +728,6 @@ func printLineage(w io.Writer, n *lineageNode, objs []string, first, rest string
 	return nil
 }
 
-// exportJSON is everything export prints about a candidate.
-type exportJSON struct {
-	ID           string                  `json:"id"`
-	RunID        string                  `json:"run_id"`
-	Generation   int                     `json:"generation"`
-	Index        int                     `json:"index"`
-	Status       storage.CandidateStatus `json:"status"`
-	Genome       string                  `json:"genome"` // canonical text
-	Slots        []genome.Slot           `json:"slots"`  // the genome's JSON form
-	Hash         string                  `json:"hash"`
-	Parents      []string                `json:"parents"`
-	Operator     storage.Operator        `json:"operator"`
-	Seed         uint64                  `json:"seed"`
-	Objectives   map[string]float64      `json:"objectives"`
-	Metrics      json.RawMessage         `json:"metrics"`
-	Checkpoint   string                  `json:"checkpoint"`
-	TrainSeconds float64                 `json:"train_seconds"`
-	Worker       string                  `json:"worker,omitempty"`
-	Error        string                  `json:"error,omitempty"`
-	Config       config.Config           `json:"config"`
-	ConfigYAML   string                  `json:"config_yaml"`
-	ConfigHash   string                  `json:"config_hash"`
-	Dims         arch.Config             `json:"dims"` // the run's model dims, defaults applied
-	Costs        arch.CostReport         `json:"costs"`
-}
-
 func exportAction(c *cli.Context) error {
 	id, err := oneArg(c, "CANDIDATE_ID", candidateHint)
 	if err != nil {
@@ -778,22 +751,12 @@ func exportAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	g, err := genome.Parse(cand.Genome)
+	out, err := export.Build(cand, r, cfg)
 	if err != nil {
-		return fmt.Errorf("parsing the genome of %s: %w", id, err)
+		return err
 	}
-	dims := cfg.Search.Dims.WithDefaults()
-	costs, err := arch.Costs(g, dims)
-	if err != nil {
-		return fmt.Errorf("costing the genome of %s: %w", id, err)
+	if out.CostErr != nil {
+		return out.CostErr
 	}
-	hash := cand.GenomeHash
-	if hash == "" {
-		hash = genome.Hash(g)
-	}
-	return writeJSON(c.App.Writer, exportJSON{ID: cand.ID, RunID: cand.RunID, Generation: cand.Generation,
-		Index: cand.Index, Status: cand.Status, Genome: genome.Format(g), Slots: g, Hash: hash,
-		Parents: nonNil(cand.Parents), Operator: cand.Operator, Seed: cand.Seed, Objectives: cand.Objectives,
-		Metrics: cand.Metrics, Checkpoint: cand.Checkpoint, TrainSeconds: cand.TrainSeconds, Worker: cand.Worker,
-		Error: cand.Error, Config: cfg, ConfigYAML: r.Config, ConfigHash: r.ConfigHash, Dims: dims, Costs: costs})
+	return writeJSON(c.App.Writer, out)
 }
