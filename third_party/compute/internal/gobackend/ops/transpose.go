@@ -35,6 +35,11 @@ func Transpose(f *gobackend.Function, operandValue compute.Value, permutations .
 		// This should have been validated during graph build, but we check again just in case.
 		return nil, err
 	}
+	if isIdentityPerm(permutations) {
+		// star-pipeline patch: an identity transpose is an Identity, which
+		// hands the operand's buffer on when it owns it.
+		return Identity(f, operandValue)
+	}
 	node, _ := f.GetOrCreateNode(opType, outputShape, inputs, permutations)
 	return node, nil
 }
@@ -59,6 +64,9 @@ func execTranspose(backend *gobackend.Backend, node *gobackend.Node, inputs []*g
 	output, err := backend.GetBuffer(node.Shape)
 	if err != nil {
 		return nil, err
+	}
+	if transposeFast(operand, output, permutations) { // star-pipeline patch
+		return output, nil
 	}
 	it := NewTransposeIterator(operand.RawShape, permutations)
 	dtype := node.Shape.DType

@@ -1,0 +1,130 @@
+package model
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// referenceTranspose permutes a row-major tensor: output axis i takes input
+// axis perm[i].
+func referenceTranspose[T any](in []T, dims, perm []int) []T {
+	rank := len(dims)
+	inStride := make([]int, rank)
+	s := 1
+	for a := rank - 1; a >= 0; a-- {
+		inStride[a] = s
+		s *= dims[a]
+	}
+	outDims := make([]int, rank)
+	for i, p := range perm {
+		outDims[i] = dims[p]
+	}
+	out := make([]T, len(in))
+	idx := make([]int, rank)
+	for o := range out {
+		src := 0
+		for i, p := range perm {
+			src += idx[i] * inStride[p]
+		}
+		out[o] = in[src]
+		for a := rank - 1; a >= 0; a-- {
+			idx[a]++
+			if idx[a] < outDims[a] {
+				break
+			}
+			idx[a] = 0
+		}
+	}
+	return out
+}
+
+// checkTranspose runs TransposeAllAxes on the backend (plus, when alsoUse,
+// a second use of the operand, so an identity transpose cannot take over
+// its buffer) and compares with the reference.
+func checkTranspose[T int32 | float32 | float64 | uint8](t *testing.T, rng *rand.Rand, dims, perm []int, alsoUse bool) {
+	t.Helper()
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	in := make([]T, n)
+	for i := range in {
+		in[i] = T(rng.IntN(100))
+	}
+	got := graph.MustExecOnceN(testBackend(t), func(x *graph.Node) []*graph.Node {
+		y := graph.TransposeAllAxes(x, slices.Clone(perm)...)
+		if alsoUse {
+			return []*graph.Node{y, graph.Neg(x)}
+		}
+		return []*graph.Node{y}
+	}, tensors.FromFlatDataAndDimensions(in, dims...))
+	want := referenceTranspose(in, dims, perm)
+	if g := tensors.MustCopyFlatData[T](got[0]); !slices.Equal(g, want) {
+		t.Fatalf("dims %v perm %v: transpose differs from the reference", dims, perm)
+	}
+	if alsoUse {
+		neg := tensors.MustCopyFlatData[T](got[1])
+		for i, v := range in {
+			if neg[i] != -v {
+				t.Fatalf("dims %v perm %v: the operand changed under an identity transpose", dims, perm)
+			}
+		}
+	}
+}
+
+// The CPU backend's transpose (third_party/compute: fast paths for
+// identity, contiguous rows and tiled planes) against a reference, over
+// random shapes with size-1 axes, sizes that are not multiples of the tile,
+// every rank up to 5 and several dtypes (uint8 takes the generic path).
+func TestBackendTransposeMatchesReference(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 5))
+	sizes := []int{1, 2, 3, 5, 16, 17, 40}
+	for trial := range 120 {
+		rank := 1 + trial%5
+		dims := make([]int, rank)
+		for i := range dims {
+			dims[i] = sizes[rng.IntN(len(sizes))]
+		}
+		for n := 1; ; n = 1 { // keep tensors small
+			for _, d := range dims {
+				n *= d
+			}
+			if n <= 1<<16 {
+				break
+			}
+			dims[rng.IntN(rank)] = 2
+		}
+		perm := rng.Perm(rank)
+		if trial%7 == 0 {
+			for i := range perm {
+				perm[i] = i
+			}
+		}
+		alsoUse := trial%2 == 0
+		switch trial % 4 {
+		case 0:
+			checkTranspose[float32](t, rng, dims, perm, alsoUse)
+		case 1:
+			checkTranspose[float64](t, rng, dims, perm, alsoUse)
+		case 2:
+			checkTranspose[int32](t, rng, dims, perm, alsoUse)
+		default:
+			checkTranspose[uint8](t, rng, dims, perm, alsoUse)
+		}
+	}
+	// Planes larger than a tile, with a batch axis on either side.
+	for _, c := range []struct{ dims, perm []int }{
+		{[]int{300, 77}, []int{1, 0}},
+		{[]int{3, 65, 130}, []int{0, 2, 1}},
+		{[]int{65, 3, 130}, []int{2, 1, 0}},
+		{[]int{33, 40, 50}, []int{1, 2, 0}},
+		{[]int{4, 33, 1, 18, 5}, []int{0, 3, 2, 1, 4}},
+	} {
+		checkTranspose[float32](t, rng, c.dims, c.perm, false)
+	}
+}
