@@ -366,3 +366,22 @@ func TestRandomGenomesAddUp(t *testing.T) {
 		}
 	}
 }
+
+// The default head dimension: 16 below width 256, 64 from 256 on where 64
+// divides the width, else 16.
+func TestDefaultHeadDim(t *testing.T) {
+	for _, c := range []struct{ width, want int }{
+		{64, 16}, {128, 16}, {192, 16}, {256, 64}, {288, 16}, {320, 64}, {512, 64}, {2048, 64},
+	} {
+		got := Config{Width: c.width}.WithDefaults()
+		if got.HeadDim != c.want {
+			t.Errorf("width %d: default head dim %d, want %d", c.width, got.HeadDim, c.want)
+		}
+		if err := got.Validate(); err != nil {
+			t.Errorf("width %d: defaults do not validate: %v", c.width, err)
+		}
+	}
+	if got := (Config{Width: 256, HeadDim: 16}).WithDefaults().HeadDim; got != 16 {
+		t.Errorf("an explicit head dim 16 became %d", got)
+	}
+}

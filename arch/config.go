@@ -47,7 +47,7 @@ type Config struct {
 	Width          int   `json:"width" yaml:"width"`                     // model width d; default 64
 	Vocab          int   `json:"vocab" yaml:"vocab"`                     // vocabulary size; default 256 (bytes)
 	Context        int   `json:"context" yaml:"context"`                 // sequence length L; default 256
-	HeadDim        int   `json:"head_dim" yaml:"head_dim"`               // default 16 below width 512, else 64
+	HeadDim        int   `json:"head_dim" yaml:"head_dim"`               // default 16 below width 256, else 64
 	UntieEmbedding bool  `json:"untie_embedding" yaml:"untie_embedding"` // default false: the head reuses the embedding
 	FFNExpansion   int   `json:"ffn_expansion" yaml:"ffn_expansion"`     // GMemless hidden = FFNExpansion*d; default 4
 	ShortKernel    int   `json:"short_kernel" yaml:"short_kernel"`       // GConv-1 and SA-2 conv length; default 3
@@ -70,8 +70,12 @@ func (c Config) WithDefaults() Config {
 	def(&c.Vocab, 256)
 	def(&c.Context, 256)
 	if c.HeadDim == 0 {
+		// 16 at small widths (4 heads at width 64); from width 256 on,
+		// heads of 64 as in most language models of that size: narrower
+		// heads there multiply the [B, H, L, L] score work without adding
+		// parameters or cache. 16 where 64 does not divide the width.
 		c.HeadDim = 16
-		if c.Width >= 512 {
+		if c.Width >= 256 && c.Width%64 == 0 {
 			c.HeadDim = 64
 		}
 	}

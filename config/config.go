@@ -161,7 +161,7 @@ type Search struct {
 
 	// Dims are the model dimensions every genome is built at; a zero
 	// field takes arch.Config's default (width 64, vocab 256, context
-	// 256, head_dim 16 below width 512 else 64, ...).
+	// 256, head_dim 16 below width 256 else 64, ...).
 	Dims arch.Config `yaml:",inline" json:"dims"`
 }
 

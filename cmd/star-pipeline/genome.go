@@ -86,7 +86,7 @@ func genomeCostCommand() *cli.Command {
 			&cli.IntFlag{Name: "context", Value: def.Context, Usage: "context length L", EnvVars: []string{"STAR_CONTEXT"}},
 			&cli.StringFlag{Name: "dtype", Value: string(def.DType), Usage: "cache dtype: bf16, fp16 or fp32", EnvVars: []string{"STAR_DTYPE"}},
 			&cli.IntFlag{Name: "vocab", Value: def.Vocab, Usage: "vocabulary size", EnvVars: []string{"STAR_VOCAB"}},
-			&cli.IntFlag{Name: "head-dim", Usage: "head dimension (default 16 below width 512, else 64)", EnvVars: []string{"STAR_HEAD_DIM"}},
+			&cli.IntFlag{Name: "head-dim", Usage: "head dimension (default 16 below width 256, else 64)", EnvVars: []string{"STAR_HEAD_DIM"}},
 			&cli.BoolFlag{Name: "untie-embedding", Usage: "give the head its own weights", EnvVars: []string{"STAR_UNTIE_EMBEDDING"}},
 			jsonFlag(),
 		},

@@ -41,7 +41,7 @@ Examples:
 			genomePresetFlag(), genomeDepthFlag(),
 			&cli.StringFlag{Name: "task", Usage: "mad:<task> or text:<path> (required)", EnvVars: []string{"STAR_TASK"}},
 			&cli.IntFlag{Name: "width", Value: 64, Usage: "model width", EnvVars: []string{"STAR_WIDTH"}},
-			&cli.IntFlag{Name: "head-dim", Usage: "head dimension (default 16 below width 512, else 64)", EnvVars: []string{"STAR_HEAD_DIM"}},
+			&cli.IntFlag{Name: "head-dim", Usage: "head dimension (default 16 below width 256, else 64)", EnvVars: []string{"STAR_HEAD_DIM"}},
 			&cli.IntFlag{Name: "context", Usage: "sequence length (default: 256 for text, the MAD task's length)", EnvVars: []string{"STAR_CONTEXT"}},
 			&cli.IntFlag{Name: "steps", Value: 200, Usage: "optimizer steps", EnvVars: []string{"STAR_STEPS"}},
 			&cli.IntFlag{Name: "batch", Value: trainer.DefaultBatchSize, Usage: "sequences per step", EnvVars: []string{"STAR_BATCH"}},
