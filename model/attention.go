@@ -24,12 +24,12 @@ func (u *unit) attention(c *genome.Class, x *graph.Node) *graph.Node {
 	// Weights in the contract's order: q, k, v, o, then the convs.
 	w := map[string]*graph.Node{}
 	if u.cIn == nil {
-		w["q"] = u.featW("q", initNormal(InitStd), d, d)
+		w["q"] = u.featW("q", initNormal(f.initStd()), d, d)
 	}
 	if u.bIn == nil {
-		w["k"] = u.featW("k", initNormal(InitStd), d, dkv)
+		w["k"] = u.featW("k", initNormal(f.initStd()), d, dkv)
 	}
-	w["v"] = u.featW("v", initNormal(InitStd), d, dkv)
+	w["v"] = u.featW("v", initNormal(f.initStd()), d, dkv)
 	wo := u.opW("o", initNormal(f.outStd()), d, d)
 	if c.QKVConv {
 		k := f.cfg.ShortKernel
@@ -60,11 +60,11 @@ func (u *unit) attention(c *genome.Class, x *graph.Node) *graph.Node {
 	v := graph.Reshape(proj("v"), b, l, hkv, hd)
 
 	qg := graph.Reshape(graph.MulScalar(q, 1/math.Sqrt(float64(hd))), b, l, hkv, r, hd)
-	scores := f.einsum("bqgrd,bkgd->bgqrk", qg, keys)
+	scores := f.wide(f.einsum("bqgrd,bkgd->bgqrk", qg, keys)) // the softmax runs in the variables' dtype
 	// Future positions get maskedLogit added: their exp underflows to
 	// exactly 0, so earlier positions do not depend on later tokens at all.
 	scores = graph.Add(scores, graph.Reshape(causalBias(f, l, maskedLogit), 1, 1, l, 1, l))
-	p := softmax(scores)
+	p := f.narrow(softmax(scores))
 	out := graph.Reshape(f.einsum("bgqrk,bkgd->bqgrd", p, v), b, l, d)
 	return f.dense(out, wo)
 }
@@ -81,7 +81,7 @@ func rotaryTables(f *fwd, l, hd int) (cos, sin *graph.Node) {
 			cs[t*half+i], sn[t*half+i] = math.Cos(a), math.Sin(a)
 		}
 	}
-	return constF(f.g, f, cs, 1, l, 1, half), constF(f.g, f, sn, 1, l, 1, half)
+	return f.narrow(constF(f.g, f, cs, 1, l, 1, half)), f.narrow(constF(f.g, f, sn, 1, l, 1, half))
 }
 
 // rotary rotates x [B, L, H, hd] by position, pairing channel i with

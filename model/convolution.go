@@ -19,14 +19,14 @@ const (
 func (u *unit) gates(x *graph.Node) (v, bm, cm *graph.Node) {
 	f := u.f
 	d := f.cfg.Width
-	v = f.dense(x, u.opW("v", initNormal(InitStd), d, d))
+	v = f.dense(x, u.opW("v", initNormal(f.initStd()), d, d))
 	bm = u.bIn
 	if bm == nil {
-		bm = f.dense(x, u.featW("b", initNormal(InitStd), d, d))
+		bm = f.dense(x, u.featW("b", initNormal(f.initStd()), d, d))
 	}
 	cm = u.cIn
 	if cm == nil {
-		cm = f.dense(x, u.featW("c", initNormal(InitStd), d, d))
+		cm = f.dense(x, u.featW("c", initNormal(f.initStd()), d, d))
 	}
 	u.bOut, u.cOut = bm, cm
 	return v, bm, cm
@@ -51,21 +51,22 @@ func (u *unit) longConv(x *graph.Node) *graph.Node {
 	f := u.f
 	d := f.cfg.Width
 	v, bm, cm := u.gates(x)
-	h := u.implicitFilter()
+	h := f.narrow(u.implicitFilter())
 	s := f.toeplitzConv(graph.Mul(bm, v), h)
 	return f.dense(graph.Mul(cm, s), u.opW("o", initNormal(f.outStd()), d, d))
 }
 
 // implicitFilter returns the filter [L, d] for the current sequence length,
-// with positions normalised by the run's context length.
+// with positions normalised by the run's context length, in the variables'
+// dtype (its cost does not grow with the batch).
 func (u *unit) implicitFilter() *graph.Node {
 	f := u.f
 	d, p, hid := f.cfg.Width, f.cfg.FilterFeatures, f.cfg.FilterHidden
 	l := f.length
 	bound := 1 / math.Sqrt(float64(p))
-	w1 := u.featW("filter_w1", initUniform(-bound, bound), p, hid)
-	b1 := u.featW("filter_b1", initUniform(-bound, bound), hid)
-	w2 := u.featW("filter_w2", initNormal(f.outStd()), hid, d)
+	w1 := u.featWide("filter_w1", initUniform(-bound, bound), p, hid)
+	b1 := u.featWide("filter_b1", initUniform(-bound, bound), hid)
+	w2 := u.featWide("filter_w2", initNormal(f.outStd()), hid, d)
 
 	phi := constF(f.g, f, filterFeatures(l, f.cfg.Context, p), l, p)
 	hidden := graph.Sin(graph.Add(f.stepMatMul(phi, w1), graph.Reshape(b1, 1, hid)))

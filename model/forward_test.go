@@ -125,13 +125,13 @@ func TestInitialisation(t *testing.T) {
 		}
 	}
 	_, std, _, _ := stats("/embed")
-	near("embed std", std, InitStd, 0.002)
+	near("embed std", std, InitStd(64), 0.002)
 	_, std, _, _ = stats("/slot_0/x")
-	near("x std", std, InitStd, 0.002)
+	near("x std", std, InitStd(64), 0.002)
 	_, std, _, _ = stats("/slot_1/down")
-	near("down std", std, InitStd/2, 0.001) // 1/sqrt(2*depth) with depth 2
+	near("down std", std, InitStd(64)/2, 0.001) // 1/sqrt(2*depth) with depth 2
 	_, std, _, _ = stats("/slot_0/o")
-	near("o std", std, InitStd/2, 0.002)
+	near("o std", std, InitStd(64)/2, 0.002)
 	mean, std, lo, hi := stats("/slot_0/norm")
 	if mean != 1 || std != 0 || lo != 1 || hi != 1 {
 		t.Errorf("norm not all ones: mean %g std %g", mean, std)

@@ -9,8 +9,8 @@ import (
 func (u *unit) swiglu(x *graph.Node) *graph.Node {
 	f := u.f
 	d, hid := f.cfg.Width, f.cfg.FFNExpansion*f.cfg.Width
-	gate := f.dense(x, u.featW("gate", initNormal(InitStd), d, hid))
-	up := f.dense(x, u.featW("up", initNormal(InitStd), d, hid))
+	gate := f.dense(x, u.featW("gate", initNormal(f.initStd()), d, hid))
+	up := f.dense(x, u.featW("up", initNormal(f.initStd()), d, hid))
 	return f.dense(graph.Mul(silu(gate), up), u.opW("down", initNormal(f.outStd()), hid, d))
 }
 
@@ -25,20 +25,22 @@ func (u *unit) moe(x *graph.Node) (y, aux *graph.Node) {
 	hid := f.cfg.MoEExpansion * d
 	nTok := f.batch * f.length
 
-	router := u.featW("router", initNormal(InitStd), d, e)
-	gate := u.featW("gate", initNormal(InitStd), e, d, hid)
-	up := u.featW("up", initNormal(InitStd), e, d, hid)
+	router := u.featW("router", initNormal(f.initStd()), d, e)
+	gate := u.featW("gate", initNormal(f.initStd()), e, d, hid)
+	up := u.featW("up", initNormal(f.initStd()), e, d, hid)
 	down := u.opW("down", initNormal(f.outStd()), e, hid, d)
 
 	xs := graph.Reshape(x, nTok, d)
-	probs := graph.Softmax(f.dense(xs, router), -1) // [n, e]
-	mask := topKMask(probs, k)                      // [n, e], 0/1, no gradient
+	// Routing (softmax, top-k, weights) and the auxiliary loss stay in the
+	// variables' dtype; the experts run in the compute dtype.
+	probs := graph.Softmax(f.wide(f.dense(xs, router)), -1) // [n, e]
+	mask := topKMask(probs, k)                              // [n, e], 0/1, no gradient
 	chosen := graph.Mul(probs, mask)
 	weights := graph.Div(chosen, graph.ReduceAndKeep(chosen, graph.ReduceSum, -1))
 
 	hg := f.einsum("nd,edh->neh", xs, gate)
 	hu := f.einsum("nd,edh->neh", xs, up)
-	hw := graph.Mul(graph.Mul(silu(hg), hu), graph.Reshape(weights, nTok, e, 1))
+	hw := graph.Mul(graph.Mul(silu(hg), hu), graph.Reshape(f.narrow(weights), nTok, e, 1))
 	y = graph.Reshape(f.einsum("neh,ehd->nd", hw, down), f.batch, f.length, d)
 
 	frac := graph.DivScalar(graph.ReduceSum(mask, 0), float64(nTok*k)) // f_e

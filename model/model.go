@@ -27,6 +27,12 @@
 //     its filter, gathered from the filter with a constant index;
 //   - MoE runs every expert densely and weights the top-k (chosen by
 //     pairwise comparisons under a stop-gradient, no sort).
+//
+// Mixed precision (WithComputeDType(dtypes.BFloat16)) changes no variable:
+// weights are converted to the compute dtype where they are used, and
+// results come back to the variables' dtype where the residual stream,
+// normalisation, softmax, decay scan or routing need it (see
+// WithComputeDType).
 package model
 
 import (
@@ -47,8 +53,6 @@ import (
 const (
 	// NormEpsilon is the RMSNorm epsilon.
 	NormEpsilon = 1e-6
-	// InitStd is the standard deviation of projection weights.
-	InitStd = 0.02
 	// MoEAuxCoefficient multiplies the MoE load-balancing loss.
 	MoEAuxCoefficient = 0.01
 	// LambdaInit is the initial value of a differential variant's lambda.
@@ -61,10 +65,11 @@ const (
 // variables: Forward creates them in the scope it is given on first use and
 // reuses them afterwards.
 type Model struct {
-	genome genome.Genome
-	cfg    arch.Config
-	wiring []genome.Wiring
-	dtype  dtypes.DType
+	genome  genome.Genome
+	cfg     arch.Config
+	wiring  []genome.Wiring
+	dtype   dtypes.DType
+	compute dtypes.DType
 }
 
 // Option configures New.
@@ -73,6 +78,17 @@ type Option func(*Model)
 // WithDType sets the dtype of variables and activations (default Float32).
 // Float64 is used by the gradient checks.
 func WithDType(dt dtypes.DType) Option { return func(m *Model) { m.dtype = dt } }
+
+// WithComputeDType sets the dtype the tensor work runs in (default: the
+// variables' dtype). With dtypes.BFloat16 and float32 variables the model
+// trains in mixed precision: the variables (master weights) stay float32,
+// each weight is converted where it is used, and the projections,
+// attention and recurrence contractions, convolutions, SwiGLU and MoE
+// experts run in bfloat16, while the residual stream, RMSNorm, softmax,
+// the recurrence's decay scan, the implicit filters, the MoE router and
+// its auxiliary loss, and the logits Forward returns stay in the variables'
+// dtype. Gradients reach the variables in their own dtype.
+func WithComputeDType(dt dtypes.DType) Option { return func(m *Model) { m.compute = dt } }
 
 // New validates g against cfg (after cfg.WithDefaults) and returns its model.
 func New(g genome.Genome, cfg arch.Config, opts ...Option) (*Model, error) {
@@ -83,6 +99,12 @@ func New(g genome.Genome, cfg arch.Config, opts ...Option) (*Model, error) {
 	}
 	if !m.dtype.IsFloat() {
 		return nil, fmt.Errorf("model dtype must be a float type, got %s", m.dtype)
+	}
+	if m.compute == dtypes.InvalidDType {
+		m.compute = m.dtype
+	}
+	if !m.compute.IsFloat() {
+		return nil, fmt.Errorf("model compute dtype must be a float type, got %s", m.compute)
 	}
 	if _, err := arch.Layout(m.genome, cfg); err != nil {
 		return nil, fmt.Errorf("validating model: %w", err)
@@ -106,6 +128,9 @@ func (m *Model) Wiring() []genome.Wiring { return append([]genome.Wiring(nil), m
 
 // DType returns the dtype of the model's variables.
 func (m *Model) DType() dtypes.DType { return m.dtype }
+
+// ComputeDType returns the dtype the model's tensor work runs in.
+func (m *Model) ComputeDType() dtypes.DType { return m.compute }
 
 // wiringOf returns g.Wiring() after checking that every tie it asks for is
 // buildable: featurizers tied only within a class, features reused only from
@@ -149,7 +174,7 @@ type features struct {
 }
 
 // Forward builds the model on tokens [batch, L] (int32) and returns logits
-// [batch, L, Vocab] in the model dtype and aux, the scalar auxiliary loss
+// [batch, L, Vocab] in the variables' dtype (whatever the compute dtype) and aux, the scalar auxiliary loss
 // (MoE load balancing times MoEAuxCoefficient; 0 without MoE). Variables are
 // created under scope on first use and reused afterwards. It panics on
 // misuse (GoMLX graph-building convention).
@@ -164,11 +189,11 @@ func (m *Model) forward(scope *mlmodel.Scope, tokens *graph.Node) (logits, aux *
 	if tokens.Rank() != 2 || !tokens.DType().IsInt() {
 		panic(fmt.Errorf("model.Forward: tokens must be an integer tensor [batch, L], got %s", tokens.Shape()))
 	}
-	f = &fwd{m: m, g: g, store: scope.Store(), root: scope.Scope(), cfg: m.cfg, dt: m.dtype,
+	f = &fwd{m: m, g: g, store: scope.Store(), root: scope.Scope(), cfg: m.cfg, dt: m.dtype, ct: m.compute,
 		batch: tokens.Shape().Dimensions[0], length: tokens.Shape().Dimensions[1]}
 	d, v := m.cfg.Width, m.cfg.Vocab
 
-	embed := f.param(f.path("embed"), initNormal(InitStd), v, d)
+	embed := f.param(f.path("embed"), initNormal(f.initStd()), v, d)
 	idx := graph.InsertAxes(graph.ConvertDType(tokens, dtypes.Int32), -1)
 	x := graph.Gather(embed, idx) // [B, L, d]
 
@@ -176,21 +201,21 @@ func (m *Model) forward(scope *mlmodel.Scope, tokens *graph.Node) (logits, aux *
 	feats := make([]features, len(m.genome))
 	for i, s := range m.genome {
 		norm := f.param(f.path(slotName(i), "norm"), initOnes, d)
-		y, a := f.slot(i, s, rmsNorm(x, norm), feats)
-		x = graph.Add(x, y)
+		y, a := f.slot(i, s, f.narrow(rmsNorm(x, norm)), feats)
+		x = graph.Add(x, f.wide(y))
 		if a != nil {
 			aux = graph.Add(aux, a)
 		}
 	}
 	x = rmsNorm(x, f.param(f.path("final_norm"), initOnes, d))
-	flat := graph.Reshape(x, f.batch*f.length, d)
+	flat := f.narrow(graph.Reshape(x, f.batch*f.length, d))
 	if m.cfg.UntieEmbedding {
-		head := f.param(f.path("head"), initNormal(InitStd), d, v)
-		logits = f.dense(flat, head)
+		head := f.param(f.path("head"), initNormal(f.initStd()), d, v)
+		logits = f.dense(flat, f.narrow(head))
 	} else {
-		logits = f.einsum("nd,vd->nv", flat, embed)
+		logits = f.einsum("nd,vd->nv", flat, f.narrow(embed))
 	}
-	return graph.Reshape(logits, f.batch, f.length, v), aux, f
+	return graph.Reshape(f.wide(logits), f.batch, f.length, v), aux, f
 }
 
 // fwd carries the state of one Forward call.
@@ -200,7 +225,8 @@ type fwd struct {
 	store         *mlmodel.Store
 	root          string
 	cfg           arch.Config
-	dt            dtypes.DType
+	dt            dtypes.DType // of the variables, the residual stream and the numerically sensitive parts
+	ct            dtypes.DType // of the tensor work (compute dtype)
 	batch, length int
 	// tokenFLOPs and stepFLOPs count the contractions built so far: those
 	// that grow with batch*length and those that do not.
@@ -229,8 +255,26 @@ func (f *fwd) param(fullPath string, init initFn, dims ...int) *graph.Node {
 	return v.NodeValue(f.g)
 }
 
+// narrow converts x to the compute dtype (a no-op without mixed
+// precision).
+func (f *fwd) narrow(x *graph.Node) *graph.Node { return graph.ConvertDType(x, f.ct) }
+
+// wide converts x to the variables' dtype (a no-op without mixed
+// precision).
+func (f *fwd) wide(x *graph.Node) *graph.Node { return graph.ConvertDType(x, f.dt) }
+
+// InitStd is the standard deviation of the embedding and of projection
+// weights at the given width: sqrt(2/(5*width)) ("small init"; 0.079 at
+// width 64, 0.023 at 768). A width-blind 0.02 leaves small models in the
+// long loss plateaus of near-zero attention logits: SA-1 needed thousands
+// of steps to start on in-context recall at width 64, and solves it in
+// about 150 with this init.
+func InitStd(width int) float64 { return math.Sqrt(2 / (5 * float64(width))) }
+
+func (f *fwd) initStd() float64 { return InitStd(f.cfg.Width) }
+
 // outStd is the init std of output projections: InitStd/sqrt(2*depth).
-func (f *fwd) outStd() float64 { return InitStd / math.Sqrt(2*float64(len(f.m.genome))) }
+func (f *fwd) outStd() float64 { return f.initStd() / math.Sqrt(2*float64(len(f.m.genome))) }
 
 // slot builds LIV i on the normalised input xn and returns its output and
 // its auxiliary loss (nil when it has none).
@@ -260,7 +304,9 @@ func (f *fwd) slot(i int, s genome.Slot, xn *graph.Node, feats []features) (y, a
 	feats[i].b = [2]*graph.Node{ua.bOut, ub.bOut}
 	feats[i].c = [2]*graph.Node{ua.cOut, ub.cOut}
 	lambda := f.param(f.path(slotName(i), "lambda"), initConst(LambdaInit), 1)
-	return graph.Sub(ya, graph.Mul(yb, graph.Reshape(lambda, 1, 1, 1))), nil
+	// The difference of the halves cancels most of both: it is taken in
+	// the variables' dtype.
+	return graph.Sub(f.wide(ya), graph.Mul(f.wide(yb), graph.Reshape(lambda, 1, 1, 1))), nil
 }
 
 // unit builds one (non-differential) LIV: op weights under op, featurizer
@@ -273,11 +319,22 @@ type unit struct {
 	bOut, cOut *graph.Node
 }
 
+// opW and featW return an op or featurizer weight in the compute dtype;
+// opWide and featWide in the variables' dtype, for the parts that stay
+// there.
 func (u *unit) opW(name string, init initFn, dims ...int) *graph.Node {
-	return u.f.param(mlmodel.JoinPath(u.op, name), init, dims...)
+	return u.f.narrow(u.opWide(name, init, dims...))
 }
 
 func (u *unit) featW(name string, init initFn, dims ...int) *graph.Node {
+	return u.f.narrow(u.featWide(name, init, dims...))
+}
+
+func (u *unit) opWide(name string, init initFn, dims ...int) *graph.Node {
+	return u.f.param(mlmodel.JoinPath(u.op, name), init, dims...)
+}
+
+func (u *unit) featWide(name string, init initFn, dims ...int) *graph.Node {
 	return u.f.param(mlmodel.JoinPath(u.feat, name), init, dims...)
 }
 

@@ -29,30 +29,33 @@ func (u *unit) recurrence(c *genome.Class, x *graph.Node) *graph.Node {
 	h, n := d/hd, c.StateExpansion
 	b, l := f.batch, f.length
 
-	xu := graph.Reshape(f.dense(x, u.opW("x", initNormal(InitStd), d, d)), b, l, h, hd)
-	z := f.dense(x, u.opW("z", initNormal(InitStd), d, d))
+	xu := graph.Reshape(f.dense(x, u.opW("x", initNormal(f.initStd()), d, d)), b, l, h, hd)
+	z := f.dense(x, u.opW("z", initNormal(f.initStd()), d, d))
 	bm := u.bIn
 	if bm == nil {
-		bm = f.dense(x, u.featW("b", initNormal(InitStd), d, n))
+		bm = f.dense(x, u.featW("b", initNormal(f.initStd()), d, n))
 	}
 	cm := u.cIn
 	if cm == nil {
-		cm = f.dense(x, u.featW("c", initNormal(InitStd), d, n))
+		cm = f.dense(x, u.featW("c", initNormal(f.initStd()), d, n))
 	}
 	u.bOut, u.cOut = bm, cm
-	dtW := u.featW("dt", initNormal(InitStd), d, h)
-	dtBias := u.featW("dt_bias", initDtBias, h)
-	aLog := u.featW("a_log", initALog, h)
+	dtW := u.featW("dt", initNormal(f.initStd()), d, h)
+	dtBias := u.featWide("dt_bias", initDtBias, h)
+	aLog := u.featWide("a_log", initALog, h)
 
-	dt := graph.Softplus(graph.Add(f.dense(x, dtW), graph.Reshape(dtBias, 1, 1, h))) // [b, l, h]
-	a := graph.Mul(dt, graph.Reshape(graph.Neg(graph.Exp(aLog)), 1, 1, h))           // log decay per step
-	tri := causalMask(f.g, f, l)                                                     // tri[i, j] = 1 for j <= i
-	cum := f.einsum("ij,bjh->bhi", tri, a)                                           // inclusive running sum
+	// The step sizes, the scan of log decays and the decays stay in the
+	// variables' dtype; the contractions around them run in the compute
+	// dtype.
+	dt := graph.Softplus(graph.Add(f.wide(f.dense(x, dtW)), graph.Reshape(dtBias, 1, 1, h))) // [b, l, h]
+	a := graph.Mul(dt, graph.Reshape(graph.Neg(graph.Exp(aLog)), 1, 1, h))                   // log decay per step
+	tri := causalMask(f.g, f, l)                                                             // tri[i, j] = 1 for j <= i
+	cum := f.einsum("ij,bjh->bhi", tri, a)                                                   // inclusive running sum
 	seg := graph.Sub(graph.Reshape(cum, b, h, l, 1), graph.Reshape(cum, b, h, 1, l))
 	decay := graph.Exp(graph.Add(seg, graph.Reshape(causalBias(f, l, maskedLogDecay), 1, 1, l, l)))
-	cb := f.einsum("bin,bjn->bij", cm, bm)                 // [b, l, l]
-	mix := graph.Mul(decay, graph.Reshape(cb, b, 1, l, l)) // [b, h, l, l]
-	xdt := graph.Mul(xu, graph.Reshape(dt, b, l, h, 1))    // [b, l, h, hd]
+	cb := f.einsum("bin,bjn->bij", cm, bm)                                   // [b, l, l]
+	mix := f.narrow(graph.Mul(decay, graph.Reshape(f.wide(cb), b, 1, l, l))) // [b, h, l, l]
+	xdt := graph.Mul(xu, graph.Reshape(f.narrow(dt), b, l, h, 1))            // [b, l, h, hd]
 	y := graph.Reshape(f.einsum("bhij,bjhp->bihp", mix, xdt), b, l, d)
 	return f.dense(graph.Mul(y, silu(z)), u.opW("o", initNormal(f.outStd()), d, d))
 }

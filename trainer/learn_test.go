@@ -66,13 +66,9 @@ func TestTextPerplexityBeatsUnigram(t *testing.T) {
 // sequence, 12800 training and 1280 test sequences, data seed 0) at width
 // 64, head dim 16, two token-mixer slots and a GMemless slot; batch 32,
 // peak lr 3e-3, 10% warmup, cosine to 10%, no weight decay, clip 1, seed 1.
-//
-// The attention model is SA-2, whose Q/K/V featurizers carry a k=3 causal
-// conv: one layer can match a query key against the token before each
-// value. SA-1 (rotary positions only) must first grow a previous-token head
-// and an induction head across its two layers; it sits on the in-context
-// value-frequency plateau (accuracy about 0.36, like GConv-1) for thousands
-// of steps before that happens, too long for this test.
+// SA-1 (rotary positions only) grows its previous-token and induction heads
+// within about 150 steps (the training loss falls below 0.01) and scores
+// 1.0; GConv-1 stays on the in-context value-frequency plateau (about 0.37).
 const (
 	learnSteps = 300
 	learnBatch = 32
@@ -101,11 +97,11 @@ func learnRecall(t *testing.T, genomeText string, steps int) Result {
 // not.
 func TestAttentionLearnsRecallConvolutionDoesNot(t *testing.T) {
 	if testing.Short() {
-		t.Skip("trains two models for about a minute each")
+		t.Skip("trains two models for about 10-30 s each")
 	}
 	t.Parallel()
-	if acc := learnRecall(t, "21111-21111-91111", learnSteps).Accuracy; acc < 0.9 {
-		t.Errorf("SA-2 reached test accuracy %.3f, want >= 0.9", acc)
+	if acc := learnRecall(t, "11111-11111-91111", learnSteps).Accuracy; acc < 0.9 {
+		t.Errorf("SA-1 reached test accuracy %.3f, want >= 0.9", acc)
 	}
 	if acc := learnRecall(t, "71111-71111-91111", learnSteps).Accuracy; acc > 0.5 {
 		t.Errorf("GConv-1 reached test accuracy %.3f, want far below attention (<= 0.5)", acc)
