@@ -46,7 +46,8 @@ func (u *unit) shortConv(x *graph.Node) *graph.Node {
 // longConv builds GConv-2: the same gating around a long causal conv whose
 // filter h_t = (sin(phi(t) W1 + b1) W2) * exp(-alpha_c t / L) is as long as
 // the sequence. The conv is a matmul with the causal Toeplitz matrix of h,
-// gathered from h with a constant index (gather has a gradient).
+// gathered from h with a constant index (gather has a gradient); from
+// length 128 on it runs on blocks of the matrix (toeplitzConvChunked).
 func (u *unit) longConv(x *graph.Node) *graph.Node {
 	f := u.f
 	d := f.cfg.Width
@@ -104,9 +105,10 @@ func filterDecay(l, context, d int) []float64 {
 	return out
 }
 
-// toeplitzConv computes y[b, t, c] = sum_{s<=t} h[t-s, c] z[b, s, c] for
-// z [B, L, C] and h [L, C].
-func (f *fwd) toeplitzConv(z, h *graph.Node) *graph.Node {
+// toeplitzConvFull computes y[b, t, c] = sum_{s<=t} h[t-s, c] z[b, s, c]
+// for z [B, L, C] and h [L, C] as one product with the whole [L, L, C]
+// Toeplitz matrix.
+func (f *fwd) toeplitzConvFull(z, h *graph.Node) *graph.Node {
 	g := z.Graph()
 	l, c := h.Shape().Dimensions[0], h.Shape().Dimensions[1]
 	hz := graph.Concatenate([]*graph.Node{h, graph.Zeros(g, shapes.Make(h.DType(), 1, c))}, 0) // row l is zero

@@ -1,0 +1,73 @@
+package model
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+func TestLongConvChunk(t *testing.T) {
+	for _, c := range []struct{ l, b, want int }{
+		{64, 8, 0}, {128, 1, 16}, {256, 8, 32}, {256, 1, 16}, {2048, 8, 128}, {192, 8, 32}, {200, 8, 0},
+	} {
+		if got := longConvChunk(c.l, c.b); got != c.want {
+			t.Errorf("longConvChunk(%d, %d) = %d, want %d", c.l, c.b, got, c.want)
+		}
+	}
+}
+
+// The chunked long convolution equals the Toeplitz product in value and
+// in both gradients (float64, every chunk size that divides the length).
+func TestToeplitzConvChunkedMatchesToeplitz(t *testing.T) {
+	t.Parallel()
+	const b, l, c = 2, 128, 3
+	rng := rand.New(rand.NewPCG(7, 7))
+	randT := func(dims ...int) *tensors.Tensor {
+		n := 1
+		for _, d := range dims {
+			n *= d
+		}
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = rng.NormFloat64()
+		}
+		return tensors.FromFlatDataAndDimensions(v, dims...)
+	}
+	z, h, r := randT(b, l, c), randT(l, c), randT(b, l, c)
+	run := func(k int) [][]float64 {
+		out := graph.MustExecOnceN(testBackend(t), func(z, h, r *graph.Node) []*graph.Node {
+			f := &fwd{}
+			var y *graph.Node
+			if k == 0 {
+				y = f.toeplitzConvFull(z, h)
+			} else {
+				y = f.toeplitzConvChunked(z, h, k)
+			}
+			loss := graph.ReduceAllSum(graph.Mul(y, r))
+			grads := graph.Gradient(loss, z, h)
+			return []*graph.Node{y, grads[0], grads[1]}
+		}, z, h, r)
+		res := make([][]float64, len(out))
+		for i, o := range out {
+			res[i] = tensors.MustCopyFlatData[float64](o)
+		}
+		return res
+	}
+	want := run(0)
+	if longConvChunk(l, b) == 0 {
+		t.Fatalf("the model would not chunk length %d at batch %d", l, b)
+	}
+	for _, k := range []int{8, 16, 32, 64} {
+		got := run(k)
+		for i, name := range []string{"output", "dz", "dh"} {
+			for j := range want[i] {
+				if d := math.Abs(got[i][j] - want[i][j]); d > 1e-9*(1+math.Abs(want[i][j])) {
+					t.Fatalf("chunk %d: %s[%d] = %v, Toeplitz product gives %v", k, name, j, got[i][j], want[i][j])
+				}
+			}
+		}
+	}
+}
