@@ -55,7 +55,7 @@ func (u *unit) recurrence(c *genome.Class, x *graph.Node) *graph.Node {
 	decay := graph.Exp(graph.Add(seg, graph.Reshape(causalBias(f, l, maskedLogDecay), 1, 1, l, l)))
 	cb := f.einsum("bin,bjn->bij", cm, bm)                                   // [b, l, l]
 	mix := f.narrow(graph.Mul(decay, graph.Reshape(f.wide(cb), b, 1, l, l))) // [b, h, l, l]
-	xdt := graph.Mul(xu, graph.Reshape(f.narrow(dt), b, l, h, 1))            // [b, l, h, hd]
+	xdt := f.narrow(graph.Mul(f.wide(xu), graph.Reshape(dt, b, l, h, 1)))    // [b, l, h, hd]
 	y := graph.Reshape(f.einsum("bhij,bjhp->bihp", mix, xdt), b, l, d)
 	return f.dense(graph.Mul(y, silu(z)), u.opW("o", initNormal(f.outStd()), d, d))
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/dtypes/bfloat16"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 
@@ -21,6 +23,7 @@ type StepTiming struct {
 	Width        int     `json:"width"`
 	Context      int     `json:"context"`
 	Batch        int     `json:"batch"`
+	Precision    string  `json:"precision"`
 	Params       int64   `json:"params"`
 	Steps        int     `json:"steps"`          // timed steps
 	StepSeconds  float64 `json:"step_seconds"`   // mean over the timed steps
@@ -31,11 +34,15 @@ type StepTiming struct {
 
 // TimeTraining trains g at dims (Vocab 256, random byte text) for warmup
 // untimed steps, the first of which compiles the graph, then times steps
-// more. The recipe is the default one.
-func TimeTraining(ctx context.Context, backend compute.Backend, g genome.Genome, dims arch.Config, batch, warmup, steps int) (StepTiming, error) {
+// more, in precision ("" for FP32). The recipe is the default one.
+func TimeTraining(ctx context.Context, backend compute.Backend, g genome.Genome, dims arch.Config, batch, warmup, steps int, precision Precision) (StepTiming, error) {
 	dims = dims.WithDefaults()
 	if batch < 1 || steps < 1 || warmup < 0 {
 		return StepTiming{}, fmt.Errorf("%w: batch and steps must be >= 1, warmup >= 0", ErrInvalid)
+	}
+	cfg := Config{Steps: warmup + steps, BatchSize: batch, Precision: precision}.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return StepTiming{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	text := make([]byte, max(1<<16, 4*(dims.Context+1)))
@@ -60,7 +67,9 @@ func TimeTraining(ctx context.Context, backend compute.Backend, g genome.Genome,
 		return StepTiming{}, err
 	}
 	defer s.close()
-	cfg := Config{Steps: warmup + steps, BatchSize: batch}.WithDefaults()
+	if err := s.withPrecision(cfg.Precision); err != nil {
+		return StepTiming{}, err
+	}
 	if err := s.withTraining(cfg); err != nil {
 		return StepTiming{}, err
 	}
@@ -85,17 +94,23 @@ func TimeTraining(ctx context.Context, backend compute.Backend, g genome.Genome,
 		}
 	}
 	st := StepTiming{Genome: genome.Format(g), Width: s.dims.Width, Context: s.dims.Context, Batch: batch,
-		Params: countModelParams(s), Steps: steps, StepSeconds: timed.Seconds() / float64(steps),
+		Precision: string(cfg.Precision),
+		Params:    countModelParams(s), Steps: steps, StepSeconds: timed.Seconds() / float64(steps),
 		FLOPsPerStep: fl.TrainStep(batch)}
 	st.TokensPerS = float64(batch*s.dims.Context) / st.StepSeconds
 	st.GFLOPs = float64(st.FLOPsPerStep) / st.StepSeconds / 1e9
 	return st, nil
 }
 
-// MatMulGFLOPs times an [n×n]·[n×n] float32 matrix product on backend for
-// about seconds (at least 2 products, after one untimed) and returns the
-// achieved GFLOP/s (2n³ FLOPs per product).
-func MatMulGFLOPs(ctx context.Context, backend compute.Backend, n int, seconds float64) (float64, error) {
+// MatMulGFLOPs times an [n×n]·[n×n] matrix product on backend for about
+// seconds (at least 2 products, after one untimed) and returns the achieved
+// GFLOP/s (2n³ FLOPs per product). The operands are float32, or bfloat16
+// for precision BF16.
+func MatMulGFLOPs(ctx context.Context, backend compute.Backend, n int, seconds float64, precision Precision) (float64, error) {
+	dt, err := precision.computeDType()
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	backend, release, err := backendOf(backend)
 	if err != nil {
 		return 0, err
@@ -111,8 +126,13 @@ func MatMulGFLOPs(ctx context.Context, backend compute.Backend, n int, seconds f
 	for i := range vals {
 		vals[i] = r.Float32() - 0.5
 	}
-	a := tensors.FromFlatDataAndDimensions(vals, n, n)
-	b := tensors.FromFlatDataAndDimensions(vals, n, n)
+	operand := func() *tensors.Tensor {
+		if dt == dtypes.BFloat16 {
+			return tensors.FromFlatDataAndDimensions(bfloat16.FromFloat32s(vals...), n, n)
+		}
+		return tensors.FromFlatDataAndDimensions(vals, n, n)
+	}
+	a, b := operand(), operand()
 	run := func() error {
 		outs, err := call(exec, a, b)
 		if err != nil {

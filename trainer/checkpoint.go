@@ -49,12 +49,19 @@ type Recipe struct {
 	WeightDecay    float64 `json:"weight_decay"`
 	GradClip       float64 `json:"grad_clip"`
 	Seed           uint64  `json:"seed"`
+	// Precision is "" for FP32 (so float32 checkpoints read as before) and
+	// "bf16" for mixed precision; Evaluate uses it too.
+	Precision Precision `json:"precision,omitempty"`
 }
 
 func recipeOf(c Config) Recipe {
-	return Recipe{Steps: c.Steps, BatchSize: c.BatchSize, LearningRate: c.LearningRate,
+	r := Recipe{Steps: c.Steps, BatchSize: c.BatchSize, LearningRate: c.LearningRate,
 		MinLRFraction: c.MinLRFraction, WarmupFraction: c.WarmupFraction, Beta1: c.Beta1, Beta2: c.Beta2,
 		Epsilon: c.Epsilon, WeightDecay: c.WeightDecay, GradClip: c.GradClip, Seed: c.Seed}
+	if c.Precision != FP32 {
+		r.Precision = c.Precision
+	}
+	return r
 }
 
 // Checkpoint is the header of a checkpoint: what was trained, how, and how

@@ -39,6 +39,10 @@ type Config struct {
 	// Seed seeds the initial weights and the order of training batches;
 	// 0 is a valid seed.
 	Seed uint64
+	// Precision is the arithmetic of training, of the evaluation and of
+	// the throughput measurement: FP32 (default) or BF16, mixed precision
+	// with float32 variables, moments and checkpoints.
+	Precision Precision
 
 	// CheckpointDir, when set, is where the run keeps its checkpoint; a
 	// checkpoint found there is resumed. Default "": no checkpoints.
@@ -104,6 +108,9 @@ func (c Config) WithDefaults() Config {
 	}
 	def(&c.WeightDecay, DefaultWeightDecay)
 	def(&c.GradClip, DefaultGradClip)
+	if c.Precision == "" {
+		c.Precision = FP32
+	}
 	if c.EvalBatchSize == 0 {
 		c.EvalBatchSize = c.BatchSize
 	}
@@ -150,6 +157,9 @@ func (c Config) Validate() error {
 	}
 	if !(c.GradClip >= 0) || !finite(c.GradClip) {
 		bad("gradient clip must be >= 0, got %v", c.GradClip)
+	}
+	if _, err := c.Precision.computeDType(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.CheckpointEvery < 0 {
 		bad("checkpoint interval must be >= 0, got %d", c.CheckpointEvery)

@@ -107,7 +107,8 @@ type EvalOptions struct {
 }
 
 // Evaluate loads the checkpoint in dir and evaluates its weights on task
-// (which must be the task it was trained on). The error wraps
+// (which must be the task it was trained on), in the precision it was
+// trained in. The error wraps
 // ErrNoCheckpoint when dir holds none.
 func Evaluate(ctx context.Context, dir string, task data.Task, opts EvalOptions) (Eval, error) {
 	hdr, payload, err := readCheckpoint(dir, true)
@@ -139,6 +140,9 @@ func Evaluate(ctx context.Context, dir string, task data.Task, opts EvalOptions)
 	defer s.close()
 	if s.dims != hdr.Dims {
 		return Eval{}, fmt.Errorf("%w: checkpoint in %s has dimensions %+v, task %s needs %+v", ErrInvalid, dir, hdr.Dims, task.Name(), s.dims)
+	}
+	if err := s.withPrecision(hdr.Recipe.Precision); err != nil {
+		return Eval{}, fmt.Errorf("checkpoint in %s: %w", dir, err)
 	}
 	if err := s.restore(hdr, payload); err != nil {
 		return Eval{}, err

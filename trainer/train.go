@@ -79,6 +79,9 @@ func Train(ctx context.Context, g genome.Genome, dims arch.Config, task data.Tas
 		return Result{}, err
 	}
 	defer s.close()
+	if err := s.withPrecision(cfg.Precision); err != nil {
+		return Result{}, err
+	}
 	if err := s.withTraining(cfg); err != nil {
 		return Result{}, err
 	}
@@ -201,6 +204,8 @@ func sameRun(old, cur *Checkpoint) error {
 		return fmt.Errorf("written for task %s, not %s", old.Task, cur.Task)
 	case old.Dims != cur.Dims:
 		return fmt.Errorf("written at dimensions %+v, not %+v", old.Dims, cur.Dims)
+	case old.Recipe.Precision != cur.Recipe.Precision:
+		return fmt.Errorf("written in precision %s, not %s", precisionName(old.Recipe.Precision), precisionName(cur.Recipe.Precision))
 	case old.Recipe != cur.Recipe:
 		return fmt.Errorf("written with recipe %+v, not %+v", old.Recipe, cur.Recipe)
 	}

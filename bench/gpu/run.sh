@@ -17,23 +17,29 @@
 #       and PASS/FAIL against TOL (default 1e-3). Both continue from the same
 #       weights because the backends' random generators differ (the Go
 #       backend draws initial weights with PCG, XLA with Philox).
-#   (b) the Go trainer on XLA (float32 weights, TF32 matmuls, XLA's default):
-#       tokens/s and MFU for --preset transformer++ and --preset striped at
-#       depth 24, width 768, context 2048, batch 8, on a text corpus made
-#       from the repository's own .go and .md files (no download);
+#   (b) the Go trainer on XLA in mixed precision (--precision bf16: float32
+#       weights and Adam moments, bfloat16 matmuls): tokens/s and MFU for
+#       --preset transformer++ and --preset striped at depth 24, width 768,
+#       context 2048, batch 8, on a text corpus made from the repository's
+#       own .go and .md files (no download);
 #   (c) bench/gpu/reference.py (PyTorch, the same models: parameter counts
 #       asserted equal) at the same batch and context, bf16 autocast and
-#       TF32, and one table with the Go/PyTorch ratios.
+#       TF32;
+#   (d) as the budget allows, the same Go runs in float32 (TF32 matmuls,
+#       XLA's default), and one table with the Go/PyTorch ratios at matching
+#       precision (Go bf16 / torch bf16, Go fp32 / torch tf32).
 # MFU = tokens/s x training FLOPs per token (`genome cost`: 3x the forward
-# matmul FLOPs) / PEAK_TFLOPS (default 989, H100/H200 SXM dense bf16).
+# matmul FLOPs) / PEAK_TFLOPS (default 989, H100/H200 SXM dense bf16), for
+# every precision.
 #
 # GPU=0 runs the same logic on the CPU at tiny sizes (the Go backend in
 # place of XLA, torch on the CPU) to test the script itself:
 #   GPU=0 BIN=bin/star-pipeline PYTHON=/usr/bin/python3 bash bench/gpu/run.sh
 #
 # Settings (environment): BIN, PYTHON, BUDGET, TOL, PEAK_TFLOPS, DEPTH,
-# WIDTH, CONTEXT, BATCH, STEPS (Go, the first untimed), PT_STEPS (timed),
-# PT_WARMUP, PT_PRECISIONS (default bf16,tf32), PRESETS (default
+# WIDTH, CONTEXT, BATCH, STEPS (Go, the first untimed), GO_PRECISIONS
+# (default "bf16 fp32": the first in (b), the others in (d)), PT_STEPS
+# (timed), PT_WARMUP, PT_PRECISIONS (default bf16,tf32), PRESETS (default
 # "transformer++ striped"), PLUGIN (default: found under site-packages).
 # Logs and JSON go to $OUT when set (the device tool returns it), else to a
 # temporary directory.
@@ -46,6 +52,9 @@ BUDGET=${BUDGET:-420}
 TOL=${TOL:-1e-3}
 PEAK=${PEAK_TFLOPS:-989}
 PRESETS=${PRESETS:-transformer++ striped}
+GO_PRECISIONS=${GO_PRECISIONS:-bf16 fp32}
+read -r GO_FIRST GO_LATER <<<"$GO_PRECISIONS"
+GO_LATER=${GO_LATER:-}
 PARITY_GENOME=${PARITY_GENOME:-11111-51111-81111-91111}
 PARITY_STEPS=20
 if [ "$GPU" = 1 ]; then
@@ -124,11 +133,11 @@ else
 fi
 
 # ---------------------------------------------------------------- (a) ---
-say "(a) parity: $PARITY_GENOME, go vs $PARITY_BACKEND, $PARITY_STEPS steps"
+say "(a) parity: $PARITY_GENOME, go vs $PARITY_BACKEND, $PARITY_STEPS steps, fp32"
 P="$SCRATCH/parity"
 mkdir -p "$P"
 PARITY_ARGS=(train "$PARITY_GENOME" --task mad:in-context-recall --width 64 --seed 7 --data-seed 3
-	--train-examples 512 --test-examples 64 --batch 16 --json)
+	--train-examples 512 --test-examples 64 --batch 16 --precision fp32 --json)
 if guarded 60 "$W/parity_init.log" "$BIN" "${PARITY_ARGS[@]}" --steps 1 --checkpoint "$P/go" --backend go >"$W/parity_init.json"; then
 	# The checkpoint holds the weights and Adam moments after step 1; its
 	# recipe says 1 step: make it say PARITY_STEPS so both runs resume it.
@@ -193,34 +202,42 @@ open(sys.argv[1], "wb").write(text * reps)
 print("corpus: %d bytes (%d files of the repository, x%d)" % (len(text) * reps, len(parts), reps))
 PY
 
+# go_bench STAGE PRESET PRECISION: one Go trainer run (files
+# go_<tag>_<precision>.*), once more at half the batch on out-of-memory.
+go_bench() {
+	local stage=$1 preset=$2 prec=$3 tag=${2//+/p} b=$BATCH rc=1
+	local name="go_${tag}_$3"
+	say "$stage Go trainer on $BENCH_BACKEND, $prec: $preset depth $DEPTH width $WIDTH context $CONTEXT batch $BATCH, $STEPS steps"
+	if [ "$BENCH_BACKEND" = none ]; then
+		echo "skipped: no XLA plugin"
+		return
+	fi
+	while :; do
+		guarded 240 "$W/$name.log" "$BIN" train --preset "$preset" --depth "$DEPTH" --width "$WIDTH" --context "$CONTEXT" \
+			--batch "$b" --steps "$STEPS" --seed 1 --task "text:$CORPUS" --eval-tokens $((b * CONTEXT)) \
+			--precision "$prec" --backend "$BENCH_BACKEND" --json >"$W/$name.json"
+		rc=$?
+		# Out of memory: once more at half the batch.
+		if [ "$rc" != 0 ] && [ "$b" -gt 1 ] && [ "$b" = "$BATCH" ] &&
+			grep -qiE 'resource_exhausted|out of memory|\boom\b' "$W/$name.log"; then
+			b=$((b / 2))
+			echo "retrying at batch $b"
+			continue
+		fi
+		break
+	done
+	[ "$rc" = 0 ] && "$PY" -c 'import json,sys; t=open(sys.argv[1]).read(); d=json.JSONDecoder().raw_decode(t[t.find("{\n"):])[0]; print("params %d, %s, train tokens/s %.0f, wall %.1fs, loss %.3f -> %.3f" % (d["params"], d.get("precision", "fp32"), d["train_tokens_per_s"], d["wall_s"], d["losses"][0], d["final_loss"]))' "$W/$name.json"
+	echo "$b" >"$W/$name.batch"
+}
+
 PT_COSTS=()
 PT_BATCH=()
 for preset in $PRESETS; do
 	tag=${preset//+/p}
 	"$BIN" genome cost --preset "$preset" --depth "$DEPTH" --width "$WIDTH" --context "$CONTEXT" --vocab 256 --json >"$W/cost_$tag.json" ||
 		{ echo "genome cost failed for $preset" >&2; continue; }
-	say "(b) Go trainer on $BENCH_BACKEND: $preset depth $DEPTH width $WIDTH context $CONTEXT batch $BATCH, $STEPS steps"
-	b=$BATCH
-	if [ "$BENCH_BACKEND" = none ]; then
-		echo "skipped: no XLA plugin"
-	else
-		while :; do
-			guarded 240 "$W/go_$tag.log" "$BIN" train --preset "$preset" --depth "$DEPTH" --width "$WIDTH" --context "$CONTEXT" \
-				--batch "$b" --steps "$STEPS" --seed 1 --task "text:$CORPUS" --eval-tokens $((b * CONTEXT)) \
-				--backend "$BENCH_BACKEND" --json >"$W/go_$tag.json"
-			rc=$?
-			# Out of memory: once more at half the batch.
-			if [ "$rc" != 0 ] && [ "$b" -gt 1 ] && [ "$b" = "$BATCH" ] &&
-				grep -qiE 'resource_exhausted|out of memory|\boom\b' "$W/go_$tag.log"; then
-				b=$((b / 2))
-				echo "retrying at batch $b"
-				continue
-			fi
-			break
-		done
-		[ "$rc" = 0 ] && "$PY" -c 'import json,sys; t=open(sys.argv[1]).read(); d=json.JSONDecoder().raw_decode(t[t.find("{\n"):])[0]; print("params %d, train tokens/s %.0f, wall %.1fs, loss %.3f -> %.3f" % (d["params"], d["train_tokens_per_s"], d["wall_s"], d["losses"][0], d["final_loss"]))' "$W/go_$tag.json"
-		echo "$b" >"$W/go_$tag.batch"
-	fi
+	go_bench "(b)" "$preset" "$GO_FIRST"
+	b=$(cat "$W/go_${tag}_$GO_FIRST.batch" 2>/dev/null || echo "$BATCH")
 	PT_COSTS+=(--cost "$tag=$W/cost_$tag.json")
 	PT_BATCH+=(--batch-for "$tag=$b")
 done
@@ -233,10 +250,17 @@ if [ ${#PT_COSTS[@]} -gt 0 ]; then
 	grep -v '^{' "$W/torch.log" | tail -8
 fi
 
+for prec in $GO_LATER; do
+	for preset in $PRESETS; do
+		[ -f "$W/cost_${preset//+/p}.json" ] || continue
+		go_bench "(d)" "$preset" "$prec"
+	done
+done
+
 say "report"
-"$PY" - "$W" "$PEAK" "$BENCH_BACKEND" "$PRESETS" <<'PY'
+"$PY" - "$W" "$PEAK" "$BENCH_BACKEND" "$PRESETS" "$GO_PRECISIONS" <<'PY'
 import json, os, re, sys
-w, peak, backend, presets = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4].split()
+w, peak, backend, presets, go_precs = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4].split(), sys.argv[5].split()
 def load(p):  # the JSON object of a CLI run, whatever else reached stdout
     try:
         text = open(p).read()
@@ -272,38 +296,52 @@ precs = []
 for (_, p) in torch_runs:
     if p not in precs:
         precs.append(p)
-go_label = "Go " + backend.split(":")[0] + (" (tf32)" if backend.startswith("xla") else "")
-hdr = ["arch", "params", "batch x ctx", go_label + " tok/s", "MFU"]
+engine = backend.split(":")[0]
+def go_label(prec):
+    return "Go %s %s" % (engine, prec + (" (tf32)" if prec == "fp32" and backend.startswith("xla") else ""))
+def go_match(p):  # the Go precision a torch precision is compared with
+    return "bf16" if p == "bf16" else "fp32"
+hdr = ["arch", "params", "batch x ctx"]
+for gp in go_precs:
+    hdr += [go_label(gp) + " tok/s", "MFU"]
 for p in precs:
-    hdr += ["torch %s tok/s" % p, "MFU", "Go/torch %s" % p]
+    hdr += ["torch %s tok/s" % p, "MFU", "Go %s/torch %s" % (go_match(p), p)]
 rows = []
 notes = []
 for preset in presets:
     tag = preset.replace("+", "p")
     cost = load(os.path.join(w, "cost_%s.json" % tag))
-    go = load(os.path.join(w, "go_%s.json" % tag))
     if not cost:
         continue
     fpt = cost["flops"]["train"]
-    batch = None
-    try:
-        batch = int(open(os.path.join(w, "go_%s.batch" % tag)).read())
-    except (OSError, ValueError):
-        pass
-    row = [preset, str(cost["params"])]
-    go_tps = go["train_tokens_per_s"] if go else None
-    prog = go_progress(os.path.join(w, "go_%s.log" % tag))
-    if prog:
-        notes.append("%s: Go on %s: step 1 done %.1fs after start (graph compilation included), step %d/%d at %.1fs%s" % (
-            preset, backend.split(":")[0], prog[0][2], prog[-1][0], prog[-1][1], prog[-1][2],
-            ", whole run %.1fs" % go["wall_s"] if go else ""))
-    if not go_tps and prog and prog[-1][0] >= 3 and prog[-1][3] > 0:
-        go_tps = prog[-1][3]
-        notes.append("%s: Go tokens/s read from the progress log (no JSON: the run did not finish)" % preset)
-    if go and go["params"] != cost["params"]:
-        notes.append("%s: Go trainer params %d != genome cost %d" % (preset, go["params"], cost["params"]))
-    row.append("%sx%d" % (batch or "?", cost["config"]["context"]))
-    row += ["%.0f" % go_tps if go_tps else "-", "%.1f%%" % (100 * go_tps * fpt / (peak * 1e12)) if go_tps else "-"]
+    row = [preset, str(cost["params"]), ""]
+    go_tps, batch = {}, None
+    for gp in go_precs:
+        name = "go_%s_%s" % (tag, gp)
+        go = load(os.path.join(w, name + ".json"))
+        try:
+            b = int(open(os.path.join(w, name + ".batch")).read())
+            batch = batch or b
+            if b != batch:
+                notes.append("%s: Go %s ran at batch %d" % (preset, gp, b))
+        except (OSError, ValueError):
+            pass
+        tps = go["train_tokens_per_s"] if go else None
+        prog = go_progress(os.path.join(w, name + ".log"))
+        if prog:
+            notes.append("%s: Go %s on %s: step 1 done %.1fs after start (graph compilation included), step %d/%d at %.1fs%s" % (
+                preset, gp, engine, prog[0][2], prog[-1][0], prog[-1][1], prog[-1][2],
+                ", whole run %.1fs" % go["wall_s"] if go else ""))
+        if not tps and prog and prog[-1][0] >= 3 and prog[-1][3] > 0:
+            tps = prog[-1][3]
+            notes.append("%s: Go %s tokens/s read from the progress log (no JSON: the run did not finish)" % (preset, gp))
+        if go and go["params"] != cost["params"]:
+            notes.append("%s: Go trainer params %d != genome cost %d" % (preset, go["params"], cost["params"]))
+        if go and go.get("precision", "fp32") != gp:
+            notes.append("%s: Go run %s reports precision %s" % (preset, gp, go.get("precision")))
+        go_tps[gp] = tps
+        row += ["%.0f" % tps if tps else "-", "%.1f%%" % (100 * tps * fpt / (peak * 1e12)) if tps else "-"]
+    row[2] = "%sx%d" % (batch or "?", cost["config"]["context"])
     for p in precs:
         d = torch_runs.get((tag, p))
         if not d or "tokens_per_s" not in d:
@@ -313,8 +351,9 @@ for preset in presets:
             continue
         if batch and d["batch"] != batch:
             notes.append("torch %s %s ran at batch %d" % (preset, p, d["batch"]))
+        g = go_tps.get(go_match(p))
         row += ["%.0f" % d["tokens_per_s"], "%.1f%%" % (100 * d["mfu"]),
-                "%.2f" % (go_tps / d["tokens_per_s"]) if go_tps else "-"]
+                "%.2f" % (g / d["tokens_per_s"]) if g else "-"]
         if not d.get("compiled"):
             notes.append("torch %s %s: %s" % (preset, p, d.get("compile")))
         for f in d.get("fallbacks", []):
@@ -327,7 +366,7 @@ try:
     lines.append(open(os.path.join(w, "parity.txt")).read().strip())
 except OSError:
     pass
-lines.append("MFU = tokens/s x train FLOPs/token (genome cost, 3x forward matmul FLOPs) / %.0f TFLOP/s" % peak)
+lines.append("MFU = tokens/s x train FLOPs/token (genome cost, 3x forward matmul FLOPs) / %.0f TFLOP/s (dense bf16 peak), every precision" % peak)
 dev = next((d.get("device") for d in torch_runs.values()), None)
 if dev:
     lines.append("device: %s; torch %s" % (dev, next(iter(torch_runs.values())).get("torch")))

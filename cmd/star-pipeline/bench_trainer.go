@@ -21,15 +21,16 @@ func benchTrainerCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "trainer",
 		Usage: "measure training speed: tokens/s and GFLOP/s of a reference hybrid, a matmul roofline, each class alone",
-		UsageText: `star-pipeline bench trainer [--batch B] [--steps S] [--class-width W] [--matmul N] [--backend SPEC] [--json]
+		UsageText: `star-pipeline bench trainer [--batch B] [--steps S] [--class-width W] [--matmul N] [--backend SPEC] [--precision P] [--json]
 
 Trains the reference hybrid ` + benchReference + `
 (SA-1, Rec-1, GConv-2 and SA-1, each followed by GMemless) at width 256 and
 context 256 on random bytes: one untimed step compiles, then S steps are
 timed. Model GFLOP/s counts the matmul FLOPs of arch.FLOPs (forward and
-backward = 3x forward). In the same run it times an NxN float32 matrix
-product on the same backend and prints the model's fraction of it. Then it
-times each LIV class alone (one slot) at width W.
+backward = 3x forward). In the same run it times an NxN matrix product
+(float32, or bfloat16 with --precision bf16) on the same backend and prints
+the model's fraction of it. Then it times each LIV class alone (one slot)
+at width W.
 
 Examples:
   star-pipeline bench trainer
@@ -43,6 +44,7 @@ Examples:
 			&cli.IntFlag{Name: "class-steps", Value: 3, Usage: "timed steps per class", EnvVars: []string{"STAR_CLASS_STEPS"}},
 			&cli.IntFlag{Name: "matmul", Value: 1024, Usage: "size N of the NxN matrix product", EnvVars: []string{"STAR_MATMUL"}},
 			&cli.StringFlag{Name: "backend", Usage: "go, go:<options> or xla:<PJRT plugin path> (default $GOMLX_BACKEND, else go)", EnvVars: []string{"STAR_BACKEND"}},
+			precisionFlag(),
 			&cli.BoolFlag{Name: "json", Usage: "print JSON", EnvVars: []string{"STAR_JSON"}},
 		},
 		Action: benchTrainer,
@@ -52,6 +54,7 @@ Examples:
 // benchTrainerOutput is what bench trainer prints.
 type benchTrainerOutput struct {
 	Backend      string             `json:"backend"`
+	Precision    string             `json:"precision"`
 	Reference    trainer.StepTiming `json:"reference"`
 	MatMulN      int                `json:"matmul_n"`
 	MatMulGFLOPs float64            `json:"matmul_gflops"`
@@ -75,6 +78,10 @@ func benchTrainer(c *cli.Context) error {
 	case c.Int("class-width") < 0:
 		return badInput("--class-width must be >= 0")
 	}
+	precision, err := precisionOf(c)
+	if err != nil {
+		return err
+	}
 	backend, err := newBackend(c.String("backend"))
 	if err != nil {
 		return err
@@ -82,18 +89,18 @@ func benchTrainer(c *cli.Context) error {
 	defer backend.Finalize()
 	stderr := c.App.ErrWriter
 	dims := arch.Config{Width: c.Int("width"), Context: c.Int("context")}
-	fmt.Fprintf(stderr, "bench trainer: reference %s at width %d, context %d, batch %d on %s\n",
-		benchReference, dims.Width, dims.Context, batch, backend.Description())
-	ref, err := trainer.TimeTraining(c.Context, backend, genome.MustParse(benchReference), dims, batch, 1, steps)
+	fmt.Fprintf(stderr, "bench trainer: reference %s at width %d, context %d, batch %d, %s on %s\n",
+		benchReference, dims.Width, dims.Context, batch, precision, backend.Description())
+	ref, err := trainer.TimeTraining(c.Context, backend, genome.MustParse(benchReference), dims, batch, 1, steps, precision)
 	if err != nil {
 		return benchErr(err)
 	}
 	fmt.Fprintf(stderr, "bench trainer: %.2f s/step; timing a %dx%d matmul\n", ref.StepSeconds, mm, mm)
-	gf, err := trainer.MatMulGFLOPs(c.Context, backend, mm, 2)
+	gf, err := trainer.MatMulGFLOPs(c.Context, backend, mm, 2, precision)
 	if err != nil {
 		return err
 	}
-	out := benchTrainerOutput{Backend: backend.Description(), Reference: ref, MatMulN: mm, MatMulGFLOPs: gf, Ratio: ref.GFLOPs / gf}
+	out := benchTrainerOutput{Backend: backend.Description(), Precision: string(precision), Reference: ref, MatMulN: mm, MatMulGFLOPs: gf, Ratio: ref.GFLOPs / gf}
 	if w := c.Int("class-width"); w > 0 {
 		classDims := arch.Config{Width: w, Context: dims.Context}.WithDefaults()
 		if w/classDims.HeadDim < 4 && w%4 == 0 {
@@ -102,7 +109,7 @@ func benchTrainer(c *cli.Context) error {
 		for _, cl := range genome.Classes() {
 			g := genome.Genome{{Class: cl.ID, FeatGroup: 1, FeatStrategy: genome.FeatNone, ShareGroup: 1, ShareStrategy: genome.ShareNone}}
 			fmt.Fprintf(stderr, "bench trainer: class %s alone at width %d\n", cl.Name, w)
-			st, err := trainer.TimeTraining(c.Context, backend, g, classDims, batch, 1, c.Int("class-steps"))
+			st, err := trainer.TimeTraining(c.Context, backend, g, classDims, batch, 1, c.Int("class-steps"), precision)
 			if err != nil {
 				return benchErr(fmt.Errorf("class %s: %w", cl.Name, err))
 			}
@@ -122,8 +129,8 @@ func benchTrainer(c *cli.Context) error {
 	if err := t.flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "\nmatmul %dx%d: %.2f GFLOP/s; reference model: %.2f GFLOP/s = %.1f%% of matmul (%s)\n",
-		mm, mm, gf, ref.GFLOPs, 100*out.Ratio, out.Backend)
+	fmt.Fprintf(c.App.Writer, "\nmatmul %dx%d %s: %.2f GFLOP/s; reference model: %.2f GFLOP/s = %.1f%% of matmul (%s)\n",
+		mm, mm, precision, gf, ref.GFLOPs, 100*out.Ratio, out.Backend)
 	return nil
 }
 

@@ -36,7 +36,8 @@ last 10% of every file is validation text).
 Examples:
   star-pipeline train 11111-11111-91111 --task mad:in-context-recall --context 64 --steps 300 --lr 3e-3
   star-pipeline train --preset transformer++ --depth 4 --task text:data/brown --steps 500 --json
-  star-pipeline train 71111-91111 --task mad:selective-copying --checkpoint ckpt/run1   # rerun to resume`,
+  star-pipeline train 71111-91111 --task mad:selective-copying --checkpoint ckpt/run1   # rerun to resume
+  star-pipeline train --preset striped --depth 24 --width 768 --context 2048 --task text:data/brown --backend auto --precision bf16`,
 		Flags: []cli.Flag{
 			genomePresetFlag(), genomeDepthFlag(),
 			&cli.StringFlag{Name: "task", Usage: "mad:<task> or text:<path> (required)", EnvVars: []string{"STAR_TASK"}},
@@ -56,6 +57,7 @@ Examples:
 			&cli.StringFlag{Name: "checkpoint", Usage: "checkpoint directory: resumed when it holds a checkpoint", EnvVars: []string{"STAR_CHECKPOINT"}},
 			&cli.IntFlag{Name: "checkpoint-every", Value: 100, Usage: "steps between checkpoints (0: only at the end or when interrupted)", EnvVars: []string{"STAR_CHECKPOINT_EVERY"}},
 			&cli.StringFlag{Name: "backend", Usage: "go, go:<options> or xla:<PJRT plugin path> (default $GOMLX_BACKEND, else go)", EnvVars: []string{"STAR_BACKEND"}},
+			precisionFlag(),
 			&cli.BoolFlag{Name: "json", Usage: "print JSON", EnvVars: []string{"STAR_JSON"}},
 		},
 		Action: trainAction,
@@ -70,6 +72,7 @@ type trainOutput struct {
 	Vocab             int       `json:"vocab"`
 	Context           int       `json:"context"`
 	Width             int       `json:"width"`
+	Precision         string    `json:"precision"`
 	Steps             int       `json:"steps"`
 	ResumedFrom       int       `json:"resumed_from"`
 	FinalLoss         float64   `json:"final_loss"`
@@ -106,11 +109,15 @@ func trainAction(c *cli.Context) error {
 	if err != nil {
 		return badInput("%w", err)
 	}
+	precision, err := precisionOf(c)
+	if err != nil {
+		return err
+	}
 	dims := arch.Config{Width: c.Int("width"), HeadDim: c.Int("head-dim")}
 	cfg := trainer.Config{
 		Steps: c.Int("steps"), BatchSize: c.Int("batch"), LearningRate: c.Float64("lr"),
 		WeightDecay: noneIfZero(c.Float64("weight-decay")), WarmupFraction: noneIfZero(c.Float64("warmup")),
-		Seed: c.Uint64("seed"), CheckpointDir: c.String("checkpoint"), CheckpointEvery: c.Int("checkpoint-every"),
+		Seed: c.Uint64("seed"), Precision: precision, CheckpointDir: c.String("checkpoint"), CheckpointEvery: c.Int("checkpoint-every"),
 	}
 	switch {
 	case c.Int("batch") < 1:
@@ -147,7 +154,7 @@ func trainAction(c *cli.Context) error {
 		return err
 	}
 	out := trainOutput{Task: res.Task, Genome: res.Genome, Params: res.Params, Vocab: res.Vocab, Context: res.Context,
-		Width: res.Width, Steps: res.Steps, ResumedFrom: res.ResumedFrom, FinalLoss: res.FinalLoss, EvalLoss: res.EvalLoss,
+		Width: res.Width, Precision: string(precision), Steps: res.Steps, ResumedFrom: res.ResumedFrom, FinalLoss: res.FinalLoss, EvalLoss: res.EvalLoss,
 		TokensPerS: res.TokensPerS, TrainTokensPerS: res.TrainTokensPerS, WallSeconds: res.WallTime.Seconds(),
 		Checkpoint: res.Checkpoint, Losses: res.Losses}
 	if res.Metric == data.Perplexity {
@@ -171,6 +178,7 @@ func trainAction(c *cli.Context) error {
 	t.row("vocab", out.Vocab)
 	t.row("context", out.Context)
 	t.row("width", out.Width)
+	t.row("precision", out.Precision)
 	t.row("steps", out.Steps)
 	if out.ResumedFrom > 0 {
 		t.row("resumed_from", out.ResumedFrom)
@@ -193,6 +201,21 @@ func trainAction(c *cli.Context) error {
 		t.row("checkpoint", out.Checkpoint)
 	}
 	return t.flush()
+}
+
+// precisionFlag is --precision of train and bench trainer.
+func precisionFlag() cli.Flag {
+	return &cli.StringFlag{Name: "precision", Value: string(trainer.FP32),
+		Usage: "fp32, or bf16: mixed precision (float32 weights and optimizer, bfloat16 matmuls)", EnvVars: []string{"STAR_PRECISION"}}
+}
+
+// precisionOf returns the --precision flag, a bad value as bad usage.
+func precisionOf(c *cli.Context) (trainer.Precision, error) {
+	p, err := trainer.ParsePrecision(c.String("precision"))
+	if err != nil {
+		return "", badInput("--precision: %w", err)
+	}
+	return p, nil
 }
 
 // noneIfZero maps a flag value of 0 (explicitly none) to the trainer's

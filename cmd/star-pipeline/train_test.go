@@ -93,6 +93,8 @@ func TestTrainCLI(t *testing.T) {
 		{"odd MAD length", []string{"11111-91111", "--task", "mad:in-context-recall", "--context", "33"}, "even"},
 		{"unknown backend", []string{"11111-91111", "--task", "mad:in-context-recall", "--backend", "tpu"}, "unknown backend"},
 		{"bad preset depth", []string{"--preset", "transformer++", "--depth", "3", "--task", "mad:in-context-recall"}, "even depth"},
+		{"bad precision", []string{"11111-91111", "--task", "mad:in-context-recall", "--precision", "fp16"},
+			`--precision: precision must be "fp32" or "bf16", got "fp16"`},
 	}
 	for _, tc := range bad {
 		_, stderr, code := trainRunCLI(t, bin, append([]string{"train"}, tc.args...)...)
@@ -116,11 +118,25 @@ func TestTrainCLI(t *testing.T) {
 			t.Errorf("mad JSON lacks %q: %s", k, stdout)
 		}
 	}
-	if _, ok := mad["val_perplexity"]; ok || mad["vocab"] != 8.0*2 {
+	if _, ok := mad["val_perplexity"]; ok || mad["vocab"] != 8.0*2 || mad["precision"] != "fp32" {
 		t.Errorf("mad JSON: %s", stdout)
 	}
 	if !strings.Contains(stderr, "step 6/6") {
 		t.Errorf("no progress line on stderr: %q", stderr)
+	}
+
+	// The same run in mixed precision says so and reports the same parameters.
+	stdout, stderr, code = trainRunCLI(t, bin, append([]string{"train", "11111-91111", "--task", "mad:in-context-recall",
+		"--steps", "6", "--precision", "bf16", "--json"}, trainTinyFlags...)...)
+	if code != 0 {
+		t.Fatalf("bf16 mad run: exit %d\n%s", code, stderr)
+	}
+	var madBF16 map[string]any
+	if err := json.Unmarshal([]byte(stdout), &madBF16); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, stdout)
+	}
+	if madBF16["precision"] != "bf16" || madBF16["params"] != mad["params"] || madBF16["final_loss"] == mad["final_loss"] {
+		t.Errorf("bf16 mad JSON: %s\nfp32: %s", stdout, mad)
 	}
 
 	// A text run reports perplexity next to the unigram baseline.
@@ -186,7 +202,23 @@ func TestDataAndBenchCLI(t *testing.T) {
 	if _, _, code := trainRunCLI(t, bin, "bench", "trainer", "--matmul", "0"); code != 2 {
 		t.Errorf("bench trainer --matmul 0: exit %d, want 2", code)
 	}
+	if _, stderr, code := trainRunCLI(t, bin, "bench", "trainer", "--precision", "tf32"); code != 2 || !strings.Contains(stderr, "--precision") {
+		t.Errorf("bench trainer --precision tf32: exit %d, stderr %q; want 2", code, stderr)
+	}
 	stdout, stderr, code := trainRunCLI(t, bin, "bench", "trainer", "--width", "16", "--context", "16", "--batch", "2",
+		"--steps", "1", "--class-width", "0", "--matmul", "64", "--precision", "bf16", "--json")
+	if code != 0 {
+		t.Fatalf("bench trainer --precision bf16: exit %d\n%s", code, stderr)
+	}
+	var bf16 struct {
+		Precision string             `json:"precision"`
+		Reference trainer.StepTiming `json:"reference"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &bf16); err != nil || bf16.Precision != "bf16" ||
+		bf16.Reference.Precision != "bf16" || bf16.Reference.TokensPerS <= 0 {
+		t.Fatalf("bench trainer --precision bf16: %v\n%s", err, stdout)
+	}
+	stdout, stderr, code = trainRunCLI(t, bin, "bench", "trainer", "--width", "16", "--context", "16", "--batch", "2",
 		"--steps", "1", "--class-width", "16", "--class-steps", "1", "--matmul", "64", "--json")
 	if code != 0 {
 		t.Fatalf("bench trainer: exit %d\n%s", code, stderr)
