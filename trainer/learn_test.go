@@ -66,11 +66,12 @@ func TestTextPerplexityBeatsUnigram(t *testing.T) {
 // sequence, 12800 training and 1280 test sequences, data seed 0) at width
 // 64, head dim 16, two token-mixer slots and a GMemless slot; batch 32,
 // peak lr 3e-3, 10% warmup, cosine to 10%, no weight decay, clip 1, seed 1.
-// SA-1 (rotary positions only) grows its previous-token and induction heads
-// within about 150 steps (the training loss falls below 0.01) and scores
-// 1.0; GConv-1 stays on the in-context value-frequency plateau (about 0.37).
+// 600 steps. SA-1 (rotary positions only) grows its previous-token and
+// induction heads within 150-450 steps depending on the seed and scores 1.0
+// (seeds 1-6); GConv-1 stays on the in-context value-frequency plateau
+// (about 0.37).
 const (
-	learnSteps = 300
+	learnSteps = 600
 	learnBatch = 32
 	learnLR    = 3e-3
 )
@@ -97,7 +98,7 @@ func learnRecall(t *testing.T, genomeText string, steps int) Result {
 // not.
 func TestAttentionLearnsRecallConvolutionDoesNot(t *testing.T) {
 	if testing.Short() {
-		t.Skip("trains two models for about 10-30 s each")
+		t.Skip("trains two models for 20-40 s each")
 	}
 	t.Parallel()
 	if acc := learnRecall(t, "11111-11111-91111", learnSteps).Accuracy; acc < 0.9 {
