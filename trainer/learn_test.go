@@ -67,8 +67,8 @@ func TestTextPerplexityBeatsUnigram(t *testing.T) {
 // 64, head dim 16, two token-mixer slots and a GMemless slot; batch 32,
 // peak lr 3e-3, 10% warmup, cosine to 10%, no weight decay, clip 1, seed 1.
 // 600 steps. SA-1 (rotary positions only) grows its previous-token and
-// induction heads within 150-450 steps depending on the seed and scores 1.0
-// (seeds 1-6); GConv-1 stays on the in-context value-frequency plateau
+// induction heads within about 150 steps and scores 1.0 (seeds 1-6);
+// GConv-1 stays on the in-context value-frequency plateau
 // (about 0.37).
 const (
 	learnSteps = 600
