@@ -206,6 +206,11 @@ type Training struct {
 	// Timeout bounds one training task (a Go duration such as "30m");
 	// a task past it is cancelled and retried. Default 1h.
 	Timeout time.Duration `yaml:"timeout" json:"timeout"`
+
+	// Precision is the training arithmetic: fp32, or bf16 mixed precision
+	// (float32 master weights, bfloat16 matmuls; for GPU workers, slower
+	// on the CPU backend). Default fp32.
+	Precision string `yaml:"precision" json:"precision"`
 }
 
 // Quality says what the quality objectives are measured on: the MAD tasks
@@ -366,6 +371,7 @@ func base() Config {
 			EvalBatches:     8,
 			CheckpointEvery: 100,
 			Timeout:         time.Hour,
+			Precision:       "fp32",
 		},
 		Quality: Quality{
 			MAD:                mad,

@@ -53,6 +53,7 @@ func TestDefault(t *testing.T) {
 		{"weight_decay", c.Training.WeightDecay, 0.1},
 		{"grad_clip", c.Training.GradClip, 1.0},
 		{"timeout", c.Training.Timeout, time.Hour},
+		{"precision", c.Training.Precision, "fp32"},
 		{"mad tasks", len(c.Quality.MAD), 6},
 		{"noise", c.Quality.MAD[1].Noise, 0.2},
 		{"artifacts", c.Artifacts, "artifacts"},
@@ -239,6 +240,7 @@ func TestValidationNamesField(t *testing.T) {
 		{"training: {eval_batches: 0}", "training.eval_batches"},
 		{"training: {checkpoint_every: -1}", "training.checkpoint_every"},
 		{"training: {timeout: -1m}", "training.timeout"},
+		{"training: {precision: fp16}", "training.precision"},
 		{"quality: {mad: []}", "quality.mad"},
 		{"quality: {mad: [{name: recall}]}", "quality.mad[0].name"},
 		{"quality: {mad: [{name: compression}, {name: compression}]}", "quality.mad[1].name"},
@@ -439,6 +441,7 @@ func TestHash(t *testing.T) {
 		"training: {warmup_fraction: 0}", "quality: {mad: [{name: compression}]}",
 		"quality: {mad: [{name: compression, vocab: 32}, {name: memorization}]}",
 		"quality: {corpus: other.txt}", "quality: {sweep: {weight_decays: [0, 0.1]}}",
+		"training: {precision: bf16}",
 	}
 	seen := map[string]string{def: "default"}
 	for _, s := range differ {

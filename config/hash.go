@@ -10,8 +10,9 @@ import (
 )
 
 // hashVersion changes whenever the meaning of a hashed field changes, so old
-// cache entries stop matching.
-const hashVersion = "star-training/v1"
+// cache entries stop matching. v2: width-aware initialisation and the
+// chunked long convolution changed what the same recipe trains.
+const hashVersion = "star-training/v2"
 
 // trainingKey is everything that changes what training a genome measures.
 type trainingKey struct {
@@ -32,6 +33,7 @@ type trainingKey struct {
 	SweepWD     []float64   `json:"sweep_wd"`
 	Corpus      string      `json:"corpus"`
 	ValFraction float64     `json:"validation_fraction"`
+	Precision   string      `json:"precision"`
 }
 
 // Hash returns a hex SHA-256 over the training-relevant parts of c: depth
@@ -66,6 +68,7 @@ func (c Config) Hash() string {
 		SweepWD:     c.WeightDecays(),
 		Corpus:      c.Quality.Corpus,
 		ValFraction: c.Quality.ValidationFraction,
+		Precision:   t.Precision,
 	}
 	b, err := json.Marshal(k)
 	if err != nil {

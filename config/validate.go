@@ -249,6 +249,9 @@ func (t Training) validate(v *validator) {
 	if t.Timeout <= 0 {
 		v.add("training.timeout", "must be > 0, got %s", t.Timeout)
 	}
+	if t.Precision != "fp32" && t.Precision != "bf16" {
+		v.add("training.precision", "must be fp32 or bf16, got %q", t.Precision)
+	}
 }
 
 func (c Config) validateQuality(v *validator) {

@@ -151,7 +151,7 @@ func recipe(c config.Config, seed uint64, j job) trainer.Config {
 		Steps: t.Steps, BatchSize: t.BatchSize, LearningRate: j.LR,
 		WarmupFraction: orNone(t.WarmupFraction), Beta1: t.Beta1, Beta2: t.Beta2,
 		WeightDecay: orNone(j.WD), GradClip: t.GradClip, Seed: seed,
-		CheckpointEvery: t.CheckpointEvery,
+		CheckpointEvery: t.CheckpointEvery, Precision: trainer.Precision(t.Precision),
 	}
 }
 
