@@ -13,6 +13,7 @@ import (
 	"github.com/star-pipeline/star-pipeline/evolve"
 	"github.com/star-pipeline/star-pipeline/genome"
 	"github.com/star-pipeline/star-pipeline/search"
+	"github.com/star-pipeline/star-pipeline/trainer"
 )
 
 func TestNodeIDRoundTrip(t *testing.T) {
@@ -212,5 +213,22 @@ func TestStaticEvaluator(t *testing.T) {
 	data, _ := json.Marshal(ev)
 	if len(data) == 0 {
 		t.Error("result does not encode")
+	}
+}
+
+// The run's training recipe, precision included, reaches the trainer.
+func TestRecipeCarriesTrainingConfig(t *testing.T) {
+	t.Parallel()
+	c := config.Default()
+	c.Training.Precision = "bf16"
+	c.Training.Steps = 7
+	for _, j := range jobs(c, 3) {
+		r := recipe(c, 3, j)
+		if r.Precision != trainer.BF16 || r.Steps != 7 || r.Seed != 3 || r.LearningRate != j.LR {
+			t.Fatalf("recipe(%s) = %+v", j.Name, r)
+		}
+		if err := r.WithDefaults().Validate(); err != nil {
+			t.Fatalf("recipe(%s) does not validate: %v", j.Name, err)
+		}
 	}
 }
