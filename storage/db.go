@@ -46,6 +46,10 @@ var (
 	ErrNewerVersion = errors.New("database schema is newer than this build")
 	// ErrReadOnly: a write was attempted inside View.
 	ErrReadOnly = errors.New("write in a read-only transaction")
+	// ErrInvalidTransition: the run's status does not allow the change
+	// asked for (pausing a finished run, resuming a running one). The
+	// error is a *TransitionError.
+	ErrInvalidTransition = errors.New("run status does not allow the change")
 )
 
 // ApplicationID is stored in the SQLite header (PRAGMA application_id) of

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -157,6 +158,136 @@ func TestMigrateForward(t *testing.T) {
 	if err != nil || len(migs) != next || migs[next-1].Name != "9999_test" {
 		t.Errorf("migrations = %+v, %v", migs, err)
 	}
+}
+
+// TestMigratePausedStatus fills a database at schema version 3 with a run
+// paused the old way (failed with the dashboard's text), a failed and a
+// running run with rows in every table that refers to runs, and opens it
+// with every migration: the runs table is rebuilt with the paused status,
+// the old pause becomes one, and every other row and index is as it was.
+func TestMigratePausedStatus(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "star.db")
+	all, err := embeddedMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v3, err := open(ctx, path, all[:3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"held", "broken", "live"} {
+		if err := v3.CreateRun(ctx, testRun(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := v3.SetRunStatus(ctx, "held", RunFailed, "paused from the dashboard"); err != nil {
+		t.Fatal(err)
+	}
+	if err := v3.SetRunStatus(ctx, "broken", RunFailed, "out of memory"); err != nil {
+		t.Fatal(err)
+	}
+	if err := v3.SetRunStatus(ctx, "live", RunRunning, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := v3.StartGeneration(ctx, "live", 0); err != nil {
+		t.Fatal(err)
+	}
+	first := CandidateID("live", 0, 0)
+	if err := v3.AddCandidates(ctx,
+		Candidate{RunID: "live", Genome: "11111-91111", GenomeHash: "g0", Operator: OpSeed},
+		Candidate{RunID: "live", Index: 1, Genome: "51111-91111", GenomeHash: "g1", Operator: OpCrossMut, Parents: []string{first}},
+	); err != nil {
+		t.Fatal(err)
+	}
+	if err := v3.CompleteCandidate(ctx, first, Result{Objectives: map[string]float64{"params": 10}, ConfigHash: "cfg"}); err != nil {
+		t.Fatal(err)
+	}
+	task := TaskState{ID: "live/g000/train/0000", RunID: "live", Stage: "train", Kind: "star:train", Queue: "star-train"}
+	if _, err := v3.AddTaskStates(ctx, task); err != nil {
+		t.Fatal(err)
+	}
+	if err := v3.FinishTask(ctx, task.ID, TaskDone, []byte(`{"train_seconds": 1}`), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v3.AppendEvent(ctx, Event{RunID: "live", Kind: "generation.started"}); err != nil {
+		t.Fatal(err)
+	}
+	before := dumpSchema(t, v3.r)
+	runsBefore, err := v3.ListRuns(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v3.Close()
+
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("migrating 3 -> latest: %v", err)
+	}
+	defer db.Close()
+	after := dumpSchema(t, db.r)
+	for k, rows := range before {
+		if got, want := strings.Join(after[k], "\n"), strings.Join(rows, "\n"); got != want {
+			t.Errorf("%s after the migration:\n%s\nwant\n%s", k, got, want)
+		}
+	}
+	// Only the old pause changes: paused, with no error and no end.
+	for i, r := range runsBefore {
+		if r.ID == "held" {
+			runsBefore[i].Status, runsBefore[i].Error, runsBefore[i].Finished = RunPaused, "", time.Time{}
+		}
+	}
+	if runs, err := db.ListRuns(ctx); err != nil || !reflect.DeepEqual(runs, runsBefore) {
+		t.Errorf("runs after the migration:\n%+v, %v\nwant\n%+v", runs, err, runsBefore)
+	}
+	var fk int
+	if err := db.w.QueryRowContext(ctx, `SELECT foreign_keys FROM pragma_foreign_keys()`).Scan(&fk); err != nil || fk != 1 {
+		t.Errorf("foreign_keys = %d, %v after migrating", fk, err)
+	}
+	if err := db.AddCandidates(ctx, Candidate{RunID: "gone", Genome: "11111", GenomeHash: "g", Operator: OpSeed}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("candidate of a missing run = %v, want ErrNotFound", err)
+	}
+	if err := db.PauseRun(ctx, "live"); err != nil {
+		t.Error(err)
+	}
+	if err := db.ResumeRun(ctx, "held"); err != nil {
+		t.Error(err)
+	}
+}
+
+// dumpSchema returns the rows of every table that refers to runs ("rows
+// NAME") and the schema's indexes ("indexes"), as text in a fixed order.
+func dumpSchema(t *testing.T, q *sql.DB) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	read := func(key, query string) {
+		rows, err := q.Query(query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			out[key] = append(out[key], strings.TrimSuffix(strings.TrimPrefix(fmt.Sprint(vals), "["), "]"))
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read("indexes", `SELECT name, tbl_name, coalesce(sql, '') FROM sqlite_schema WHERE type = 'index' ORDER BY name`)
+	for _, table := range []string{"generations", "candidates", "candidate_parents", "task_states", "events", "evaluations"} {
+		read("rows "+table, `SELECT * FROM `+table+` ORDER BY 1, 2`)
+	}
+	return out
 }
 
 func TestNewerVersionRefused(t *testing.T) {

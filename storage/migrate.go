@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -70,20 +71,39 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 // returns the resulting version. Each step re-reads the version inside its
 // transaction, so two processes opening one new file do not apply a step
 // twice.
-func migrate(ctx context.Context, w *sql.DB, migs []migration) (int, error) {
+//
+// Foreign keys are off while migrations run, as SQLite's procedure for
+// rebuilding a table asks: with them on, dropping the old table would
+// delete the rows that refer to it. Each step checks every foreign key
+// before it commits, and the connection gets them back afterwards.
+func migrate(ctx context.Context, w *sql.DB, migs []migration) (version int, err error) {
+	conn, err := w.Conn(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("migrating: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+		return 0, fmt.Errorf("migrating: turning foreign keys off: %w", err)
+	}
+	defer func() {
+		_, ferr := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`)
+		if ferr != nil && err == nil {
+			version, err = 0, fmt.Errorf("migrating: turning foreign keys back on: %w", ferr)
+		}
+	}()
 	for {
-		applied, version, err := step(ctx, w, migs)
+		applied, v, err := step(ctx, conn, migs)
 		if err != nil {
 			return 0, err
 		}
 		if !applied {
-			return version, nil
+			return v, nil
 		}
 	}
 }
 
-func step(ctx context.Context, w *sql.DB, migs []migration) (applied bool, version int, err error) {
-	tx, err := w.BeginTx(ctx, nil)
+func step(ctx context.Context, conn *sql.Conn, migs []migration) (applied bool, version int, err error) {
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return false, 0, fmt.Errorf("migrating: %w", err)
 	}
@@ -125,6 +145,9 @@ func step(ctx context.Context, w *sql.DB, migs []migration) (applied bool, versi
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return false, 0, fmt.Errorf("applying migration %s: %w", m.name, err)
 	}
+	if err := checkForeignKeys(ctx, tx); err != nil {
+		return false, 0, fmt.Errorf("applying migration %s: %w", m.name, err)
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`,
 		m.version, m.name, fmtTime(now())); err != nil {
 		return false, 0, fmt.Errorf("recording migration %s: %w", m.name, err)
@@ -136,6 +159,21 @@ func step(ctx context.Context, w *sql.DB, migs []migration) (applied bool, versi
 		return false, 0, fmt.Errorf("committing migration %s: %w", m.name, err)
 	}
 	return true, m.version, nil
+}
+
+// checkForeignKeys fails if any row refers to a row that does not exist.
+func checkForeignKeys(ctx context.Context, tx *sql.Tx) error {
+	var table, parent string
+	var rowid sql.NullInt64
+	var fkid int64
+	err := tx.QueryRowContext(ctx, `PRAGMA foreign_key_check`).Scan(&table, &rowid, &parent, &fkid)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("checking foreign keys: %w", err)
+	}
+	return fmt.Errorf("checking foreign keys: a row of %s (rowid %d) refers to a missing row of %s", table, rowid.Int64, parent)
 }
 
 // Migration is one applied schema migration.

@@ -2,7 +2,9 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -11,13 +13,22 @@ import (
 type RunStatus string
 
 // Run statuses. Finished, failed and cancelled are terminal.
+//
+// The transitions on request: PauseRun takes a pending or running run to
+// paused; ResumeRun a paused or failed one back to pending; CancelRun a
+// pending, running or paused one to cancelled; StartRun (a coordinator
+// taking a run up) a pending, running or failed one to running.
 const (
 	RunPending   RunStatus = "pending"   // submitted, no coordinator has started it
 	RunRunning   RunStatus = "running"   // a coordinator is driving it
+	RunPaused    RunStatus = "paused"    // held on request; no coordinator drives it until it is resumed
 	RunFinished  RunStatus = "finished"  // every generation done
 	RunFailed    RunStatus = "failed"    // stopped by an error; see Run.Error
 	RunCancelled RunStatus = "cancelled" // stopped on request
 )
+
+// RunStatuses lists every run status, in lifecycle order.
+var RunStatuses = []RunStatus{RunPending, RunRunning, RunPaused, RunFinished, RunFailed, RunCancelled}
 
 // Terminal reports whether s is an end state.
 func (s RunStatus) Terminal() bool {
@@ -25,11 +36,7 @@ func (s RunStatus) Terminal() bool {
 }
 
 func (s RunStatus) valid() bool {
-	switch s {
-	case RunPending, RunRunning, RunFinished, RunFailed, RunCancelled:
-		return true
-	}
-	return false
+	return slices.Contains(RunStatuses, s)
 }
 
 // Run is one search.
@@ -150,6 +157,74 @@ func (o *ops) SetRunStatus(ctx context.Context, id string, status RunStatus, err
 		return fmt.Errorf("setting run %s status: %w", id, err)
 	}
 	return nil
+}
+
+// TransitionError reports a change of status that the run's status does
+// not allow. It matches ErrInvalidTransition.
+type TransitionError struct {
+	Run    string
+	Action string    // pause, resume, cancel or start
+	Status RunStatus // the run's status, which does not allow Action
+}
+
+func (e *TransitionError) Error() string {
+	return fmt.Sprintf("cannot %s run %s: it is %s", e.Action, e.Run, e.Status)
+}
+
+// Is makes errors.Is(err, ErrInvalidTransition) hold.
+func (e *TransitionError) Is(target error) bool { return target == ErrInvalidTransition }
+
+// PauseRun moves a pending or running run to paused. A coordinator stops
+// enqueueing its work (tasks already queued may finish and are recorded)
+// and no coordinator takes it up until ResumeRun.
+func (o *ops) PauseRun(ctx context.Context, id string) error {
+	return o.transition(ctx, id, "pause", RunPaused, "", RunPending, RunRunning)
+}
+
+// ResumeRun moves a paused or failed run back to pending, with its error
+// cleared, for a coordinator to take up.
+func (o *ops) ResumeRun(ctx context.Context, id string) error {
+	return o.transition(ctx, id, "resume", RunPending, "", RunPaused, RunFailed)
+}
+
+// CancelRun moves a pending, running or paused run to cancelled with
+// reason as its error text.
+func (o *ops) CancelRun(ctx context.Context, id, reason string) error {
+	return o.transition(ctx, id, "cancel", RunCancelled, reason, RunPending, RunRunning, RunPaused)
+}
+
+// StartRun moves a pending, running or failed run to running, with its
+// error cleared: a coordinator taking it up. A paused run stays paused
+// (a *TransitionError) until it is resumed.
+func (o *ops) StartRun(ctx context.Context, id string) error {
+	return o.transition(ctx, id, "start", RunRunning, "", RunPending, RunRunning, RunFailed)
+}
+
+// transition moves run id to status to, if its status is one of from.
+func (o *ops) transition(ctx context.Context, id, action string, to RunStatus, errMsg string, from ...RunStatus) error {
+	err := o.atomic(ctx, func(o *ops) error {
+		r, err := o.GetRun(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(from, r.Status) {
+			return &TransitionError{Run: id, Action: action, Status: r.Status}
+		}
+		return o.SetRunStatus(ctx, id, to, errMsg)
+	})
+	var te *TransitionError
+	if err != nil && !errors.As(err, &te) {
+		return fmt.Errorf("%s run %s: %w", gerund(action), id, err)
+	}
+	return err
+}
+
+// gerund returns the -ing form of a transition's action.
+func gerund(action string) string {
+	if action == "cancel" {
+		return "cancelling"
+	}
+	return strings.TrimSuffix(action, "e") + "ing"
 }
 
 // SetCurrentGeneration records the generation a run is working on.

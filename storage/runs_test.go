@@ -58,7 +58,7 @@ func TestRunRoundTrip(t *testing.T) {
 	if err := db.SetRunStatus(ctx, "nope", RunRunning, ""); !errors.Is(err, ErrNotFound) {
 		t.Errorf("SetRunStatus(missing) = %v", err)
 	}
-	if err := db.SetRunStatus(ctx, "r1", "paused", ""); err == nil {
+	if err := db.SetRunStatus(ctx, "r1", "odd", ""); err == nil {
 		t.Error("unknown status accepted")
 	}
 	if err := db.SetCurrentGeneration(ctx, "r1", 5); err != nil {
@@ -81,5 +81,73 @@ func TestRunRoundTrip(t *testing.T) {
 	}
 	if done, err := db.ListRuns(ctx, RunFinished); err != nil || len(done) != 0 {
 		t.Errorf("ListRuns(finished) = %v, %v", done, err)
+	}
+}
+
+func TestRunTransitions(t *testing.T) {
+	t.Parallel()
+	db, ctx := setup(t)
+	actions := map[string]func(id string) error{
+		"pause":  func(id string) error { return db.PauseRun(ctx, id) },
+		"resume": func(id string) error { return db.ResumeRun(ctx, id) },
+		"cancel": func(id string) error { return db.CancelRun(ctx, id, "stop") },
+		"start":  func(id string) error { return db.StartRun(ctx, id) },
+	}
+	// to is the status each action leads to from every status; "" refuses.
+	to := map[string]map[RunStatus]RunStatus{
+		"pause":  {RunPending: RunPaused, RunRunning: RunPaused},
+		"resume": {RunPaused: RunPending, RunFailed: RunPending},
+		"cancel": {RunPending: RunCancelled, RunRunning: RunCancelled, RunPaused: RunCancelled},
+		"start":  {RunPending: RunRunning, RunRunning: RunRunning, RunFailed: RunRunning},
+	}
+	for action, do := range actions {
+		for _, from := range RunStatuses {
+			if err := db.SetRunStatus(ctx, "r1", from, "boom"); err != nil {
+				t.Fatal(err)
+			}
+			err := do("r1")
+			r, gerr := db.GetRun(ctx, "r1")
+			if gerr != nil {
+				t.Fatal(gerr)
+			}
+			want, ok := to[action][from]
+			if !ok {
+				var te *TransitionError
+				if !errors.Is(err, ErrInvalidTransition) || !errors.As(err, &te) || te.Status != from ||
+					err.Error() != "cannot "+action+" run r1: it is "+string(from) {
+					t.Errorf("%s from %s: err = %v, want a refusal naming the status", action, from, err)
+				}
+				if r.Status != from || r.Error != "boom" {
+					t.Errorf("%s from %s: refused, yet the run is %s (%q)", action, from, r.Status, r.Error)
+				}
+				continue
+			}
+			if err != nil {
+				t.Errorf("%s from %s: %v", action, from, err)
+				continue
+			}
+			wantErr := ""
+			if action == "cancel" {
+				wantErr = "stop"
+			}
+			if r.Status != want || r.Error != wantErr || r.Finished.IsZero() != !want.Terminal() {
+				t.Errorf("%s from %s: run %s (%q, finished %v), want %s", action, from, r.Status, r.Error, r.Finished, want)
+			}
+		}
+		if err := do("nope"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s of a missing run = %v, want ErrNotFound", action, err)
+		}
+	}
+	if runs, err := db.ListRuns(ctx, RunPaused); err != nil || len(runs) != 0 {
+		t.Errorf("ListRuns(paused) = %v, %v", runs, err)
+	}
+	if err := db.PauseRun(ctx, "r1"); err == nil {
+		t.Fatal("paused a cancelled run")
+	}
+	if err := db.CreateRun(ctx, Run{ID: "p", Status: RunPaused, Config: "x", Algorithm: "ga", Population: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if runs, err := db.ListRuns(ctx, RunPaused); err != nil || len(runs) != 1 || runs[0].ID != "p" || runs[0].Status.Terminal() {
+		t.Errorf("ListRuns(paused) = %v, %v", runs, err)
 	}
 }
