@@ -132,10 +132,16 @@ func Submit(ctx context.Context, db *storage.DB, cfg config.Config) (string, err
 	return id, nil
 }
 
-// Drive coordinates the given runs until each is finished or failed, or ctx
-// ends. It first reconciles every unfinished node against the queue.
+// Drive coordinates the given runs until each is finished, failed,
+// cancelled or paused, or ctx ends. It first reconciles every unfinished
+// node against the queue. A paused run is not taken up (StartRun refuses
+// it) and a run paused while driven is dropped: nothing of it is enqueued
+// until it is resumed, but the reports of its tasks already in the queue
+// are still recorded while Drive runs, so their work is kept for the
+// resume.
 func (c *Coordinator) Drive(ctx context.Context, runIDs ...string) error {
 	runs := make(map[string]*run, len(runIDs))
+	held := map[string]*run{} // paused runs whose reports are recorded
 	if err := c.adopt(ctx, runs, runIDs); err != nil {
 		return err
 	}
@@ -190,6 +196,10 @@ func (c *Coordinator) Drive(ctx context.Context, runIDs ...string) error {
 			}
 			if done {
 				delete(runs, id)
+				if r.row.Status == storage.RunPaused {
+					c.log.Info("run paused; its queued tasks are still recorded", "run", id)
+					held[id] = r
+				}
 			}
 		}
 		if len(runs) == 0 && c.opts.Discover == nil {
@@ -199,7 +209,7 @@ func (c *Coordinator) Drive(ctx context.Context, runIDs ...string) error {
 		case d := <-c.reports:
 			r, ok := runs[nodeRun(d.rep.Node)]
 			if !ok {
-				d.done <- fmt.Errorf("report for %s: no such run is driven here", d.rep.Node)
+				d.done <- c.recordPaused(ctx, held, d.rep)
 				continue
 			}
 			err := c.record(ctx, r, d.rep)
@@ -214,6 +224,7 @@ func (c *Coordinator) Drive(ctx context.Context, runIDs ...string) error {
 				continue
 			}
 		case <-tick.C:
+			c.release(ctx, held)
 			if c.opts.Discover != nil {
 				ids, err := c.opts.Discover(ctx)
 				if err != nil {
@@ -260,24 +271,63 @@ func (c *Coordinator) Drive(ctx context.Context, runIDs ...string) error {
 	}
 }
 
-// adopt loads runs to drive and marks them running; ended runs are skipped.
+// adopt loads runs to drive and marks them running; ended and paused runs
+// are skipped.
 func (c *Coordinator) adopt(ctx context.Context, runs map[string]*run, ids []string) error {
 	for _, id := range ids {
 		r, err := c.load(ctx, id)
 		if err != nil {
 			return err
 		}
-		if r.row.Status.Terminal() && r.row.Status != storage.RunFailed {
-			c.log.Info("run already ended", "run", id, "status", r.row.Status)
+		err = c.db.StartRun(ctx, id)
+		if errors.Is(err, storage.ErrInvalidTransition) {
+			c.log.Info("not driving run", "run", id, "status", r.row.Status)
 			continue
 		}
-		if err := c.db.SetRunStatus(ctx, id, storage.RunRunning, ""); err != nil {
-			return fmt.Errorf("starting run %s: %w", id, err)
+		if err != nil {
+			return err
 		}
 		r.row.Status = storage.RunRunning
 		runs[id] = r
 	}
 	return nil
+}
+
+// recordPaused records a report of a run that is not driven here if the
+// run is paused: a task queued before the pause finished. Nothing is
+// enqueued for it; what the report unblocks waits for the resume.
+func (c *Coordinator) recordPaused(ctx context.Context, held map[string]*run, rep tasks.Report) error {
+	id := nodeRun(rep.Node)
+	r, ok := held[id]
+	if !ok {
+		row, err := c.db.GetRun(ctx, id)
+		if err != nil || row.Status != storage.RunPaused {
+			return fmt.Errorf("report for %s: no such run is driven here", rep.Node)
+		}
+		if r, err = c.load(ctx, id); err != nil {
+			return err
+		}
+		held[id] = r
+	}
+	// An error leaves the report in the queue, retried until the run is
+	// driven again; the run stays paused.
+	return c.record(ctx, r, rep)
+}
+
+// release drops the held runs that are no longer paused: resumed (a
+// coordinator with Discover takes them up again), cancelled, or finished by
+// the last reports.
+func (c *Coordinator) release(ctx context.Context, held map[string]*run) {
+	for id := range held {
+		row, err := c.db.GetRun(ctx, id)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			c.log.Warn("reading a paused run", "run", id, "err", err)
+			continue
+		}
+		if err != nil || row.Status != storage.RunPaused {
+			delete(held, id)
+		}
+	}
 }
 
 // receive is the control worker's handler: it hands the report to the

@@ -78,13 +78,24 @@ func (c *Coordinator) state(n tasks.Node, r *run) storage.TaskState {
 
 // advance creates the nodes whose parents are done and enqueues every
 // pending node of the run's current generation. It reports whether the run
-// has finished.
+// is no longer driven: finished, failed, cancelled or paused.
 func (c *Coordinator) advance(ctx context.Context, r *run) (bool, error) {
 	row, err := c.db.GetRun(ctx, r.row.ID)
 	if err != nil {
 		return false, err
 	}
 	r.row = row
+	if row.Status == storage.RunPending {
+		// Paused and resumed since the last look: take it up again.
+		err := c.db.StartRun(ctx, row.ID)
+		if errors.Is(err, storage.ErrInvalidTransition) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		r.row.Status, row.Status = storage.RunRunning, storage.RunRunning
+	}
 	if row.Status != storage.RunRunning {
 		return true, nil
 	}
