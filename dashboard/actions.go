@@ -2,9 +2,8 @@ package dashboard
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"net/http"
-	"slices"
 
 	"github.com/star-pipeline/star-pipeline/storage"
 )
@@ -16,52 +15,45 @@ const (
 	ActionCancel = "cancel"
 )
 
-// allowedActions returns the actions r's status allows: pause a pending or
-// running run; resume a paused or failed one; cancel any run that has not
-// ended, or is paused.
+// allowedActions returns the actions r's status allows, as storage's
+// transitions do: pause a pending or running run; resume a paused or
+// failed one; cancel a pending, running or paused one.
 func allowedActions(r storage.Run) []string {
-	var out []string
-	switch {
-	case Paused(r):
-		out = append(out, ActionResume, ActionCancel)
-	case r.Status == storage.RunFailed:
-		out = append(out, ActionResume)
-	case !r.Status.Terminal():
-		out = append(out, ActionPause, ActionCancel)
+	switch r.Status {
+	case storage.RunPending, storage.RunRunning:
+		return []string{ActionPause, ActionCancel}
+	case storage.RunPaused:
+		return []string{ActionResume, ActionCancel}
+	case storage.RunFailed:
+		return []string{ActionResume}
 	}
-	return out
+	return nil
 }
 
 // act applies action to run id and returns the run's new state. It fails
 // with 404 for an unknown run or action, 409 when the run's status does not
 // allow the action.
 func (s *Server) act(ctx context.Context, id, action string) (storage.Run, error) {
-	if !slices.Contains([]string{ActionPause, ActionResume, ActionCancel}, action) {
+	var change func(tx *storage.Tx) error
+	switch action {
+	case ActionPause:
+		change = func(tx *storage.Tx) error { return tx.PauseRun(ctx, id) }
+	case ActionResume:
+		change = func(tx *storage.Tx) error { return tx.ResumeRun(ctx, id) }
+	case ActionCancel:
+		change = func(tx *storage.Tx) error { return tx.CancelRun(ctx, id, CancelMessage) }
+	default:
 		return storage.Run{}, notFound("no action %q: want pause, resume or cancel", action)
 	}
 	var out storage.Run
 	err := s.db.Update(ctx, func(tx *storage.Tx) error {
-		r, err := tx.GetRun(ctx, id)
-		if err != nil {
+		var te *storage.TransitionError
+		err := change(tx)
+		switch {
+		case errors.As(err, &te):
+			return &httpError{code: http.StatusConflict, msg: te.Error()}
+		case err != nil:
 			return notFoundRun(err, id)
-		}
-		if !slices.Contains(allowedActions(r), action) {
-			st := string(r.Status)
-			if Paused(r) {
-				st = "paused"
-			}
-			return &httpError{code: http.StatusConflict, msg: fmt.Sprintf("cannot %s run %s: it is %s", action, id, st)}
-		}
-		switch action {
-		case ActionPause:
-			err = tx.SetRunStatus(ctx, id, storage.RunFailed, PauseMessage)
-		case ActionResume:
-			err = tx.SetRunStatus(ctx, id, storage.RunPending, "")
-		case ActionCancel:
-			err = tx.SetRunStatus(ctx, id, storage.RunCancelled, CancelMessage)
-		}
-		if err != nil {
-			return err
 		}
 		out, err = tx.GetRun(ctx, id)
 		return err

@@ -14,16 +14,13 @@ import (
 	"github.com/star-pipeline/star-pipeline/storage"
 )
 
-var runStatuses = []storage.RunStatus{storage.RunPending, storage.RunRunning, storage.RunFinished, storage.RunFailed,
-	storage.RunCancelled}
-
 // apiRuns answers with every run's summary, newest first; ?status=S (one
 // or more) keeps the runs with those statuses.
 func (s *Server) apiRuns(w http.ResponseWriter, r *http.Request) {
 	var statuses []storage.RunStatus
 	for _, st := range r.URL.Query()["status"] {
-		if !slices.Contains(runStatuses, storage.RunStatus(st)) {
-			s.writeError(w, r, badRequest("bad status %q: want pending, running, finished, failed or cancelled", st))
+		if !slices.Contains(storage.RunStatuses, storage.RunStatus(st)) {
+			s.writeError(w, r, badRequest("bad status %q: want pending, running, paused, finished, failed or cancelled", st))
 			return
 		}
 		statuses = append(statuses, storage.RunStatus(st))

@@ -249,26 +249,31 @@ func TestActions(t *testing.T) {
 		method, target string
 		code           int
 		status         storage.RunStatus
-		paused         bool
+		body           string // in the answer
 	}{
-		{"POST", "/runs/r-demo/pause", http.StatusSeeOther, storage.RunFailed, true},
-		{"POST", "/runs/r-demo/pause", http.StatusConflict, storage.RunFailed, true},
-		{"POST", "/api/runs/r-demo/resume", http.StatusOK, storage.RunPending, false},
-		{"POST", "/api/runs/r-demo/resume", http.StatusConflict, storage.RunPending, false},
-		{"POST", "/api/runs/r-demo/pause", http.StatusOK, storage.RunFailed, true},
-		{"POST", "/runs/r-demo/cancel", http.StatusSeeOther, storage.RunCancelled, false},
-		{"POST", "/runs/r-demo/resume", http.StatusConflict, storage.RunCancelled, false},
-		{"POST", "/runs/r-demo/explode", http.StatusNotFound, storage.RunCancelled, false},
+		{"POST", "/runs/r-demo/pause", http.StatusSeeOther, storage.RunPaused, ""},
+		{"GET", "/runs/r-demo", http.StatusOK, storage.RunPaused, `action="/runs/r-demo/resume"`},
+		{"GET", "/api/runs?status=paused", http.StatusOK, storage.RunPaused, `"status": "paused"`},
+		{"GET", "/metrics", http.StatusOK, storage.RunPaused, `star_run_status{run="r-demo",status="paused"} 1`},
+		{"POST", "/runs/r-demo/pause", http.StatusConflict, storage.RunPaused, "cannot pause run r-demo: it is paused"},
+		{"POST", "/api/runs/r-demo/resume", http.StatusOK, storage.RunPending, `"status": "pending"`},
+		{"POST", "/api/runs/r-demo/resume", http.StatusConflict, storage.RunPending, "cannot resume run r-demo: it is pending"},
+		{"POST", "/api/runs/r-demo/pause", http.StatusOK, storage.RunPaused, `"status": "paused"`},
+		{"POST", "/runs/r-demo/cancel", http.StatusSeeOther, storage.RunCancelled, ""},
+		{"POST", "/runs/r-demo/resume", http.StatusConflict, storage.RunCancelled, "it is cancelled"},
+		{"POST", "/runs/r-demo/explode", http.StatusNotFound, storage.RunCancelled, ""},
 	}
 	for _, st := range steps {
 		code, _, body := do(t, s, st.method, st.target)
-		if code != st.code {
-			t.Fatalf("%s %s: %d, want %d\n%.400s", st.method, st.target, code, st.code, body)
+		if code != st.code || !strings.Contains(body, st.body) {
+			t.Fatalf("%s %s: %d, want %d and %q\n%.400s", st.method, st.target, code, st.code, st.body, body)
 		}
-		got, msg := status(plottest.Demo)
-		if got != st.status || (msg == dashboard.PauseMessage) != st.paused {
-			t.Fatalf("%s %s: run %s (%q), want %s paused=%v", st.method, st.target, got, msg, st.status, st.paused)
+		if got, msg := status(plottest.Demo); got != st.status {
+			t.Fatalf("%s %s: run %s (%q), want %s", st.method, st.target, got, msg, st.status)
 		}
+	}
+	if _, msg := status(plottest.Demo); msg != dashboard.CancelMessage {
+		t.Errorf("cancelled run's error %q, want %q", msg, dashboard.CancelMessage)
 	}
 	if code, _, _ := do(t, s, "POST", "/api/runs/nope/pause"); code != http.StatusNotFound {
 		t.Errorf("action on a missing run: %d, want 404", code)
@@ -287,6 +292,20 @@ func TestActions(t *testing.T) {
 	}
 	if st, _ := status(plottest.Empty); st != storage.RunPending {
 		t.Errorf("cross-site post changed the run to %s", st)
+	}
+
+	// A failed run resumes, with its error cleared; it cannot be paused.
+	if err := db.SetRunStatus(ctx, plottest.Empty, storage.RunFailed, "out of memory"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := do(t, s, "POST", "/api/runs/r-empty/pause"); code != http.StatusConflict {
+		t.Errorf("pausing a failed run: %d, want 409", code)
+	}
+	if code, _, body := do(t, s, "POST", "/api/runs/r-empty/resume"); code != http.StatusOK {
+		t.Errorf("resuming a failed run: %d %s", code, body)
+	}
+	if st, msg := status(plottest.Empty); st != storage.RunPending || msg != "" {
+		t.Errorf("failed run resumed to %s (%q), want pending with no error", st, msg)
 	}
 }
 

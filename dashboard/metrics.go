@@ -62,7 +62,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	fam := func(name, typ, help string) *metricFamily {
 		return &metricFamily{name: "star_" + name, typ: typ, help: help}
 	}
-	info := fam("run_status", "gauge", "1 for the run's current status (paused runs report paused).")
+	info := fam("run_status", "gauge", "1 for the run's current status.")
 	gen := fam("run_generation", "gauge", "Generation the run is working on.")
 	gens := fam("run_generations", "gauge", "Generations the run is configured for, after the seed population.")
 	evaluated := fam("candidates_evaluated", "gauge", "Candidates of the run with objectives recorded.")
@@ -73,7 +73,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	tps := fam("train_tokens_per_second", "gauge", "Mean training throughput the run's candidates report.")
 	elapsed := fam("run_elapsed_seconds", "gauge", "Seconds since the run was created, up to its end.")
 	for _, run := range runs {
-		info.add(1, "run", run.ID, "status", run.StatusText())
+		info.add(1, "run", run.ID, "status", string(run.Status))
 		gen.add(float64(run.CurrentGeneration), "run", run.ID)
 		gens.add(float64(run.Generations), "run", run.ID)
 		evaluated.add(float64(run.Evaluated), "run", run.ID)

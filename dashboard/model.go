@@ -13,28 +13,14 @@ import (
 	"github.com/star-pipeline/star-pipeline/storage"
 )
 
-// PauseMessage is the error text of a paused run. The lineage has no paused
-// status: pausing stops a run as failed with this text. A coordinator stops
-// enqueueing work for a run that is not running and does not pick up failed
-// runs by itself; resuming moves the run to pending, which a coordinator
-// (`star-pipeline coordinator`) picks up, and `star-pipeline resume RUN_ID`
-// drives a paused run too.
-const PauseMessage = "paused from the dashboard"
-
 // CancelMessage is the error text of a run cancelled from the dashboard.
 const CancelMessage = "cancelled from the dashboard"
-
-// Paused reports whether r was paused from the dashboard.
-func Paused(r storage.Run) bool {
-	return r.Status == storage.RunFailed && r.Error == PauseMessage
-}
 
 // RunSummary is one run as the runs page and /api/runs show it. Its JSON
 // field names follow `star-pipeline runs --json`.
 type RunSummary struct {
 	ID                string             `json:"id"`
 	Status            storage.RunStatus  `json:"status"`
-	Paused            bool               `json:"paused,omitempty"`
 	Algorithm         string             `json:"algorithm"`
 	Seed              uint64             `json:"seed"`
 	Population        int                `json:"population"`
@@ -55,14 +41,6 @@ type RunSummary struct {
 	ElapsedSeconds    float64            `json:"elapsed_seconds"`
 	ConfigHash        string             `json:"config_hash"`
 	Error             string             `json:"error,omitempty"`
-}
-
-// StatusText is the status a page shows: "paused" for a paused run.
-func (s RunSummary) StatusText() string {
-	if s.Paused {
-		return "paused"
-	}
-	return string(s.Status)
 }
 
 // Elapsed is the run's elapsed time for a page.
@@ -116,7 +94,7 @@ func loadRun(ctx context.Context, src plot.Source, id string) (runData, error) {
 // summarise builds a run's summary at time now.
 func summarise(d runData, now time.Time) RunSummary {
 	r := d.run
-	s := RunSummary{ID: r.ID, Status: r.Status, Paused: Paused(r), Algorithm: r.Algorithm, Seed: r.Seed,
+	s := RunSummary{ID: r.ID, Status: r.Status, Algorithm: r.Algorithm, Seed: r.Seed,
 		Population: r.Population, Generations: r.Generations, CurrentGeneration: r.CurrentGeneration,
 		Objectives: d.objs, Best: map[string]float64{}, Candidates: len(d.cands), Created: r.Created,
 		Updated: r.Updated, ConfigHash: r.ConfigHash, Error: r.Error}
