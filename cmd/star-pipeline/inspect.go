@@ -241,7 +241,7 @@ func summariseRun(r storage.Run, cands []storage.Candidate, now time.Time) runSu
 	case !r.Finished.IsZero():
 		f := r.Finished
 		s.Finished, end = &f, f
-	case r.Status.Terminal():
+	case r.Status.Terminal() || r.Status == storage.RunPaused:
 		end = r.Updated
 	}
 	s.ElapsedSeconds = end.Sub(r.Created).Seconds()

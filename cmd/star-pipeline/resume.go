@@ -14,7 +14,7 @@ import (
 func init() {
 	register(&cli.Command{
 		Name:      "resume",
-		Usage:     "continue an interrupted search where its lineage stops",
+		Usage:     "continue an interrupted, failed or paused search where its lineage stops",
 		UsageText: "star-pipeline resume r20261126-193000-ab12cd [--db star.db] [--redis ADDR] [--workers N]",
 		Flags: append([]cli.Flag{
 			dbFlag(),
@@ -26,7 +26,7 @@ func init() {
 	})
 	register(&cli.Command{
 		Name:  "coordinator",
-		Usage: "coordinate every unfinished run of a database (runs submitted with --detach included)",
+		Usage: "coordinate every unfinished run of a database (runs submitted with --detach included; paused runs wait until resumed)",
 		Flags: append([]cli.Flag{
 			dbFlag(),
 			&cli.DurationFlag{Name: "poll", Value: 5e9, Usage: "how often to look for newly submitted runs"},
@@ -52,9 +52,12 @@ func resume(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if run.Status == storage.RunFinished {
+	switch run.Status {
+	case storage.RunFinished:
 		fmt.Fprintf(c.App.ErrWriter, "run %s already finished\n", id)
 		return printFinal(c, id)
+	case storage.RunCancelled:
+		return fmt.Errorf("run %s was cancelled; a cancelled run cannot be resumed", id)
 	}
 	ev, err := evaluator(c)
 	if err != nil {
@@ -69,11 +72,55 @@ func resume(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.ErrWriter, "resuming run %s at generation %d\n", id, run.CurrentGeneration)
+	if run.Status == storage.RunPaused {
+		if err := unpause(c.Context, c.String("db"), id); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(c.App.ErrWriter, "resuming run %s (%s) at generation %d\n", id, run.Status, run.CurrentGeneration)
 	if err := drive(c, b, c.String("db"), workers, ev, id); err != nil {
 		return interrupted(c.Context, err)
 	}
-	return printFinal(c, id)
+	return printEnd(c, id)
+}
+
+// unpause moves a paused run back to pending, for this process to drive.
+func unpause(ctx context.Context, dbPath, id string) error {
+	db, err := openDBForWrite(ctx, dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.ResumeRun(ctx, id)
+}
+
+// printEnd reports how driving run id ended: the Pareto set of a finished
+// run, how to continue one paused meanwhile, an error otherwise.
+func printEnd(c *cli.Context, id string) error {
+	db, err := openDB(c)
+	if err != nil {
+		return err
+	}
+	r, err := db.GetRun(c.Context, id)
+	db.Close()
+	if err != nil {
+		return err
+	}
+	switch r.Status {
+	case storage.RunFinished:
+		return printFinal(c, id)
+	case storage.RunPaused:
+		fmt.Fprintf(c.App.ErrWriter, "run %s paused at generation %d; `star-pipeline resume %s` continues it\n",
+			id, r.CurrentGeneration, id)
+		if c.Bool("json") {
+			return writeJSON(c.App.Writer, map[string]string{"id": id, "status": string(r.Status)})
+		}
+		return nil
+	}
+	if r.Error != "" {
+		return fmt.Errorf("run %s is %s: %s", id, r.Status, r.Error)
+	}
+	return fmt.Errorf("run %s is %s", id, r.Status)
 }
 
 // coordinator drives every unfinished run, picking up new ones as they are

@@ -164,7 +164,7 @@ func TestServeRedis(t *testing.T) {
 		{"GET", "/monitoring/", 200, "<html"},
 		{"GET", "/", 200, `href="/monitoring/"`},
 		{"GET", "/runs/r-demo", 200, `action="/runs/r-demo/pause"`},
-		{"POST", "/api/runs/r-demo/pause", 200, `"paused": true`},
+		{"POST", "/api/runs/r-demo/pause", 200, `"status": "paused"`},
 		{"POST", "/runs/r-demo/resume", 303, ""},
 		{"GET", "/api/runs/r-demo", 200, `"status": "pending"`},
 		{"POST", "/api/runs/r-ppl/cancel", 409, "cannot cancel"},

@@ -91,7 +91,7 @@ func submit(c *cli.Context) error {
 	if err := drive(c, b, c.String("db"), workers, ev, id); err != nil {
 		return interrupted(c.Context, err)
 	}
-	return printFinal(c, id)
+	return printEnd(c, id)
 }
 
 // printFinal prints the run id and its final Pareto set.
