@@ -228,6 +228,9 @@ func (c *Coordinator) Drive(ctx context.Context, runIDs ...string) error {
 			if c.opts.Discover != nil {
 				ids, err := c.opts.Discover(ctx)
 				if err != nil {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
 					return err
 				}
 				var fresh []string
