@@ -143,8 +143,14 @@ func transposeTyped[T any](in, out []T, plan transposePlan) {
 		for i := range last {
 			outerStrides[i] = inStride[plan.perm[i]]
 		}
-		forEachIndex(outerDims, outerStrides, func(o, src int) {
-			copy(out[o*row:(o+1)*row], in[src:src+row])
+		rowStrides := make([]int, last) // of the output rows, row-major
+		n := row
+		for i := last - 1; i >= 0; i-- {
+			rowStrides[i] = n
+			n *= outerDims[i]
+		}
+		forEachIndex2(outerDims, outerStrides, rowStrides, func(src, dst int) {
+			copy(out[dst:dst+row], in[src:src+row])
 		})
 		return
 	}
@@ -195,30 +201,8 @@ func transposeTyped[T any](in, out []T, plan transposePlan) {
 	})
 }
 
-// forEachIndex calls fn(flat output index, input offset) for every index of
-// dims in row-major order, the input offset being the sum of index*stride.
-func forEachIndex(dims, strides []int, fn func(o, src int)) {
-	n := 1
-	for _, d := range dims {
-		n *= d
-	}
-	idx := make([]int, len(dims))
-	src := 0
-	for o := range n {
-		fn(o, src)
-		for a := len(dims) - 1; a >= 0; a-- {
-			idx[a]++
-			src += strides[a]
-			if idx[a] < dims[a] {
-				break
-			}
-			src -= strides[a] * dims[a]
-			idx[a] = 0
-		}
-	}
-}
-
-// forEachIndex2 is forEachIndex with two offsets (input and output).
+// forEachIndex2 calls fn(input offset, output offset) for every index of
+// dims in row-major order, each offset being the sum of index*stride.
 func forEachIndex2(dims, inStrides, outStrides []int, fn func(src, dst int)) {
 	n := 1
 	for _, d := range dims {
