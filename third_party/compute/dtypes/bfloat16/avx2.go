@@ -35,3 +35,14 @@ func LoadBFloat16x16(ptr *[16]BFloat16) BFloat16x16 {
 	vec := archsimd.LoadUint16x16((*[16]uint16)(unsafe.Pointer(ptr)))
 	return BFloat16x16(vec)
 }
+
+// LoadBFloat16x8ToFloat32 loads exactly 8 BFloat16 values from ptr and widens
+// them to an archsimd.Float32x8. Unlike LoadBFloat16x16 it reads only the 16
+// bytes it converts.
+//
+// Only available if archsimd.X86.AVX2() returns true at runtime -- indicating AVX2 is available.
+// If not available, don't use this, it will crash!
+func LoadBFloat16x8ToFloat32(ptr *[8]BFloat16) archsimd.Float32x8 {
+	vec := archsimd.LoadUint16x8((*[8]uint16)(unsafe.Pointer(ptr)))
+	return vec.ExtendToUint32().ShiftAllLeft(16).AsFloat32x8()
+}

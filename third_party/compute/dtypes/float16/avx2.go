@@ -105,3 +105,14 @@ func avx2LeadingZeros(v archsimd.Uint32x8) archsimd.Uint32x8 {
 
 	return archsimd.BroadcastUint32x8(32).Sub(popcount)
 }
+
+// LoadFloat16x8ToFloat32 loads exactly 8 Float16 values from ptr and widens
+// them to an archsimd.Float32x8. Unlike LoadFloat16x16 it reads only the 16
+// bytes it converts.
+//
+// Only available if archsimd.X86.AVX2() returns true at runtime -- indicating AVX2 is available.
+// If not available, don't use this, it will crash!
+func LoadFloat16x8ToFloat32(ptr *[8]Float16) archsimd.Float32x8 {
+	vec := archsimd.LoadUint16x8((*[8]uint16)(unsafe.Pointer(ptr)))
+	return avx2ConvertF16ToF32(vec.ExtendToUint32()).AsFloat32x8()
+}

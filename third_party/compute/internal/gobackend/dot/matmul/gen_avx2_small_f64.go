@@ -244,8 +244,8 @@ func avx2SmallFloat64( //alt:f64
 
 				for ; col+outputVecWidth <= rhsCrossSize; col += outputVecWidth {
 					//alt:f32 r0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Pointer(rColBase + uintptr(col)*iSize)))
-					//alt:bf16  r0, _ := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Pointer(rColBase + uintptr(col)*iSize))).ToFloat32()
-					//alt:f16  r0, _ := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Pointer(rColBase + uintptr(col)*iSize))).ToFloat32()
+					//alt:bf16  r0 := bfloat16.LoadBFloat16x8ToFloat32((*[8]bfloat16.BFloat16)(unsafe.Pointer(rColBase + uintptr(col)*iSize)))
+					//alt:f16  r0 := float16.LoadFloat16x8ToFloat32((*[8]float16.Float16)(unsafe.Pointer(rColBase + uintptr(col)*iSize)))
 					r0 := archsimd.LoadFloat64x4((*[4]float64)(unsafe.Pointer(rColBase + uintptr(col)*iSize))) //alt:f64
 
 					outBase0 := outputBase + uintptr((row+0)*rhsCrossSize+col)*oSize
@@ -352,8 +352,8 @@ func avx2SmallFloat64( //alt:f64
 				col := 0
 				for ; col+outputVecWidth <= rhsCrossSize; col += outputVecWidth {
 					//alt:f32 r0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Pointer(rColBase + uintptr(col)*iSize)))
-					//alt:bf16  r0, _ := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Pointer(rColBase + uintptr(col)*iSize))).ToFloat32()
-					//alt:f16  r0, _ := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Pointer(rColBase + uintptr(col)*iSize))).ToFloat32()
+					//alt:bf16  r0 := bfloat16.LoadBFloat16x8ToFloat32((*[8]bfloat16.BFloat16)(unsafe.Pointer(rColBase + uintptr(col)*iSize)))
+					//alt:f16  r0 := float16.LoadFloat16x8ToFloat32((*[8]float16.Float16)(unsafe.Pointer(rColBase + uintptr(col)*iSize)))
 					r0 := archsimd.LoadFloat64x4((*[4]float64)(unsafe.Pointer(rColBase + uintptr(col)*iSize))) //alt:f64
 
 					outBase := outputBase + uintptr(row*rhsCrossSize+col)*oSize
@@ -455,60 +455,60 @@ func avx2SmallFloat64Transposed( //alt:f64
 				acc := archsimd.BroadcastFloat64x4(0.0) //alt:f64
 				k := 0
 				//alt:f32 const vecWidth = 8
-				//alt:bf16  const vecWidth = 16
-				//alt:f16  const vecWidth = 16
+				//alt:bf16  const vecWidth = 8
+				//alt:f16  const vecWidth = 8
 				const vecWidth = 4 //alt:f64
 
 				for ; k+4*vecWidth <= contractingSize; k += 4 * vecWidth {
 					//alt:f32 l0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Pointer(lRowBase + uintptr(k)*iSize)))
-					//alt:bf16  l0, _ := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Pointer(lRowBase + uintptr(k)*iSize))).ToFloat32()
-					//alt:f16  l0, _ := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Pointer(lRowBase + uintptr(k)*iSize))).ToFloat32()
+					//alt:bf16  l0 := bfloat16.LoadBFloat16x8ToFloat32((*[8]bfloat16.BFloat16)(unsafe.Pointer(lRowBase + uintptr(k)*iSize)))
+					//alt:f16  l0 := float16.LoadFloat16x8ToFloat32((*[8]float16.Float16)(unsafe.Pointer(lRowBase + uintptr(k)*iSize)))
 					l0 := archsimd.LoadFloat64x4((*[4]float64)(unsafe.Pointer(lRowBase + uintptr(k)*iSize))) //alt:f64
 					//alt:f32 r0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Pointer(rColBase + uintptr(k)*iSize)))
-					//alt:bf16  r0, _ := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Pointer(rColBase + uintptr(k)*iSize))).ToFloat32()
-					//alt:f16  r0, _ := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Pointer(rColBase + uintptr(k)*iSize))).ToFloat32()
+					//alt:bf16  r0 := bfloat16.LoadBFloat16x8ToFloat32((*[8]bfloat16.BFloat16)(unsafe.Pointer(rColBase + uintptr(k)*iSize)))
+					//alt:f16  r0 := float16.LoadFloat16x8ToFloat32((*[8]float16.Float16)(unsafe.Pointer(rColBase + uintptr(k)*iSize)))
 					r0 := archsimd.LoadFloat64x4((*[4]float64)(unsafe.Pointer(rColBase + uintptr(k)*iSize))) //alt:f64
 					acc = l0.MulAdd(r0, acc)
 
 					//alt:f32 l1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Pointer(lRowBase + uintptr(k+vecWidth)*iSize)))
-					//alt:bf16  l1, _ := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Pointer(lRowBase + uintptr(k+vecWidth)*iSize))).ToFloat32()
-					//alt:f16  l1, _ := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Pointer(lRowBase + uintptr(k+vecWidth)*iSize))).ToFloat32()
+					//alt:bf16  l1 := bfloat16.LoadBFloat16x8ToFloat32((*[8]bfloat16.BFloat16)(unsafe.Pointer(lRowBase + uintptr(k+vecWidth)*iSize)))
+					//alt:f16  l1 := float16.LoadFloat16x8ToFloat32((*[8]float16.Float16)(unsafe.Pointer(lRowBase + uintptr(k+vecWidth)*iSize)))
 					l1 := archsimd.LoadFloat64x4((*[4]float64)(unsafe.Pointer(lRowBase + uintptr(k+vecWidth)*iSize))) //alt:f64
 					//alt:f32 r1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Pointer(rColBase + uintptr(k+vecWidth)*iSize)))
-					//alt:bf16  r1, _ := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Pointer(rColBase + uintptr(k+vecWidth)*iSize))).ToFloat32()
-					//alt:f16  r1, _ := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Pointer(rColBase + uintptr(k+vecWidth)*iSize))).ToFloat32()
+					//alt:bf16  r1 := bfloat16.LoadBFloat16x8ToFloat32((*[8]bfloat16.BFloat16)(unsafe.Pointer(rColBase + uintptr(k+vecWidth)*iSize)))
+					//alt:f16  r1 := float16.LoadFloat16x8ToFloat32((*[8]float16.Float16)(unsafe.Pointer(rColBase + uintptr(k+vecWidth)*iSize)))
 					r1 := archsimd.LoadFloat64x4((*[4]float64)(unsafe.Pointer(rColBase + uintptr(k+vecWidth)*iSize))) //alt:f64
 					acc = l1.MulAdd(r1, acc)
 
 					//alt:f32 l2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Pointer(lRowBase + uintptr(k+2*vecWidth)*iSize)))
-					//alt:bf16  l2, _ := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Pointer(lRowBase + uintptr(k+2*vecWidth)*iSize))).ToFloat32()
-					//alt:f16  l2, _ := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Pointer(lRowBase + uintptr(k+2*vecWidth)*iSize))).ToFloat32()
+					//alt:bf16  l2 := bfloat16.LoadBFloat16x8ToFloat32((*[8]bfloat16.BFloat16)(unsafe.Pointer(lRowBase + uintptr(k+2*vecWidth)*iSize)))
+					//alt:f16  l2 := float16.LoadFloat16x8ToFloat32((*[8]float16.Float16)(unsafe.Pointer(lRowBase + uintptr(k+2*vecWidth)*iSize)))
 					l2 := archsimd.LoadFloat64x4((*[4]float64)(unsafe.Pointer(lRowBase + uintptr(k+2*vecWidth)*iSize))) //alt:f64
 					//alt:f32 r2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Pointer(rColBase + uintptr(k+2*vecWidth)*iSize)))
-					//alt:bf16  r2, _ := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Pointer(rColBase + uintptr(k+2*vecWidth)*iSize))).ToFloat32()
-					//alt:f16  r2, _ := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Pointer(rColBase + uintptr(k+2*vecWidth)*iSize))).ToFloat32()
+					//alt:bf16  r2 := bfloat16.LoadBFloat16x8ToFloat32((*[8]bfloat16.BFloat16)(unsafe.Pointer(rColBase + uintptr(k+2*vecWidth)*iSize)))
+					//alt:f16  r2 := float16.LoadFloat16x8ToFloat32((*[8]float16.Float16)(unsafe.Pointer(rColBase + uintptr(k+2*vecWidth)*iSize)))
 					r2 := archsimd.LoadFloat64x4((*[4]float64)(unsafe.Pointer(rColBase + uintptr(k+2*vecWidth)*iSize))) //alt:f64
 					acc = l2.MulAdd(r2, acc)
 
 					//alt:f32 l3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Pointer(lRowBase + uintptr(k+3*vecWidth)*iSize)))
-					//alt:bf16  l3, _ := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Pointer(lRowBase + uintptr(k+3*vecWidth)*iSize))).ToFloat32()
-					//alt:f16  l3, _ := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Pointer(lRowBase + uintptr(k+3*vecWidth)*iSize))).ToFloat32()
+					//alt:bf16  l3 := bfloat16.LoadBFloat16x8ToFloat32((*[8]bfloat16.BFloat16)(unsafe.Pointer(lRowBase + uintptr(k+3*vecWidth)*iSize)))
+					//alt:f16  l3 := float16.LoadFloat16x8ToFloat32((*[8]float16.Float16)(unsafe.Pointer(lRowBase + uintptr(k+3*vecWidth)*iSize)))
 					l3 := archsimd.LoadFloat64x4((*[4]float64)(unsafe.Pointer(lRowBase + uintptr(k+3*vecWidth)*iSize))) //alt:f64
 					//alt:f32 r3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Pointer(rColBase + uintptr(k+3*vecWidth)*iSize)))
-					//alt:bf16  r3, _ := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Pointer(rColBase + uintptr(k+3*vecWidth)*iSize))).ToFloat32()
-					//alt:f16  r3, _ := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Pointer(rColBase + uintptr(k+3*vecWidth)*iSize))).ToFloat32()
+					//alt:bf16  r3 := bfloat16.LoadBFloat16x8ToFloat32((*[8]bfloat16.BFloat16)(unsafe.Pointer(rColBase + uintptr(k+3*vecWidth)*iSize)))
+					//alt:f16  r3 := float16.LoadFloat16x8ToFloat32((*[8]float16.Float16)(unsafe.Pointer(rColBase + uintptr(k+3*vecWidth)*iSize)))
 					r3 := archsimd.LoadFloat64x4((*[4]float64)(unsafe.Pointer(rColBase + uintptr(k+3*vecWidth)*iSize))) //alt:f64
 					acc = l3.MulAdd(r3, acc)
 				}
 
 				for ; k+vecWidth <= contractingSize; k += vecWidth {
 					//alt:f32 lVal := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Pointer(lRowBase + uintptr(k)*iSize)))
-					//alt:bf16  lVal, _ := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Pointer(lRowBase + uintptr(k)*iSize))).ToFloat32()
-					//alt:f16  lVal, _ := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Pointer(lRowBase + uintptr(k)*iSize))).ToFloat32()
+					//alt:bf16  lVal := bfloat16.LoadBFloat16x8ToFloat32((*[8]bfloat16.BFloat16)(unsafe.Pointer(lRowBase + uintptr(k)*iSize)))
+					//alt:f16  lVal := float16.LoadFloat16x8ToFloat32((*[8]float16.Float16)(unsafe.Pointer(lRowBase + uintptr(k)*iSize)))
 					lVal := archsimd.LoadFloat64x4((*[4]float64)(unsafe.Pointer(lRowBase + uintptr(k)*iSize))) //alt:f64
 					//alt:f32 rVal := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Pointer(rColBase + uintptr(k)*iSize)))
-					//alt:bf16  rVal, _ := bfloat16.LoadBFloat16x16((*[16]bfloat16.BFloat16)(unsafe.Pointer(rColBase + uintptr(k)*iSize))).ToFloat32()
-					//alt:f16  rVal, _ := float16.LoadFloat16x16((*[16]float16.Float16)(unsafe.Pointer(rColBase + uintptr(k)*iSize))).ToFloat32()
+					//alt:bf16  rVal := bfloat16.LoadBFloat16x8ToFloat32((*[8]bfloat16.BFloat16)(unsafe.Pointer(rColBase + uintptr(k)*iSize)))
+					//alt:f16  rVal := float16.LoadFloat16x8ToFloat32((*[8]float16.Float16)(unsafe.Pointer(rColBase + uintptr(k)*iSize)))
 					rVal := archsimd.LoadFloat64x4((*[4]float64)(unsafe.Pointer(rColBase + uintptr(k)*iSize))) //alt:f64
 					acc = lVal.MulAdd(rVal, acc)
 				}
