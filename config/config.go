@@ -89,6 +89,12 @@ type Config struct {
 	// Default "artifacts" (relative to the coordinator's working directory).
 	Artifacts string `yaml:"artifacts" json:"artifacts"`
 
+	// Final, when set, adds a final stage after the last generation: the
+	// best candidates and the baselines are retrained with a larger budget
+	// and several seeds (see Final). Default absent: no final stage. An
+	// empty mapping ("final: {}") turns it on with every default.
+	Final *Final `yaml:"final,omitempty" json:"final,omitempty"`
+
 	// Backend is the GoMLX backend that trains candidates: "go" (pure Go,
 	// any machine), "xla" or "xla:<plugin path>" (GPU workers), optionally
 	// with options after a colon, as in GOMLX_BACKEND. Default "go".
@@ -397,6 +403,11 @@ func (c *Config) applyDefaults() {
 	c.Search.Dims = c.Search.Dims.WithDefaults()
 	for i := range c.Quality.MAD {
 		c.Quality.MAD[i] = c.Quality.MAD[i].withDefaults()
+	}
+	if c.Final != nil {
+		f := *c.Final // never write through a pointer a copy of c shares
+		f.applyDefaults(c.Training)
+		c.Final = &f
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -97,7 +98,8 @@ func TestExampleIsDefault(t *testing.T) {
 }
 
 // TestExampleListsEveryField keeps example.yaml complete: every key of the
-// Config type appears in it.
+// Config type appears in it. An optional section (a pointer field, off when
+// absent) appears commented out, one "# key:" line per key.
 func TestExampleListsEveryField(t *testing.T) {
 	t.Parallel()
 	var root yaml.Node
@@ -125,9 +127,17 @@ func TestExampleListsEveryField(t *testing.T) {
 	visit(&root, "")
 	var want []string
 	var keys func(t reflect.Type, path string)
+	commented := map[string]bool{}
 	keys = func(t reflect.Type, path string) {
 		for name, ft := range yamlFields(t) {
 			p := join(path, name)
+			if ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct {
+				commented[name] = true
+				for sub := range yamlFields(ft.Elem()) {
+					commented[sub] = true
+				}
+				continue
+			}
 			want = append(want, p)
 			switch {
 			case ft.Kind() == reflect.Struct:
@@ -141,6 +151,11 @@ func TestExampleListsEveryField(t *testing.T) {
 	for _, p := range want {
 		if !present[p] {
 			t.Errorf("example.yaml does not set %s", p)
+		}
+	}
+	for key := range commented {
+		if !regexp.MustCompile(`(?m)^#\s*` + regexp.QuoteMeta(key) + `:`).Match(Example) {
+			t.Errorf("example.yaml does not list the optional key %s in a comment", key)
 		}
 	}
 }

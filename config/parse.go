@@ -204,6 +204,8 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 		return // null keeps the default
 	}
 	switch t.Kind() {
+	case reflect.Pointer:
+		w.walk(n, t.Elem(), path)
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			w.fail(path, n, "want a mapping, got %s", describe(n))

@@ -146,6 +146,7 @@ func (c Config) validate(v *validator) {
 	c.validateSeeds(v)
 	c.Training.validate(v)
 	c.validateQuality(v)
+	c.validateFinal(v)
 	validateArtifacts(v, c.Artifacts)
 	validateBackend(v, c.Backend)
 }
@@ -209,28 +210,9 @@ func (c Config) validateSeeds(v *validator) {
 	if c.Search.Depth < 2 {
 		return // reported under search.depth
 	}
-	known := strings.Join(genome.PresetNames(), ", ")
 	for i, s := range c.Seeds {
-		p := fmt.Sprintf("seeds[%d]", i)
-		t := strings.TrimSpace(s)
-		if t == "" {
-			v.add(p, "must be a preset name (%s) or genome text, got an empty string", known)
-			continue
-		}
-		_, perr := genome.Preset(t, c.Search.Depth)
-		if perr == nil {
-			continue
-		}
-		if t[0] < '0' || t[0] > '9' {
-			v.add(p, "%v", perr)
-			continue
-		}
-		g, err := genome.Parse(t)
-		if err == nil {
-			err = genome.CheckRanges(g, genome.Space{Depth: c.Search.Depth})
-		}
-		if err != nil {
-			v.add(p, "genome %q: %v", t, err)
+		if _, err := ParseGenomeSpec(s, c.Search.Depth); err != nil {
+			v.add(fmt.Sprintf("seeds[%d]", i), "%v", err)
 		}
 	}
 }
