@@ -63,6 +63,9 @@ type Progress struct {
 	Failed      int
 	Hypervolume *float64 // of the last finished generation
 	Message     string
+	// Final is set during the run's final stage: Done and Total count its
+	// retrainings then.
+	Final bool
 }
 
 // Coordinator drives runs to the end.

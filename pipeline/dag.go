@@ -28,6 +28,7 @@ type run struct {
 	engine    *evolve.Engine[genome.Genome]
 	offspring int    // children per bred generation
 	artifacts string // checkpoint root
+	finalYAML string // the final stage's run config (config.FinalTraining), "" without one
 }
 
 func (c *Coordinator) load(ctx context.Context, id string) (*run, error) {
@@ -47,8 +48,27 @@ func (c *Coordinator) load(ctx context.Context, id string) (*run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", id, err)
 	}
-	return &run{row: row, cfg: cfg, engine: e, offspring: e.Algorithm().Offspring(cfg.Population),
-		artifacts: dir}, nil
+	r := &run{row: row, cfg: cfg, engine: e, offspring: e.Algorithm().Offspring(cfg.Population), artifacts: dir}
+	if cfg.Final != nil {
+		if r.finalYAML, err = finalConfig(cfg); err != nil {
+			return nil, fmt.Errorf("run %s: %w", id, err)
+		}
+	}
+	return r, nil
+}
+
+// final reports whether generation g is the run's final stage.
+func (r *run) final(g int) bool {
+	return r.cfg.Final != nil && g == storage.FinalGeneration(r.row)
+}
+
+// configYAML returns the run config that generation g's train and evaluate
+// payloads carry: the final stage trains with its own budget.
+func (r *run) configYAML(g int) string {
+	if r.final(g) {
+		return r.finalYAML
+	}
+	return r.row.Config
 }
 
 // size returns the number of candidates generation g holds.
@@ -98,6 +118,12 @@ func (c *Coordinator) advance(ctx context.Context, r *run) (bool, error) {
 	}
 	if row.Status != storage.RunRunning {
 		return true, nil
+	}
+	if final, err := c.inFinal(ctx, r); err != nil || final {
+		if err != nil {
+			return false, err
+		}
+		return c.advanceFinal(ctx, r)
 	}
 	g := row.CurrentGeneration
 	gen, err := c.db.GetGeneration(ctx, row.ID, g)
@@ -281,7 +307,7 @@ func (c *Coordinator) payload(ctx context.Context, r *run, n tasks.Node) (any, e
 		if err != nil {
 			return nil, err
 		}
-		return tasks.TrainPayload{Node: n, Candidate: cand.ID, Genome: cand.Genome, Config: r.row.Config,
+		return tasks.TrainPayload{Node: n, Candidate: cand.ID, Genome: cand.Genome, Config: r.configYAML(n.Generation),
 			Seed: cand.Seed, Checkpoint: c.checkpointDir(r, cand, n.Attempt)}, nil
 	case tasks.StageEvaluate:
 		cand, err := c.db.GetCandidate(ctx, storage.CandidateID(r.row.ID, n.Generation, n.Index))
@@ -292,7 +318,7 @@ func (c *Coordinator) payload(ctx context.Context, r *run, n tasks.Node) (any, e
 		if err := c.result(ctx, r.node(n.Generation, tasks.StageTrain, n.Index, n.Attempt), &tr); err != nil {
 			return nil, err
 		}
-		return tasks.EvaluatePayload{Node: n, Candidate: cand.ID, Genome: cand.Genome, Config: r.row.Config,
+		return tasks.EvaluatePayload{Node: n, Candidate: cand.ID, Genome: cand.Genome, Config: r.configYAML(n.Generation),
 			Seed: cand.Seed, Checkpoint: tr.Checkpoint, Train: tr}, nil
 	case tasks.StageSelect:
 		return c.selection(ctx, r, n)
@@ -509,9 +535,13 @@ func (c *Coordinator) recordResult(ctx context.Context, tx *storage.Tx, r *run, 
 		if _, err := search.Vector(r.cfg.Objectives, ev.Objectives); err != nil {
 			return tx.FailCandidate(ctx, candID, "evaluation: "+err.Error())
 		}
+		cacheKey := r.row.ConfigHash
+		if r.final(n.Generation) {
+			cacheKey = "" // one seed of several: not an evaluation of the architecture
+		}
 		return tx.CompleteCandidate(ctx, candID, storage.Result{
 			Objectives: ev.Objectives, Metrics: mergeMetrics(tr.Metrics, ev.Metrics), Finished: rep.Finished,
-			TrainSeconds: tr.TrainSeconds, Checkpoint: tr.Checkpoint, ConfigHash: r.row.ConfigHash,
+			TrainSeconds: tr.TrainSeconds, Checkpoint: tr.Checkpoint, ConfigHash: cacheKey,
 		})
 	case tasks.StageSelect:
 		var sel tasks.SelectResult
@@ -524,6 +554,9 @@ func (c *Coordinator) recordResult(ctx context.Context, tx *storage.Tx, r *run, 
 		if _, err := tx.AppendEvent(ctx, storage.Event{RunID: r.row.ID, Kind: "generation.finished",
 			Message: mustJSON(map[string]any{"generation": n.Generation, "hypervolume": sel.Hypervolume, "front": sel.Front})}); err != nil {
 			return err
+		}
+		if n.Generation >= r.cfg.Generations && r.cfg.Final != nil {
+			return nil // the final stage starts at the next advance
 		}
 		if n.Generation >= r.cfg.Generations {
 			if err := tx.SetRunStatus(ctx, r.row.ID, storage.RunFinished, ""); err != nil {
@@ -603,6 +636,11 @@ func (c *Coordinator) progress(ctx context.Context, r *run, msg string) {
 	}
 	row, err := c.db.GetRun(ctx, r.row.ID)
 	if err != nil {
+		return
+	}
+	r.row = row
+	if final, _ := c.inFinal(ctx, r); final {
+		c.opts.Progress(c.finalProgress(ctx, r, msg))
 		return
 	}
 	g := row.CurrentGeneration
