@@ -4,7 +4,7 @@ GO ?= go
 export GOEXPERIMENT ?= simd
 BIN := bin/star-pipeline
 
-.PHONY: build build-xla test test-short demo bench clean
+.PHONY: build build-xla test test-kernels test-short demo bench clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/star-pipeline
@@ -16,6 +16,21 @@ build-xla:
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 75m ./...
+	$(MAKE) test-kernels
+
+# The backend's SIMD kernels differ between AVX-512 and AVX2-only CPUs (and
+# a portable path without SIMD). The vendored module's kernel tests and the
+# project's backend and precision tests run once per path the machine has:
+# as dispatched, with AVX-512 switched off (the AVX2 kernels on an AVX-512
+# machine), and with AVX2 switched off too (the portable kernels).
+KERNEL_TESTS := TestBackend|TestBFloat16|TestBF16|TestForward
+COMPUTE_PKGS := ./internal/gobackend/dot/... ./internal/gobackend/ops/ ./dtypes/...
+test-kernels:
+	for env in "" "GODEBUG=cpu.avx512f=off" "GODEBUG=cpu.avx512f=off GOMLX_SIMD_AVX2=false"; do \
+		echo "== kernels: $${env:-as dispatched}"; \
+		(cd third_party/compute && env $$env $(GO) test -count=1 $(COMPUTE_PKGS)) || exit 1; \
+		env $$env $(GO) test -count=1 -run '$(KERNEL_TESTS)' ./model ./trainer || exit 1; \
+	done
 
 test-short:
 	$(GO) test -count=1 -short ./...
