@@ -128,6 +128,15 @@ func (p *progressPrinter) update(pr pipeline.Progress) {
 	}
 	line := fmt.Sprintf("generation %d/%d  candidates %d/%d (failed %d)  hypervolume %s  elapsed %s",
 		pr.Generation, pr.Generations, pr.Done, pr.Total, pr.Failed, hv, time.Since(p.start).Round(time.Second))
+	stage := pr.Generation
+	if pr.Final {
+		line = fmt.Sprintf("final stage  retrainings %d/%d (failed %d)  elapsed %s",
+			pr.Done, pr.Total, pr.Failed, time.Since(p.start).Round(time.Second))
+		if pr.Total == 0 {
+			line = "final stage  choosing the architectures to retrain"
+		}
+		stage = pr.Generations + 1
+	}
 	if p.tty {
 		width := 30
 		filled := 0
@@ -138,9 +147,9 @@ func (p *progressPrinter) update(pr pipeline.Progress) {
 		fmt.Fprintf(p.w, "\r\033[K%s %s", bar, line)
 		return
 	}
-	if pr.Generation != p.lastG || time.Since(p.last) >= 5*time.Second || pr.Done == pr.Total {
+	if stage != p.lastG || time.Since(p.last) >= 5*time.Second || pr.Done == pr.Total {
 		fmt.Fprintln(p.w, line)
-		p.last, p.lastG = time.Now(), pr.Generation
+		p.last, p.lastG = time.Now(), stage
 	}
 }
 

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/pipeline"
+	"github.com/star-pipeline/star-pipeline/study"
 )
 
 func init() {
@@ -94,7 +96,8 @@ func submit(c *cli.Context) error {
 	return printEnd(c, id)
 }
 
-// printFinal prints the run id and its final Pareto set.
+// printFinal prints the run id and its final Pareto set, and the report of
+// its final stage when it has one.
 func printFinal(c *cli.Context, id string) error {
 	db, err := openDB(c)
 	if err != nil {
@@ -105,9 +108,25 @@ func printFinal(c *cli.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if c.Bool("json") {
-		return writeJSON(c.App.Writer, map[string]any{"id": id, "pareto": set})
+	rep, err := study.Load(c.Context, db, id)
+	hasReport := err == nil
+	if err != nil && !errors.Is(err, study.ErrNoFinalStage) {
+		return err
 	}
-	fmt.Fprintf(c.App.Writer, "run %s finished; Pareto set:\n", id)
-	return printParetoTable(c.App.Writer, set)
+	if c.Bool("json") {
+		out := map[string]any{"id": id, "pareto": set}
+		if hasReport {
+			out["report"] = rep
+		}
+		return writeJSON(c.App.Writer, out)
+	}
+	fmt.Fprintf(c.App.Writer, "run %s finished; Pareto set of the last generation:\n", id)
+	if err := printParetoTable(c.App.Writer, set); err != nil {
+		return err
+	}
+	if !hasReport {
+		return nil
+	}
+	fmt.Fprintf(c.App.Writer, "\nfinal stage: the best of the last generation retrained beside the baselines (star-pipeline report %s):\n", id)
+	return printReport(c.App.Writer, rep, false)
 }
