@@ -42,12 +42,17 @@ const (
 	MaxSteps = 1_000_000
 	// MaxBatchSize bounds training.batch_size.
 	MaxBatchSize = 1 << 14
+	// MaxBatchTokens bounds the tokens of one training step:
+	// training.batch_size x the sequence length (search.context for
+	// perplexity, each MAD task's length for mad_score). Large-model
+	// training uses about 4M tokens per step.
+	MaxBatchTokens = 1 << 24
 	// MaxEvalBatches bounds training.eval_batches.
 	MaxEvalBatches = 1 << 14
 
 	// MaxSweep bounds the entries of quality.sweep.learning_rates and of
 	// quality.sweep.weight_decays: every MAD task trains once per pair.
-	MaxSweep = 16
+	MaxSweep = 8
 	// MaxMADVocab bounds quality.mad[].vocab and noise_vocab.
 	MaxMADVocab = 1 << 16
 	// MaxMADLength bounds quality.mad[].length.

@@ -75,6 +75,9 @@ func TestSizeLimits(t *testing.T) {
 		{fmt.Sprintf("training: {steps: %d}", MaxSteps+1), "training.steps"},
 		{fmt.Sprintf("training: {batch_size: %d}", MaxBatchSize+1), "training.batch_size"},
 		{fmt.Sprintf("training: {eval_batches: %d}", MaxEvalBatches+1), "training.eval_batches"},
+		{fmt.Sprintf("training: {batch_size: %d}\nsearch: {context: %d}", MaxBatchSize, MaxBatchTokens/MaxBatchSize+1), "training.batch_size"},
+		{fmt.Sprintf("training: {batch_size: %d}\nquality: {mad: [{name: compression, length: %d, train_examples: 16, test_examples: 16}]}",
+			MaxBatchSize, MaxBatchTokens/MaxBatchSize+2), "training.batch_size"},
 		{fmt.Sprintf("training: {checkpoint_every: %d}", MaxSteps+1), "training.checkpoint_every"},
 		{fmt.Sprintf("quality: {mad: [{name: memorization, vocab: %d}]}", MaxMADVocab+2), "quality.mad[0].vocab"},
 		{fmt.Sprintf("quality: {mad: [{name: compression, length: %d}]}", MaxMADLength+1), "quality.mad[0].length"},
@@ -101,7 +104,8 @@ func TestLimitsAccepted(t *testing.T) {
 		fmt.Sprintf("generations: %d", MaxGenerations),
 		fmt.Sprintf("search: {width: %d, vocab: %d, context: %d, ffn_expansion: %d, moe_expansion: %d, experts: %d, filter_hidden: %d, filter_features: %d, short_kernel: %d}",
 			MaxWidth, MaxVocab, MaxContext, MaxExpansion, MaxExpansion, MaxExperts, MaxFilterHidden, MaxFilterFeatures, MaxShortKernel),
-		fmt.Sprintf("training: {steps: %d, batch_size: %d, eval_batches: %d, checkpoint_every: %d}", MaxSteps, MaxBatchSize, MaxEvalBatches, MaxSteps),
+		fmt.Sprintf("training: {steps: %d, batch_size: %d, eval_batches: %d, checkpoint_every: %d}\nsearch: {context: %d}",
+			MaxSteps, MaxBatchSize, MaxEvalBatches, MaxSteps, MaxBatchTokens/MaxBatchSize),
 		fmt.Sprintf("quality: {mad: [{name: memorization, vocab: %d, length: %d, train_examples: %d, test_examples: %d}]}",
 			MaxMADVocab, MaxMADTokens/(2*MaxMADExamples), MaxMADExamples, MaxMADExamples),
 		"quality: {sweep: {learning_rates: [" + strings.Repeat("0.001, ", MaxSweep-1) + "0.001], weight_decays: [" + strings.Repeat("0.1, ", MaxSweep-1) + "0.1]}}",
@@ -152,6 +156,7 @@ func checkLimits(c Config) error {
 		{"search.moe_expansion", d.MoEExpansion, MaxExpansion},
 		{"training.steps", c.Training.Steps, MaxSteps},
 		{"training.batch_size", c.Training.BatchSize, MaxBatchSize},
+		{"training.batch_size x search.context", c.Training.BatchSize * d.Context, MaxBatchTokens},
 		{"training.eval_batches", c.Training.EvalBatches, MaxEvalBatches},
 		{"training.checkpoint_every", c.Training.CheckpointEvery, MaxSteps},
 		{"quality.mad", len(c.Quality.MAD), len(MADTasks)},
@@ -172,7 +177,8 @@ func checkLimits(c Config) error {
 			size{p + "tokens", t.Tokens, t.Length},
 			size{p + "train_examples", t.TrainExamples, MaxMADExamples},
 			size{p + "test_examples", t.TestExamples, MaxMADExamples},
-			size{p + "tokens in all", (t.TrainExamples + t.TestExamples) * t.Length, MaxMADTokens})
+			size{p + "tokens in all", (t.TrainExamples + t.TestExamples) * t.Length, MaxMADTokens},
+			size{"training.batch_size x " + p + "length", c.Training.BatchSize * t.Length, MaxBatchTokens})
 	}
 	for _, s := range sizes {
 		if s.v < 0 || s.v > s.max {

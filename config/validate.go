@@ -183,6 +183,7 @@ func (c Config) validate(v *validator) {
 	c.validateSeeds(v, buildable)
 	c.Training.validate(v)
 	c.validateQuality(v)
+	c.validateBatchTokens(v)
 	validateArtifacts(v, c.Artifacts)
 	validateBackend(v, c.Backend)
 }
@@ -334,6 +335,26 @@ func (t Training) validate(v *validator) {
 	}
 	if t.Precision != "fp32" && t.Precision != "bf16" {
 		v.add("training.precision", "must be fp32 or bf16, got %q", t.Precision)
+	}
+}
+
+// validateBatchTokens checks the tokens of one training step: batch_size
+// times search.context (the text task's windows) and times each MAD task's
+// length, where those are within their own limits.
+func (c Config) validateBatchTokens(v *validator) {
+	b := c.Training.BatchSize
+	if b < 1 || b > MaxBatchSize {
+		return
+	}
+	check := func(what string, l, hi int) {
+		if l >= 1 && l <= hi && b*l > MaxBatchTokens {
+			v.add("training.batch_size", "training.batch_size x %s must be <= %d tokens per step (the limit; see docs/limits.md), got %d x %d = %d",
+				what, MaxBatchTokens, b, l, b*l)
+		}
+	}
+	check("search.context", c.Search.Dims.Context, MaxContext)
+	for i, t := range c.Quality.MAD {
+		check(fmt.Sprintf("quality.mad[%d].length", i), t.Length, MaxMADLength)
 	}
 }
 
