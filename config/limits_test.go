@@ -187,3 +187,32 @@ func checkLimits(c Config) error {
 	}
 	return nil
 }
+
+// TestLimitFiles checks the fuzz seeds of testdata: limits.yaml holds
+// every limit and is valid; huge.yaml holds the sizes of the hardening
+// issue and is refused field by field, cheaply.
+func TestLimitFiles(t *testing.T) {
+	c, err := Load("testdata/limits.yaml")
+	if err != nil {
+		t.Fatalf("limits.yaml: %v", err)
+	}
+	if err := checkLimits(c); err != nil {
+		t.Fatal(err)
+	}
+	var es Errors
+	n := allocated(func() { _, err = Load("testdata/huge.yaml") })
+	if !errors.As(err, &es) || n > parseBudget {
+		t.Fatalf("huge.yaml: %v after allocating %d bytes", err, n)
+	}
+	paths := map[string]bool{}
+	for _, e := range es {
+		paths[e.Path] = true
+	}
+	for _, p := range []string{"population", "generations", "search.depth", "search.width", "search.vocab", "search.context",
+		"search.experts", "training.steps", "training.batch_size", "quality.mad[0].length", "quality.mad[0].train_examples",
+		"quality.sweep.learning_rates"} {
+		if !paths[p] {
+			t.Errorf("huge.yaml: no error for %s in\n%v", p, err)
+		}
+	}
+}
