@@ -99,14 +99,20 @@ func (c Config) Heads() int { return c.Width / c.HeadDim }
 // for an unknown dtype.
 func (c Config) DTypeBytes() int { return c.DType.Bytes() }
 
-// Limits that keep every count of the cost model far from int64 overflow.
+// Limits of the dimensions, generous for real models (the paper's 1B
+// model: width 2048, context 4096, vocabularies of tens of thousands) and
+// small enough that every count of the cost model (parameters, cache
+// bytes, FLOPs) of a genome of genome.MaxDepth slots stays far from int64
+// overflow. Validate refuses larger values; docs/limits.md lists them all.
 const (
-	maxWidth     = 1 << 16
-	maxVocab     = 1 << 22
-	maxContext   = 1 << 22
-	maxExpansion = 64
-	maxKernel    = 4096
-	maxExperts   = 1024
+	MaxWidth          = 1 << 14 // model width d
+	MaxVocab          = 1 << 20 // vocabulary size
+	MaxContext        = 1 << 20 // context length L
+	MaxExpansion      = 64      // ffn_expansion and moe_expansion
+	MaxKernel         = 4096    // short_kernel
+	MaxFilterFeatures = 4095    // filter_features (odd)
+	MaxFilterHidden   = MaxWidth
+	MaxExperts        = 1024 // MoE experts (and top_k)
 )
 
 // Validate checks a config after WithDefaults: positive sizes within
@@ -123,10 +129,10 @@ func (c Config) Validate() error {
 		}
 		return true
 	}
-	width := check("width", c.Width, 1, maxWidth)
-	check("vocab", c.Vocab, 1, maxVocab)
-	context := check("context", c.Context, 1, maxContext)
-	if check("head dim", c.HeadDim, 1, maxWidth) && width {
+	width := check("width", c.Width, 1, MaxWidth)
+	check("vocab", c.Vocab, 1, MaxVocab)
+	context := check("context", c.Context, 1, MaxContext)
+	if check("head dim", c.HeadDim, 1, MaxWidth) && width {
 		if c.Width%c.HeadDim != 0 {
 			errs = append(errs, fmt.Errorf("head dim %d does not divide width %d; pick a divisor of the width", c.HeadDim, c.Width))
 		}
@@ -134,18 +140,18 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("head dim %d must be even (rotary rotates channel pairs)", c.HeadDim))
 		}
 	}
-	check("ffn expansion", c.FFNExpansion, 1, maxExpansion)
-	if check("short kernel", c.ShortKernel, 1, maxKernel) && context && c.ShortKernel > c.Context {
+	check("ffn expansion", c.FFNExpansion, 1, MaxExpansion)
+	if check("short kernel", c.ShortKernel, 1, MaxKernel) && context && c.ShortKernel > c.Context {
 		errs = append(errs, fmt.Errorf("short kernel %d is longer than the context %d", c.ShortKernel, c.Context))
 	}
-	if check("filter features", c.FilterFeatures, 1, maxKernel) && c.FilterFeatures%2 == 0 {
+	if check("filter features", c.FilterFeatures, 1, MaxFilterFeatures) && c.FilterFeatures%2 == 0 {
 		errs = append(errs, fmt.Errorf("filter features must be odd (t/L, then sin and cos per frequency), got %d", c.FilterFeatures))
 	}
-	check("filter hidden", c.FilterHidden, 1, maxWidth)
-	if check("experts", c.Experts, 1, maxExperts) {
+	check("filter hidden", c.FilterHidden, 1, MaxFilterHidden)
+	if check("experts", c.Experts, 1, MaxExperts) {
 		check("top k", c.TopK, 1, c.Experts)
 	}
-	check("moe expansion", c.MoEExpansion, 1, maxExpansion)
+	check("moe expansion", c.MoEExpansion, 1, MaxExpansion)
 	if c.DType.Bytes() == 0 {
 		errs = append(errs, fmt.Errorf("unknown dtype %q (known: bf16, fp16, fp32)", c.DType))
 	}

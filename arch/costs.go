@@ -59,3 +59,12 @@ func Costs(g genome.Genome, cfg Config) (CostReport, error) {
 	}
 	return c, nil
 }
+
+// CheckClass reports why a slot of class id cannot be built at cfg (zero
+// fields take their defaults), or nil when it can: grouped-query attention,
+// for one, needs a multiple of its K/V repeat in heads.
+func CheckClass(id int, cfg Config) error {
+	g := genome.Genome{{Class: id, FeatGroup: 1, FeatStrategy: genome.FeatNone, ShareGroup: 1, ShareStrategy: genome.ShareNone}}
+	_, err := build(g, cfg)
+	return err
+}

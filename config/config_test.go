@@ -486,16 +486,40 @@ func TestArtifactDir(t *testing.T) {
 	}
 }
 
+// FuzzParse feeds Parse any document: it must never panic, never allocate
+// in proportion to a number it has not checked, and a config it accepts
+// must have every size within its limit (checkLimits) and survive a round
+// trip. Seeds: example.yaml, examples/*.yaml and testdata/*.yaml.
 func FuzzParse(f *testing.F) {
 	f.Add(Example)
+	for _, pattern := range []string{"../examples/*.yaml", "testdata/*.yaml"} {
+		files, err := filepath.Glob(pattern)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, name := range files {
+			b, err := os.ReadFile(name)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
 	f.Add([]byte(""))
 	f.Add([]byte("population: 4\nalgorithm: {name: ga, ga: {weights: {params: 2}}}\n"))
 	f.Add([]byte("search: {depth: 3, width: 32}\nseeds: ['11111-91111-10.1.1.1.1']\nalgorithm: {crossover_points: 1}\n"))
 	f.Add([]byte("quality: {mad: [{name: selective_copying, tokens: 3, length: 9}]}\n"))
 	f.Add([]byte("a: &x {b: 1}\nc: *x\n"))
 	f.Add([]byte("search:\n  <<: {depth: 4}\n"))
+	f.Add([]byte("population: 9223372036854775807\n"))
+	f.Add([]byte("search: {depth: 100000000}\n"))
+	f.Add([]byte("search: {width: 2000000000, vocab: 2000000000}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := Parse(data)
+		var c Config
+		var err error
+		if n := allocated(func() { c, err = Parse(data) }); n > parseBudget+uint64(1000*len(data)) {
+			t.Fatalf("Parse of %d bytes allocated %d MB", len(data), n>>20)
+		}
 		if err != nil {
 			var es Errors
 			if errors.As(err, &es) {
@@ -509,6 +533,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if err := c.Validate(); err != nil {
 			t.Fatalf("Parse accepted an invalid config: %v", err)
+		}
+		if err := checkLimits(c); err != nil {
+			t.Fatalf("Parse accepted a size past its limit: %v", err)
 		}
 		b, err := c.YAML()
 		if err != nil {

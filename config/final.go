@@ -62,10 +62,13 @@ func (c Config) validateFinal(v *validator) {
 	if f == nil {
 		return
 	}
-	v.minInt("final.top_k", f.TopK, 1)
-	v.minInt("final.steps", f.Steps, 1)
-	v.minInt("final.seeds", f.Seeds, 1)
-	if c.Search.Depth < 2 {
+	v.intRange("final.top_k", f.TopK, 1, MaxPopulation)
+	v.intRange("final.steps", f.Steps, 1, MaxSteps)
+	v.intRange("final.seeds", f.Seeds, 1, MaxFinalSeeds)
+	if !v.maxInt("final.baselines", len(f.Baselines), MaxFinalBaselines) {
+		return
+	}
+	if c.Search.Depth < 2 || c.Search.Depth > MaxDepth {
 		return // reported under search.depth
 	}
 	for i, s := range f.Baselines {

@@ -90,3 +90,18 @@ func TestFinalTrainingChangesOnlyTheBudget(t *testing.T) {
 		t.Fatal("FinalTraining changed more than training.steps in the training hash")
 	}
 }
+
+func TestFinalLimits(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ yaml, path string }{
+		{"final: {top_k: 5000}", "final.top_k"},
+		{"final: {seeds: 65}", "final.seeds"},
+		{"final: {steps: 1000001}", "final.steps"},
+	} {
+		_, err := Parse([]byte(tc.yaml))
+		var es Errors
+		if !errors.As(err, &es) || es[0].Path != tc.path {
+			t.Errorf("%s: %v, want an error under %s", tc.yaml, err, tc.path)
+		}
+	}
+}

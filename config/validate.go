@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/star-pipeline/star-pipeline/arch"
+	"github.com/star-pipeline/star-pipeline/data"
 	"github.com/star-pipeline/star-pipeline/genome"
 )
 
@@ -32,10 +34,40 @@ func (v *validator) add(path, format string, args ...any) {
 	v.errs = append(v.errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
+// has reports whether a problem was found at path or below it.
+func (v *validator) has(path string) bool {
+	for _, e := range v.errs {
+		if e.Path == path || strings.HasPrefix(e.Path, path+".") || strings.HasPrefix(e.Path, path+"[") {
+			return true
+		}
+	}
+	return false
+}
+
 func (v *validator) minInt(path string, x, lo int) {
 	if x < lo {
 		v.add(path, "must be >= %d, got %d", lo, x)
 	}
+}
+
+// maxInt checks x <= hi, a limit of limits.go; it reports whether x is
+// within it.
+func (v *validator) maxInt(path string, x, hi int) bool {
+	if x > hi {
+		v.add(path, "must be <= %d (the limit; see docs/limits.md), got %d", hi, x)
+		return false
+	}
+	return true
+}
+
+// intRange checks lo <= x <= hi, hi a limit of limits.go; it reports
+// whether x is within both.
+func (v *validator) intRange(path string, x, lo, hi int) bool {
+	if x < lo {
+		v.add(path, "must be >= %d, got %d", lo, x)
+		return false
+	}
+	return v.maxInt(path, x, hi)
 }
 
 // rangeFloat checks lo <= x <= hi (or < when open); NaN and infinities fail.
@@ -124,8 +156,12 @@ func (c Config) validate(v *validator) {
 	v.rangeFloat("algorithm.firefly.alpha", a.Firefly.Alpha, 0, inf, false, true)
 	v.rangeFloat("algorithm.firefly.alpha_decay", a.Firefly.AlphaDecay, 0, 1, true, false)
 
-	v.minInt("population", c.Population, 2)
-	v.minInt("generations", c.Generations, 0)
+	popOK := v.intRange("population", c.Population, 2, MaxPopulation)
+	v.intRange("generations", c.Generations, 0, MaxGenerations)
+	if d := c.Search.Depth; popOK && d >= 2 && d <= MaxDepth && c.Population*d > MaxPopulationSlots {
+		v.add("population", "population x search.depth must be <= %d (the limit; see docs/limits.md), got %d x %d = %d",
+			MaxPopulationSlots, c.Population, d, c.Population*d)
+	}
 
 	if len(c.Objectives) == 0 {
 		v.add("objectives", "must list at least one of %s", strings.Join(Objectives, ", "))
@@ -143,19 +179,18 @@ func (c Config) validate(v *validator) {
 	}
 
 	c.Search.validate(v)
-	c.validateSeeds(v)
+	buildable := c.validateBuildable(v)
+	c.validateSeeds(v, buildable)
 	c.Training.validate(v)
 	c.validateQuality(v)
 	c.validateFinal(v)
+	c.validateBatchTokens(v)
 	validateArtifacts(v, c.Artifacts)
 	validateBackend(v, c.Backend)
 }
 
 func (s Search) validate(v *validator) {
-	v.minInt("search.depth", s.Depth, 2)
-	if s.Depth > 4096 {
-		v.add("search.depth", "must be <= 4096, got %d", s.Depth)
-	}
+	v.intRange("search.depth", s.Depth, 2, MaxDepth)
 	if len(s.Classes) == 0 {
 		v.add("search.classes", "must list at least one class id in 1..%d", maxClass)
 	}
@@ -171,68 +206,139 @@ func (s Search) validate(v *validator) {
 		seen[id] = true
 	}
 	d := s.Dims
-	v.minInt("search.width", d.Width, 1)
-	v.minInt("search.vocab", d.Vocab, 2)
-	v.minInt("search.context", d.Context, 2)
-	v.minInt("search.head_dim", d.HeadDim, 1)
-	if d.HeadDim >= 1 && d.Width >= 1 && d.Width%d.HeadDim != 0 {
-		v.add("search.head_dim", "must divide search.width (%d), got %d", d.Width, d.HeadDim)
+	widthOK := v.intRange("search.width", d.Width, 1, MaxWidth)
+	v.intRange("search.vocab", d.Vocab, 2, MaxVocab)
+	contextOK := v.intRange("search.context", d.Context, 2, MaxContext)
+	if v.intRange("search.head_dim", d.HeadDim, 1, MaxWidth) && widthOK {
+		switch {
+		case d.Width%d.HeadDim != 0:
+			v.add("search.head_dim", "must divide search.width (%d), got %d", d.Width, d.HeadDim)
+		case d.HeadDim%2 != 0:
+			v.add("search.head_dim", "must be even (rotary rotates channel pairs), got %d", d.HeadDim)
+		}
 	}
-	v.minInt("search.ffn_expansion", d.FFNExpansion, 1)
-	v.minInt("search.short_kernel", d.ShortKernel, 1)
-	if d.ShortKernel > d.Context && d.Context >= 2 {
+	v.intRange("search.ffn_expansion", d.FFNExpansion, 1, MaxExpansion)
+	if v.intRange("search.short_kernel", d.ShortKernel, 1, MaxShortKernel) && contextOK && d.ShortKernel > d.Context {
 		v.add("search.short_kernel", "must be <= search.context (%d), got %d", d.Context, d.ShortKernel)
 	}
-	v.minInt("search.filter_features", d.FilterFeatures, 1)
-	if d.FilterFeatures >= 1 && d.FilterFeatures%2 == 0 {
+	if v.intRange("search.filter_features", d.FilterFeatures, 1, MaxFilterFeatures) && d.FilterFeatures%2 == 0 {
 		v.add("search.filter_features", "must be odd, got %d", d.FilterFeatures)
 	}
-	v.minInt("search.filter_hidden", d.FilterHidden, 1)
-	v.minInt("search.experts", d.Experts, 1)
+	v.intRange("search.filter_hidden", d.FilterHidden, 1, MaxFilterHidden)
+	expertsOK := v.intRange("search.experts", d.Experts, 1, MaxExperts)
 	v.minInt("search.top_k", d.TopK, 1)
-	if d.TopK > d.Experts && d.Experts >= 1 {
+	if d.TopK > d.Experts && expertsOK {
 		v.add("search.top_k", "must be <= search.experts (%d), got %d", d.Experts, d.TopK)
 	}
-	v.minInt("search.moe_expansion", d.MoEExpansion, 1)
+	v.intRange("search.moe_expansion", d.MoEExpansion, 1, MaxExpansion)
 	if !oneOf(string(d.DType), []string{string(arch.BF16), string(arch.FP16), string(arch.FP32)}) {
 		v.add("search.dtype", "must be one of bf16, fp16, fp32, got %q", d.DType)
 	}
 }
 
+// validateBuildable returns the allowed classes that build at the run's
+// dims, or nil when the search space has problems of its own (reported
+// under their fields). Classes that do not build are left out of the
+// search (search.GenomeSpace), but a run none of whose classes builds is
+// refused: every candidate would fail.
+func (c Config) validateBuildable(v *validator) []int {
+	if v.has("search") {
+		return nil
+	}
+	dims := c.Search.Dims.WithDefaults()
+	if err := dims.Validate(); err != nil {
+		// The field checks above cover every limit of arch; this
+		// reports whatever they might miss.
+		v.add("search", "model dimensions: %v", err)
+		return nil
+	}
+	var ok []int
+	var why []string
+	for _, id := range (genome.Space{Classes: c.Search.Classes}).ClassIDs() {
+		err := arch.CheckClass(id, dims)
+		if err == nil {
+			ok = append(ok, id)
+			continue
+		}
+		var ge *genome.GeneError
+		if errors.As(err, &ge) {
+			err = errors.New(ge.Reason)
+		}
+		why = append(why, fmt.Sprintf("%s: %v", genome.MustClass(id).Name, err))
+	}
+	if len(ok) == 0 {
+		v.add("search.classes", "no allowed class builds at these dims (%s); allow other classes or change the dims",
+			strings.Join(why, "; "))
+	}
+	return ok
+}
+
 // validateSeeds checks that each seed is a preset that builds at the run's
 // depth, or genome text of that depth with every gene in range. Sharing
-// groups and classes outside search.classes are repaired when the run
-// starts, not refused.
-func (c Config) validateSeeds(v *validator) {
+// groups and classes outside search.classes (or that do not build at the
+// run's dims) are repaired when the run starts, not refused; the repaired
+// seed's parameters and cache must be computable at the run's dims
+// (buildable lists the classes that build; nil skips that check).
+func (c Config) validateSeeds(v *validator, buildable []int) {
 	if len(c.Seeds) > c.Population && c.Population >= 2 {
 		v.add("seeds", "lists %d genomes, more than population (%d)", len(c.Seeds), c.Population)
 	}
-	if c.Search.Depth < 2 {
-		return // reported under search.depth
+	if c.Search.Depth < 2 || c.Search.Depth > MaxDepth {
+		return // reported under search.depth; nothing is built at that depth
 	}
+	costable := len(buildable) > 0 && len(c.Seeds) <= c.Population
 	for i, s := range c.Seeds {
-		if _, err := ParseGenomeSpec(s, c.Search.Depth); err != nil {
-			v.add(fmt.Sprintf("seeds[%d]", i), "%v", err)
+		p := fmt.Sprintf("seeds[%d]", i)
+		g, err := ParseGenomeSpec(s, c.Search.Depth)
+		if err != nil {
+			v.add(p, "%v", err)
+			continue
+		}
+		if costable {
+			g = genome.Repair(g, genome.Space{Depth: c.Search.Depth, Classes: buildable})
+			if _, err := arch.Costs(g, c.Search.Dims.WithDefaults()); err != nil {
+				v.add(p, "genome %q: costing it at the run's dims: %v", strings.TrimSpace(s), err)
+			}
 		}
 	}
 }
 
 func (t Training) validate(v *validator) {
-	v.minInt("training.steps", t.Steps, 1)
-	v.minInt("training.batch_size", t.BatchSize, 1)
+	v.intRange("training.steps", t.Steps, 1, MaxSteps)
+	v.intRange("training.batch_size", t.BatchSize, 1, MaxBatchSize)
 	v.rangeFloat("training.learning_rate", t.LearningRate, 0, inf, true, true)
 	v.rangeFloat("training.beta1", t.Beta1, 0, 1, false, true)
 	v.rangeFloat("training.beta2", t.Beta2, 0, 1, false, true)
 	v.rangeFloat("training.weight_decay", t.WeightDecay, 0, inf, false, true)
 	v.rangeFloat("training.warmup_fraction", t.WarmupFraction, 0, 1, false, true)
 	v.rangeFloat("training.grad_clip", t.GradClip, 0, inf, true, true)
-	v.minInt("training.eval_batches", t.EvalBatches, 1)
-	v.minInt("training.checkpoint_every", t.CheckpointEvery, 0)
+	v.intRange("training.eval_batches", t.EvalBatches, 1, MaxEvalBatches)
+	v.intRange("training.checkpoint_every", t.CheckpointEvery, 0, MaxSteps)
 	if t.Timeout <= 0 {
 		v.add("training.timeout", "must be > 0, got %s", t.Timeout)
 	}
 	if t.Precision != "fp32" && t.Precision != "bf16" {
 		v.add("training.precision", "must be fp32 or bf16, got %q", t.Precision)
+	}
+}
+
+// validateBatchTokens checks the tokens of one training step: batch_size
+// times search.context (the text task's windows) and times each MAD task's
+// length, where those are within their own limits.
+func (c Config) validateBatchTokens(v *validator) {
+	b := c.Training.BatchSize
+	if b < 1 || b > MaxBatchSize {
+		return
+	}
+	check := func(what string, l, hi int) {
+		if l >= 1 && l <= hi && b*l > MaxBatchTokens {
+			v.add("training.batch_size", "training.batch_size x %s must be <= %d tokens per step (the limit; see docs/limits.md), got %d x %d = %d",
+				what, MaxBatchTokens, b, l, b*l)
+		}
+	}
+	check("search.context", c.Search.Dims.Context, MaxContext)
+	for i, t := range c.Quality.MAD {
+		check(fmt.Sprintf("quality.mad[%d].length", i), t.Length, MaxMADLength)
 	}
 }
 
@@ -255,6 +361,12 @@ func (c Config) validateQuality(v *validator) {
 		t.validate(v, p)
 	}
 	v.rangeFloat("quality.validation_fraction", q.ValidationFraction, 0, 1, true, true)
+	if n := len(q.Sweep.LearningRates); n > MaxSweep {
+		v.add("quality.sweep.learning_rates", "lists %d values, more than the limit of %d (see docs/limits.md)", n, MaxSweep)
+	}
+	if n := len(q.Sweep.WeightDecays); n > MaxSweep {
+		v.add("quality.sweep.weight_decays", "lists %d values, more than the limit of %d (see docs/limits.md)", n, MaxSweep)
+	}
 	for i, lr := range q.Sweep.LearningRates {
 		v.rangeFloat(fmt.Sprintf("quality.sweep.learning_rates[%d]", i), lr, 0, inf, true, true)
 	}
@@ -264,10 +376,22 @@ func (c Config) validateQuality(v *validator) {
 }
 
 func (t MADTask) validate(v *validator, p string) {
-	v.minInt(p+".vocab", t.Vocab, 4)
-	v.minInt(p+".length", t.Length, 8)
-	v.minInt(p+".train_examples", t.TrainExamples, 1)
-	v.minInt(p+".test_examples", t.TestExamples, 1)
+	before := len(v.errs)
+	defer func() {
+		if len(v.errs) == before {
+			t.validateData(v, p)
+		}
+	}()
+	v.intRange(p+".vocab", t.Vocab, 4, MaxMADVocab)
+	lengthOK := v.intRange(p+".length", t.Length, 8, MaxMADLength)
+	trainOK := v.intRange(p+".train_examples", t.TrainExamples, 1, MaxMADExamples)
+	testOK := v.intRange(p+".test_examples", t.TestExamples, 1, MaxMADExamples)
+	if lengthOK && trainOK && testOK {
+		if n := (t.TrainExamples + t.TestExamples) * t.Length; n > MaxMADTokens {
+			v.add(p, "(train_examples + test_examples) x length must be <= %d tokens (the limit; see docs/limits.md), got (%d + %d) x %d = %d",
+				MaxMADTokens, t.TrainExamples, t.TestExamples, t.Length, n)
+		}
+	}
 	unused := func(field string, set bool) {
 		if set {
 			v.add(p+"."+field, "is not a knob of %s", t.Name)
@@ -275,23 +399,41 @@ func (t MADTask) validate(v *validator, p string) {
 	}
 	if t.Name == NoisyRecall {
 		v.rangeFloat(p+".noise", t.Noise, 0, 1, true, true)
-		v.minInt(p+".noise_vocab", t.NoiseVocab, 1)
+		v.intRange(p+".noise_vocab", t.NoiseVocab, 1, MaxMADVocab)
 	} else {
 		unused("noise", t.Noise != 0)
 		unused("noise_vocab", t.NoiseVocab != 0)
 	}
 	if t.Name == FuzzyRecall {
 		v.minInt(p+".max_key_len", t.MaxKeyLen, 1)
+		if t.MaxKeyLen > t.Length && lengthOK {
+			v.add(p+".max_key_len", "must be <= length (%d), got %d", t.Length, t.MaxKeyLen)
+		}
 	} else {
 		unused("max_key_len", t.MaxKeyLen != 0)
 	}
 	if t.Name == SelectiveCopying {
 		v.minInt(p+".tokens", t.Tokens, 1)
-		if t.Tokens >= t.Length && t.Length >= 8 {
+		if t.Tokens >= t.Length && lengthOK {
 			v.add(p+".tokens", "must be < length (%d), got %d", t.Length, t.Tokens)
 		}
 	} else {
 		unused("tokens", t.Tokens != 0)
+	}
+}
+
+// validateData checks the task's knobs the way the worker's data
+// generator will, so that a task it refuses is refused before the run
+// starts (recall lengths must be even, selective copying needs length >=
+// 2*tokens+1, ...).
+func (t MADTask) validateData(v *validator, p string) {
+	m, err := data.MADConfig{Task: t.Name, Vocab: t.Vocab, Length: t.Length, Noise: t.Noise, NoiseVocab: t.NoiseVocab,
+		MaxKeyLen: t.MaxKeyLen, Tokens: t.Tokens, TrainExamples: t.TrainExamples, TestExamples: t.TestExamples}.WithDefaults()
+	if err == nil {
+		err = m.Validate()
+	}
+	if err != nil {
+		v.add(p, "%v", err)
 	}
 }
 

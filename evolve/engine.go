@@ -6,6 +6,12 @@ import (
 	"sync"
 )
 
+// MaxPopSize bounds Config.PopSize: populations, the children of a
+// generation and the maps of their keys are allocated at that size, so a
+// larger one is refused before anything is allocated. Run configs have a
+// smaller limit of their own (config.MaxPopulation).
+const MaxPopSize = 1 << 16
+
 // DefaultMaxAttempts is how many times a child is generated, at most, while
 // it duplicates an existing genome.
 const DefaultMaxAttempts = 10
@@ -14,7 +20,8 @@ const DefaultMaxAttempts = 10
 type Config struct {
 	// Seed is the run seed every random choice derives from.
 	Seed uint64
-	// PopSize is the number of individuals in a population, >= 1.
+	// PopSize is the number of individuals in a population, in
+	// 1..MaxPopSize.
 	PopSize int
 	// MaxAttempts bounds the regeneration of duplicate children: a child
 	// whose Key equals a population member's or an earlier child's is
@@ -39,8 +46,8 @@ func NewEngine[T any](alg Algorithm[T], cfg Config) (*Engine[T], error) {
 	if alg == nil {
 		return nil, errors.New("engine: nil algorithm")
 	}
-	if cfg.PopSize < 1 {
-		return nil, fmt.Errorf("engine: population size %d; want >= 1", cfg.PopSize)
+	if cfg.PopSize < 1 || cfg.PopSize > MaxPopSize {
+		return nil, fmt.Errorf("engine: population size %d; want 1..%d", cfg.PopSize, MaxPopSize)
 	}
 	if cfg.MaxAttempts == 0 {
 		cfg.MaxAttempts = DefaultMaxAttempts

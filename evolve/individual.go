@@ -9,8 +9,10 @@ import (
 // its objectives.
 type Individual[T any] struct {
 	X T `json:"x"`
-	// F holds the objectives, all minimised; unused when Failed (Run
-	// leaves it nil).
+	// F holds the objectives, all minimised: one value per objective of
+	// the problem, the same number for every individual that did not fail.
+	// Unused when Failed (Run leaves it nil): callers that load
+	// individuals mark those without such a vector Failed.
 	F []float64 `json:"f"`
 	// Failed marks a candidate whose evaluation failed (for example NaN
 	// during training). It ranks below every individual that did not fail

@@ -48,3 +48,10 @@ type Wiring struct {
 	BSource   int `json:"b_source"`   // slot whose B tensor this slot uses
 	CSource   int `json:"c_source"`   // slot whose C tensor this slot uses
 }
+
+// MaxDepth is the most slots a genome may have: 20 times the paper's
+// deepest backbone (48 LIVs). Parse, Preset, Space.Validate and
+// CheckRanges refuse more before they allocate anything proportional to the
+// depth, so no input can make the genome code allocate without bound. The
+// run limits of config build on it (docs/limits.md).
+const MaxDepth = 1024

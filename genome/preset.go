@@ -20,7 +20,8 @@ func PresetNames() []string { return []string{PresetTransformerPP, PresetStriped
 //     token mixers are Rec-1 except every fourth (mixer index 3, 7, 11, ...
 //     counting from 0), which is SA-1.
 //
-// depth must be even and >= 2. Names are matched case-insensitively.
+// depth must be even, >= 2 and <= MaxDepth. Names are matched
+// case-insensitively.
 func Preset(name string, depth int) (Genome, error) {
 	var mixer func(m int) int
 	switch strings.ToLower(strings.TrimSpace(name)) {
@@ -38,6 +39,9 @@ func Preset(name string, depth int) (Genome, error) {
 	}
 	if depth < 2 || depth%2 != 0 {
 		return nil, fmt.Errorf("preset %s needs an even depth >= 2 (a token mixer and a GMemless per pair), got %d", name, depth)
+	}
+	if depth > MaxDepth {
+		return nil, fmt.Errorf("preset %s: depth must be <= %d (genome.MaxDepth), got %d", name, MaxDepth, depth)
 	}
 	g := make(Genome, depth)
 	for i := range g {

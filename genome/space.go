@@ -11,19 +11,23 @@ import (
 // Space is the search space of a run: the depth of every genome and the LIV
 // classes its slots may hold.
 type Space struct {
-	// Depth is the number of slots of every genome; 0 accepts any depth >= 1.
+	// Depth is the number of slots of every genome, at most MaxDepth; 0
+	// accepts any depth in 1..MaxDepth.
 	Depth int `json:"depth" yaml:"depth"`
 	// Classes lists the allowed class ids; empty allows every class
 	// 1..NumClasses.
 	Classes []int `json:"classes,omitempty" yaml:"classes,omitempty"`
 }
 
-// Validate checks that the depth is not negative and that every class id is
-// known and listed once.
+// Validate checks that the depth is in 0..MaxDepth and that every class id
+// is known and listed once.
 func (s Space) Validate() error {
 	var errs []error
-	if s.Depth < 0 {
+	switch {
+	case s.Depth < 0:
 		errs = append(errs, fmt.Errorf("depth must be >= 1 (or 0 for any), got %d", s.Depth))
+	case s.Depth > MaxDepth:
+		errs = append(errs, fmt.Errorf("depth must be <= %d (genome.MaxDepth), got %d", MaxDepth, s.Depth))
 	}
 	seen := map[int]bool{}
 	for _, id := range s.Classes {
@@ -99,12 +103,16 @@ func Validate(g Genome, space Space) error {
 }
 
 // CheckRanges reports the first gene of g outside its range (as a
-// *GeneError), or a depth that differs from the space's: class in the
+// *GeneError), or a depth that differs from the space's or exceeds
+// MaxDepth: class in the
 // space's classes, feat_group and share_group in 1..depth, feat_strategy in
 // 1..2, share_strategy in 1..4. It does not check sharing.
 func CheckRanges(g Genome, space Space) error {
 	if len(g) == 0 {
 		return errors.New("empty genome: want at least one slot")
+	}
+	if len(g) > MaxDepth {
+		return fmt.Errorf("genome has %d slots, more than the limit of %d (genome.MaxDepth)", len(g), MaxDepth)
 	}
 	if space.Depth > 0 && len(g) != space.Depth {
 		return fmt.Errorf("genome has %d slots, the search space has depth %d", len(g), space.Depth)

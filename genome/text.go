@@ -58,11 +58,15 @@ const maxGeneValue = 999999
 // '-'. A block is either 5 digits ("11111") or 5 dot-separated non-negative
 // integers ("10.1.1.1.1"); the genes are class, feat_group, feat_strategy,
 // share_group, share_strategy. Whitespace around the text and around each
-// block is ignored. Parse checks syntax only; Validate checks the values.
+// block is ignored. Parse checks syntax and the slot count (at most
+// MaxDepth) only; Validate checks the values.
 func Parse(s string) (Genome, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil, errors.New("empty genome: want one 5-gene block per slot, e.g. 11111-91111")
+	}
+	if n := strings.Count(s, "-") + 1; n > MaxDepth {
+		return nil, fmt.Errorf("genome has %d slots, more than the limit of %d (genome.MaxDepth)", n, MaxDepth)
 	}
 	blocks := strings.Split(s, "-")
 	g := make(Genome, len(blocks))
@@ -224,6 +228,9 @@ func (g *Genome) UnmarshalJSON(data []byte) error {
 		}
 		if len(obj.Slots) == 0 {
 			return errors.New(`decoding genome object: "slots" is missing or empty`)
+		}
+		if len(obj.Slots) > MaxDepth {
+			return fmt.Errorf("decoding genome object: %d slots, more than the limit of %d (genome.MaxDepth)", len(obj.Slots), MaxDepth)
 		}
 		*g = obj.Slots
 		return nil

@@ -178,8 +178,7 @@ func Unbuildable(c config.Config) map[int]error {
 	dims := c.Search.Dims.WithDefaults()
 	out := map[int]error{}
 	for _, id := range (genome.Space{Classes: c.Search.Classes}).ClassIDs() {
-		g := genome.Genome{{Class: id, FeatGroup: 1, FeatStrategy: genome.FeatNone, ShareGroup: 1, ShareStrategy: genome.ShareNone}}
-		if _, err := arch.Layout(g, dims); err != nil {
+		if err := arch.CheckClass(id, dims); err != nil {
 			out[id] = err
 		}
 	}

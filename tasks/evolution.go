@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/evolve"
@@ -51,23 +52,32 @@ type MutateResult struct {
 
 // SelectPayload closes generation Node.Generation: the parents (the
 // population that closed the generation before; empty for generation 0) and
-// the evaluated offspring.
+// the evaluated offspring. Any number of them may have failed, all of them
+// included: failed candidates (and candidates without one finite value per
+// objective) rank below every other, and survive only where too few others
+// are left.
 type SelectPayload struct {
 	Node      Node     `json:"node"`
 	Config    string   `json:"config"`
 	Parents   []Member `json:"parents"`
 	Offspring []Member `json:"offspring"`
 	// Ideal and Nadir normalise objectives for the hypervolume (reference
-	// point 1.1 in every normalised objective).
+	// point 1.1 in every normalised objective). Both empty (every candidate
+	// of generation 0 failed, so there is nothing to normalise by) leaves
+	// the hypervolume unmeasured: 0.
 	Ideal []float64 `json:"ideal"`
 	Nadir []float64 `json:"nadir"`
 }
 
 // SelectResult is the surviving population and its hypervolume.
 type SelectResult struct {
-	Population  []string `json:"population"` // candidate ids, in order
+	Population []string `json:"population"` // candidate ids, in order
+	// Hypervolume of the survivors that did not fail, over normalised
+	// objectives. It is 0 when none of them is left (a generation whose
+	// every candidate failed, with parents that failed too) and when the
+	// payload carries no bounds: "nothing measured", never an error.
 	Hypervolume float64  `json:"hypervolume"`
-	Front       []string `json:"front"` // non-dominated survivors
+	Front       []string `json:"front"` // non-dominated survivors, none failed
 }
 
 // loadRun parses the run config and builds its engine.
@@ -83,20 +93,40 @@ func loadRun(yaml string) (config.Config, *evolve.Engine[genome.Genome], error) 
 	return c, e, nil
 }
 
-// individuals converts members into the engine's individuals.
-func individuals(ms []Member, depth int) ([]evolve.Individual[genome.Genome], error) {
+// individuals converts members into the engine's individuals. A member
+// whose objectives cannot be ranked (not one finite value per objective of
+// the run) counts as failed, as a failed evaluation does: it ranks below
+// every other and its objectives are never read.
+func individuals(ms []Member, c config.Config) ([]evolve.Individual[genome.Genome], error) {
 	out := make([]evolve.Individual[genome.Genome], len(ms))
 	for i, m := range ms {
 		g, err := genome.Parse(m.Genome)
 		if err != nil {
 			return nil, permanent(fmt.Errorf("member %s: %w", m.ID, err))
 		}
-		if len(g) != depth {
-			return nil, permanent(fmt.Errorf("member %s: depth %d, run depth %d", m.ID, len(g), depth))
+		if len(g) != c.Search.Depth {
+			return nil, permanent(fmt.Errorf("member %s: depth %d, run depth %d", m.ID, len(g), c.Search.Depth))
 		}
-		out[i] = evolve.Individual[genome.Genome]{X: g, F: m.Objectives, Failed: m.Failed}
+		ind := evolve.Individual[genome.Genome]{X: g, F: m.Objectives, Failed: m.Failed}
+		if ind.Failed || !rankable(m.Objectives, len(c.Objectives)) {
+			ind.F, ind.Failed = nil, true
+		}
+		out[i] = ind
 	}
 	return out, nil
+}
+
+// rankable reports whether f holds n finite objective values.
+func rankable(f []float64, n int) bool {
+	if len(f) != n {
+		return false
+	}
+	for _, v := range f {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // breed rebuilds generation p.Node.Generation from its stored parents.
@@ -105,7 +135,7 @@ func breed(p Breeding) (*evolve.Generation[genome.Genome], error) {
 	if err != nil {
 		return nil, err
 	}
-	pop, err := individuals(p.Population, c.Search.Depth)
+	pop, err := individuals(p.Population, c)
 	if err != nil {
 		return nil, err
 	}
@@ -162,11 +192,11 @@ func Select(_ context.Context, p SelectPayload) (SelectResult, error) {
 	if err != nil {
 		return SelectResult{}, err
 	}
-	parents, err := individuals(p.Parents, c.Search.Depth)
+	parents, err := individuals(p.Parents, c)
 	if err != nil {
 		return SelectResult{}, err
 	}
-	offspring, err := individuals(p.Offspring, c.Search.Depth)
+	offspring, err := individuals(p.Offspring, c)
 	if err != nil {
 		return SelectResult{}, err
 	}
@@ -205,8 +235,11 @@ func Select(_ context.Context, p SelectPayload) (SelectResult, error) {
 
 // Hypervolume measures points after normalising them by ideal and nadir,
 // with reference point 1.1 in every objective; points beyond it add nothing.
+// No points, or no bounds (ideal and nadir both empty: nothing of
+// generation 0 was measured), measure 0. Bounds whose length differs from
+// the points' are an error.
 func Hypervolume(points [][]float64, ideal, nadir []float64) (float64, error) {
-	if len(points) == 0 {
+	if len(points) == 0 || (len(ideal) == 0 && len(nadir) == 0) {
 		return 0, nil
 	}
 	norm, err := evolve.Normalize(points, ideal, nadir)

@@ -40,6 +40,9 @@ star-pipeline bench pipeline --population 32 --generations 5 --json`,
 	})
 }
 
+// maxBenchWorkers bounds --workers: goroutines of one in-process worker.
+const maxBenchWorkers = 1024
+
 // pipelineBench is one measured search.
 type pipelineBench struct {
 	Queue                string  `json:"queue"`
@@ -53,6 +56,11 @@ type pipelineBench struct {
 func benchPipeline(c *cli.Context) error {
 	if c.Int("population") < 2 || c.Int("generations") < 1 || c.Int("workers") < 1 {
 		return badInput("--population >= 2, --generations >= 1 and --workers >= 1 are required")
+	}
+	err := checkIntFlags(c, intRange{"population", 2, config.MaxPopulation}, intRange{"generations", 1, config.MaxGenerations},
+		intRange{"workers", 1, maxBenchWorkers}, intRange{"train-steps", 0, config.MaxSteps})
+	if err != nil {
+		return err
 	}
 	cfg := config.Default()
 	cfg.Population = c.Int("population")

@@ -7,11 +7,16 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/star-pipeline/star-pipeline/arch"
+	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/genome"
 	"github.com/star-pipeline/star-pipeline/trainer"
 )
 
 func init() { registerBench(benchTrainerCommand()) }
+
+// maxBenchMatMul bounds --matmul: three N x N float32 matrices of 256 MiB
+// each at the limit.
+const maxBenchMatMul = 1 << 13
 
 // benchReference is the reference hybrid of bench trainer: 8 slots mixing
 // attention, recurrence, long convolution and SwiGLU.
@@ -77,6 +82,16 @@ func benchTrainer(c *cli.Context) error {
 		return badInput("--matmul must be >= 1, got %d", mm)
 	case c.Int("class-width") < 0:
 		return badInput("--class-width must be >= 0")
+	}
+	err := checkIntFlags(c, intRange{"batch", 1, config.MaxBatchSize}, intRange{"steps", 1, config.MaxSteps},
+		intRange{"class-steps", 1, config.MaxSteps}, intRange{"width", 1, arch.MaxWidth},
+		intRange{"context", 1, arch.MaxContext}, intRange{"class-width", 0, arch.MaxWidth},
+		intRange{"matmul", 1, maxBenchMatMul})
+	if err != nil {
+		return err
+	}
+	if n := batch * c.Int("context"); n > config.MaxBatchTokens {
+		return badInput("--batch x --context must be <= %d tokens per step (limits: docs/limits.md), got %d", config.MaxBatchTokens, n)
 	}
 	precision, err := precisionOf(c)
 	if err != nil {

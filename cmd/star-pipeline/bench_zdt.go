@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/evolve"
 )
 
@@ -84,6 +85,9 @@ func benchZDT(c *cli.Context) error {
 	}
 	if gens < 1 {
 		return badInput("--generations %d: want a positive number of generations", gens)
+	}
+	if err := checkIntFlags(c, intRange{"pop", 1, config.MaxPopulation}, intRange{"generations", 1, config.MaxGenerations}); err != nil {
+		return err
 	}
 	z, err := evolve.NewZDT(name, zdtVariables)
 	if err != nil {

@@ -48,7 +48,34 @@ func genomePresetFlag() cli.Flag {
 }
 
 func genomeDepthFlag() cli.Flag {
-	return &cli.IntFlag{Name: "depth", Usage: "number of LIV slots", EnvVars: []string{"STAR_DEPTH"}}
+	return &cli.IntFlag{Name: "depth", Usage: fmt.Sprintf("number of LIV slots (at most %d)", genome.MaxDepth), EnvVars: []string{"STAR_DEPTH"}}
+}
+
+// intFlagIn returns the int flag name after checking that it lies in
+// lo..hi, hi one of the limits of docs/limits.md, so that no size reaches
+// the code that allocates or loops for it unchecked.
+func intFlagIn(c *cli.Context, name string, lo, hi int) (int, error) {
+	v := c.Int(name)
+	if v < lo || v > hi {
+		return v, badInput("--%s must be in %d..%d, got %d (limits: docs/limits.md)", name, lo, hi, v)
+	}
+	return v, nil
+}
+
+// intRange is a flag and its allowed range.
+type intRange struct {
+	name   string
+	lo, hi int
+}
+
+// checkIntFlags checks every flag of rs with intFlagIn.
+func checkIntFlags(c *cli.Context, rs ...intRange) error {
+	for _, r := range rs {
+		if _, err := intFlagIn(c, r.name, r.lo, r.hi); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func genomeClassesFlag() cli.Flag {
@@ -199,6 +226,9 @@ func commandArgs(c *cli.Context) ([]string, error) {
 func genomeArg(s string) (genome.Genome, error) {
 	g, err := genome.Parse(s)
 	if err != nil {
+		if len(s) > 80 {
+			s = s[:60] + "..." // the error says what is wrong; a huge argument is not repeated
+		}
 		return nil, badInput("parsing genome %q: %w", s, err)
 	}
 	return g, nil
@@ -212,6 +242,11 @@ func genomeInput(c *cli.Context) (genome.Genome, error) {
 		return nil, err
 	}
 	preset, depth := c.String("preset"), c.Int("depth")
+	if c.IsSet("depth") {
+		if _, err := intFlagIn(c, "depth", 1, genome.MaxDepth); err != nil {
+			return nil, err
+		}
+	}
 	var g genome.Genome
 	switch {
 	case len(args) > 1:
@@ -375,16 +410,12 @@ func genomeCost(c *cli.Context) error {
 	}
 	cfg := arch.Config{Width: c.Int("width"), Context: c.Int("context"), Vocab: c.Int("vocab"),
 		HeadDim: c.Int("head-dim"), UntieEmbedding: c.Bool("untie-embedding"), DType: dtype}
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"width", cfg.Width}, {"context", cfg.Context}, {"vocab", cfg.Vocab}} {
-		if f.v < 1 {
-			return badInput("--%s must be >= 1, got %d", f.name, f.v)
-		}
+	if err := checkIntFlags(c, intRange{"width", 1, arch.MaxWidth}, intRange{"context", 1, arch.MaxContext},
+		intRange{"vocab", 1, arch.MaxVocab}); err != nil {
+		return err
 	}
-	if cfg.HeadDim < 0 {
-		return badInput("--head-dim must be >= 1 (or 0 for the default), got %d", cfg.HeadDim)
+	if cfg.HeadDim < 0 || cfg.HeadDim > arch.MaxWidth {
+		return badInput("--head-dim must be in 1..%d (or 0 for the default), got %d", arch.MaxWidth, cfg.HeadDim)
 	}
 	cfg = cfg.WithDefaults()
 	g := genome.Repair(in, genome.Space{})
@@ -536,9 +567,9 @@ func genomeRandom(c *cli.Context) error {
 	if len(args) != 0 {
 		return badInput("random takes no arguments, got %d", len(args))
 	}
-	depth := c.Int("depth")
-	if depth < 1 {
-		return badInput("--depth must be >= 1, got %d", depth)
+	depth, err := intFlagIn(c, "depth", 1, genome.MaxDepth)
+	if err != nil {
+		return err
 	}
 	space, err := genomeSpace(c, depth)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/star-pipeline/star-pipeline/arch"
+	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/data"
 	"github.com/star-pipeline/star-pipeline/genome"
 	"github.com/star-pipeline/star-pipeline/model"
@@ -98,6 +99,9 @@ func trainAction(c *cli.Context) error {
 	spec := c.String("task")
 	if spec == "" {
 		return badInput("--task is required: mad:<task> or text:<path>")
+	}
+	if err := checkTrainSizes(c, spec); err != nil {
+		return err
 	}
 	opts := data.TaskOptions{
 		Context:    c.Int("context"),
@@ -201,6 +205,45 @@ func trainAction(c *cli.Context) error {
 		t.row("checkpoint", out.Checkpoint)
 	}
 	return t.flush()
+}
+
+// checkTrainSizes checks every size flag of train against its limit
+// (docs/limits.md) before anything is generated, loaded or allocated for
+// it: a MAD task's sets, the batches and the model.
+func checkTrainSizes(c *cli.Context, spec string) error {
+	err := checkIntFlags(c,
+		intRange{"steps", 1, config.MaxSteps}, intRange{"batch", 1, config.MaxBatchSize},
+		intRange{"width", 1, arch.MaxWidth}, intRange{"head-dim", 0, arch.MaxWidth},
+		intRange{"context", 0, arch.MaxContext},
+		intRange{"train-examples", 0, config.MaxMADExamples}, intRange{"test-examples", 0, config.MaxMADExamples},
+		intRange{"eval-tokens", 0, config.MaxEvalTokens}, intRange{"checkpoint-every", 0, config.MaxSteps})
+	if err != nil {
+		return err
+	}
+	length := c.Int("context")
+	if kind, name, _ := strings.Cut(spec, ":"); kind == "mad" {
+		m, err := data.MADConfig{Task: name, Length: length, TrainExamples: c.Int("train-examples"),
+			TestExamples: c.Int("test-examples")}.WithDefaults()
+		if err != nil {
+			return badInput("%w", err) // an unknown task
+		}
+		length = m.Length
+		if length > config.MaxMADLength {
+			return badInput("--context (the MAD task's sequence length) must be <= %d (limits: docs/limits.md), got %d",
+				config.MaxMADLength, length)
+		}
+		if n := (m.TrainExamples + m.TestExamples) * length; n > config.MaxMADTokens {
+			return badInput("(--train-examples + --test-examples) x sequence length must be <= %d tokens (limits: docs/limits.md), "+
+				"got (%d + %d) x %d = %d", config.MaxMADTokens, m.TrainExamples, m.TestExamples, length, n)
+		}
+	} else if length == 0 {
+		length = 256 // the text task's default context
+	}
+	if n := c.Int("batch") * length; n > config.MaxBatchTokens {
+		return badInput("--batch x sequence length must be <= %d tokens per step (limits: docs/limits.md), got %d x %d = %d",
+			config.MaxBatchTokens, c.Int("batch"), length, n)
+	}
+	return nil
 }
 
 // precisionFlag is --precision of train and bench trainer.
