@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -102,8 +103,7 @@ func New(db *storage.DB, opts Options) (*Server, error) {
 
 func (s *Server) routes() {
 	m := http.NewServeMux()
-	static, _ := fs.Sub(staticFS, "static")
-	m.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	m.Handle("GET /static/", http.StripPrefix("/static/", staticFiles()))
 	m.HandleFunc("GET /{$}", s.runsPage)
 	m.HandleFunc("GET /runs/{id}", s.runPage)
 	m.HandleFunc("GET /runs/{id}/classes", s.classesPage)
@@ -117,6 +117,22 @@ func (s *Server) routes() {
 	m.Handle("POST /api/runs/{id}/{action}", csrf.Handler(http.HandlerFunc(s.actionAPI)))
 	m.HandleFunc("/", s.notFound)
 	s.mux = m
+}
+
+// staticFiles serves the embedded stylesheet and script. A name that is
+// not a valid file name (invalid UTF-8 such as an overlong "%c0%ae") is not
+// found, where the file server would answer 500.
+func staticFiles() http.Handler {
+	sub, _ := fs.Sub(staticFS, "static")
+	files := http.FileServerFS(sub)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
+		if name != "" && !fs.ValidPath(name) {
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 }
 
 // ServeHTTP serves the dashboard.

@@ -128,6 +128,7 @@ func TestPages(t *testing.T) {
 		{target: "/static/app.css", code: 200, ctype: "text/css"},
 		{target: "/static/app.js", code: 200, ctype: "javascript"},
 		{target: "/static/nope.js", code: 404},
+		{target: "/static/%c0%ae%c0%ae/etc/passwd", code: 404},
 		{target: "/nowhere", code: 404, ctype: "text/html"},
 	}
 	for _, tc := range tests {
@@ -383,6 +384,7 @@ func TestNever500(t *testing.T) {
 		"/candidates/r-demo/g001", "/candidates/r-demo/g001/c0000/extra", "/api/candidates/r-demo/g001/c0000/export/x",
 		"/api/candidates//export", "/runs/", "/runs/r-demo/", "/runs/r-demo/classes/x", "/static/",
 		"/candidates/r-demo/../../etc/passwd", "/runs/" + strings.Repeat("x", 5000),
+		"/static/%c0%ae%c0%ae/etc/passwd", "/static/%ff", "/static/a%00b", "/static/..%2fapp.css",
 	}
 	for _, target := range targets {
 		if code, _, body := do(t, s, "GET", target); code >= 500 {
