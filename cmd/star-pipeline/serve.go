@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -66,6 +65,9 @@ func serve(c *cli.Context) error {
 	if len(args) != 0 {
 		return badInput("serve takes no arguments, got %q", args)
 	}
+	if err := checkQueueFlags(c); err != nil {
+		return err
+	}
 	level := slog.LevelWarn
 	if c.Bool("verbose") {
 		level = slog.LevelInfo
@@ -87,13 +89,10 @@ func serve(c *cli.Context) error {
 
 	opts := dashboard.Options{AllowActions: c.Bool("allow-actions"), Refresh: refresh, Logger: log}
 	mux := http.NewServeMux()
-	if addr := c.String("redis"); addr != "" {
-		b, err := runner.Open(c.Context, runner.Options{Addr: addr, Password: c.String("redis-password"),
-			DB: c.Int("redis-db"), Logger: log})
+	if c.String("redis") != "" {
+		b, err := openQueue(c, queueOptions(c, log),
+			"check --redis and --redis-password, or omit --redis to serve without queue metrics")
 		if err != nil {
-			if errors.Is(err, runner.ErrRedisUnreachable) || errors.Is(err, runner.ErrRedisAuth) {
-				return fmt.Errorf("%w; check --redis and --redis-password, or omit --redis to serve without queue metrics", err)
-			}
 			return err
 		}
 		defer b.Close()
