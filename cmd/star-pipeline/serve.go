@@ -81,7 +81,11 @@ func serve(c *cli.Context) error {
 		refresh = -1 // the dashboard's "never"
 	}
 
-	db, err := openDB(c)
+	opener := openDB // the dashboard only reads, unless it may change runs
+	if c.Bool("allow-actions") {
+		opener = openDBToChange
+	}
+	db, err := opener(c)
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,12 @@ import (
 // code.
 func startServe(t *testing.T, args ...string) (string, func() (int, string)) {
 	t.Helper()
-	cmd := command(t, t.TempDir(), nil, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	return startServeCmd(t, command(t, t.TempDir(), nil, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...))
+}
+
+// startServeCmd is startServe with a prepared command.
+func startServeCmd(t *testing.T, cmd *exec.Cmd) (string, func() (int, string)) {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
