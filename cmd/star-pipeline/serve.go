@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -171,8 +172,9 @@ func allowedHosts(flagAddr string, bound net.Addr, extra []string) []string {
 	_, port, _ := net.SplitHostPort(bound.String())
 	hosts := []string{net.JoinHostPort("localhost", port), net.JoinHostPort("127.0.0.1", port), net.JoinHostPort("::1", port)}
 	if host, _, err := net.SplitHostPort(flagAddr); err == nil && host != "" {
-		if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
-			hosts = append(hosts, net.JoinHostPort(host, port))
+		bound := net.JoinHostPort(host, port)
+		if ip := net.ParseIP(host); (ip == nil || !ip.IsUnspecified()) && !slices.Contains(hosts, bound) {
+			hosts = append(hosts, bound)
 		}
 	}
 	return append(hosts, extra...)
