@@ -298,10 +298,10 @@ func unreadableWAL(path string, err error) error {
 		return err
 	}
 	base := filepath.Base(path)
-	return fmt.Errorf("%w: %s-wal holds changes not yet written into %s, and SQLite can read them only through a %s-shm, "+
+	return fmt.Errorf("%s-wal holds changes not yet written into %s, and SQLite reads them only through a %s-shm, "+
 		"which it cannot create here (is the directory read-only?); let a command that writes (star-pipeline coordinator, "+
 		"or sqlite3 %s 'PRAGMA wal_checkpoint(TRUNCATE)') open it once with write access to the directory, "+
-		"or copy %s and %s-wal to a writable directory and read the copy", err, base, base, base, base, base, base)
+		"or copy %s and %s-wal to a writable directory and read the copy (SQLite: %w)", base, base, base, base, base, base, err)
 }
 
 var sqliteMagic = []byte("SQLite format 3\x00")
