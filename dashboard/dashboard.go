@@ -174,11 +174,22 @@ func staticFiles() http.Handler {
 	})
 }
 
+// Content security policies: the dashboard's pages load only their own
+// stylesheet and script; the monitor's page runs inline scripts and styles
+// (and loads web fonts), so it keeps only the rule against framing.
+const (
+	pagePolicy    = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"
+	monitorPolicy = "frame-ancestors 'none'"
+)
+
 // ServeHTTP serves the dashboard.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Content-Security-Policy",
-		"default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'")
+	policy := pagePolicy
+	if s.opts.Monitor != nil && strings.HasPrefix(r.URL.Path, s.opts.MonitoringPath) {
+		policy = monitorPolicy
+	}
+	w.Header().Set("Content-Security-Policy", policy)
 	w.Header().Set("Referrer-Policy", "same-origin")
 	defer func() {
 		if v := recover(); v != nil {

@@ -104,6 +104,32 @@ func TestMonitorGuarded(t *testing.T) {
 	}
 }
 
+// TestMonitorHeaders checks that the monitor's page, which runs inline
+// scripts and styles, does not get the dashboard's script and style policy,
+// but may not be framed either; the dashboard's pages keep theirs.
+func TestMonitorHeaders(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t, dashboard.Options{Monitor: &fakeMonitor{}, MonitoringPath: "/monitoring/"})
+	for target, want := range map[string]string{
+		"/monitoring/":           "frame-ancestors 'none'",
+		"/monitoring/api/queues": "frame-ancestors 'none'",
+		"/":                      "default-src 'none'; style-src 'self'; script-src 'self'",
+	} {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, request("GET", target))
+		csp := rec.Header().Get("Content-Security-Policy")
+		if !strings.HasPrefix(csp, want) || !strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("GET %s: Content-Security-Policy %q, want %q...", target, csp, want)
+		}
+		if strings.HasPrefix(target, "/monitoring/") && strings.Contains(csp, "script-src") {
+			t.Errorf("GET %s: Content-Security-Policy %q blocks the monitor's inline scripts", target, csp)
+		}
+		if rec.Header().Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("GET %s: no nosniff", target)
+		}
+	}
+}
+
 func TestMonitorNeedsPath(t *testing.T) {
 	t.Parallel()
 	db, err := storage.Open(context.Background(), t.TempDir()+"/star.db")
