@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -33,6 +34,9 @@ var templateFS embed.FS
 
 //go:embed static
 var staticFS embed.FS
+
+// ErrInvalidOptions: an Options field New cannot use.
+var ErrInvalidOptions = errors.New("invalid dashboard options")
 
 // DefaultRefresh is how often the pages of a running run reload.
 const DefaultRefresh = 5 * time.Second
@@ -49,9 +53,26 @@ type Options struct {
 	Inspector *asynq.Inspector
 
 	// MonitoringPath, when set, is linked from every page as the queue
-	// monitor (an asynqmon handler mounted by the caller). Default "":
-	// no link.
+	// monitor. Default "": no link.
 	MonitoringPath string
+
+	// Monitor, when set, is served under MonitoringPath (a path of its
+	// own, "/monitoring/"): an asynqmon handler with that root path, for
+	// one. It sits behind the checks of the run actions: the Host check,
+	// no changes from other sites, only GET and HEAD unless AllowActions,
+	// and every change it serves logged. Default nil: the caller mounts
+	// the monitor, if any, outside the dashboard and its checks.
+	Monitor http.Handler
+
+	// AllowedHosts are the values of the Host header the dashboard
+	// answers; others get 421 Misdirected Request. This defeats DNS
+	// rebinding: a page of another site whose name is made to resolve to
+	// the dashboard's address sends its own name as Host. An entry "name"
+	// or "address" allows that host on any port, "name:port" on that port
+	// only (write IPv6 addresses in brackets: "[::1]:8080"); names compare
+	// without case or trailing dot; "*" allows any Host. Default nil:
+	// DefaultAllowedHosts, the loopback names on any port.
+	AllowedHosts []string
 
 	// Refresh is how often the pages of a running run reload. Default
 	// DefaultRefresh; negative disables reloading.
@@ -83,6 +104,8 @@ func (o Options) WithDefaults() Options {
 type Server struct {
 	db    *storage.DB
 	opts  Options
+	hosts hostRules
+	csrf  *http.CrossOriginProtection
 	pages map[string]*template.Template
 	mux   *http.ServeMux
 }
@@ -93,6 +116,19 @@ func New(db *storage.DB, opts Options) (*Server, error) {
 		return nil, errors.New("creating dashboard: no database")
 	}
 	s := &Server{db: db, opts: opts.WithDefaults(), pages: map[string]*template.Template{}}
+	hosts := s.opts.AllowedHosts
+	if hosts == nil {
+		hosts = DefaultAllowedHosts
+	}
+	var err error
+	if s.hosts, err = parseHosts(hosts); err != nil {
+		return nil, fmt.Errorf("creating dashboard: %w", err)
+	}
+	if s.opts.Monitor != nil {
+		if err := checkMonitorPath(s.opts.MonitoringPath); err != nil {
+			return nil, fmt.Errorf("creating dashboard: %w", err)
+		}
+	}
 	if err := s.parseTemplates(); err != nil {
 		return nil, fmt.Errorf("creating dashboard: %w", err)
 	}
@@ -102,8 +138,7 @@ func New(db *storage.DB, opts Options) (*Server, error) {
 
 func (s *Server) routes() {
 	m := http.NewServeMux()
-	static, _ := fs.Sub(staticFS, "static")
-	m.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	m.Handle("GET /static/", http.StripPrefix("/static/", staticFiles()))
 	m.HandleFunc("GET /{$}", s.runsPage)
 	m.HandleFunc("GET /runs/{id}", s.runPage)
 	m.HandleFunc("GET /runs/{id}/classes", s.classesPage)
@@ -112,18 +147,49 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/runs/{id}", s.apiRun)
 	m.HandleFunc("GET /api/candidates/{id...}", s.apiCandidate)
 	m.HandleFunc("GET /metrics", s.metrics)
-	csrf := http.NewCrossOriginProtection()
-	m.Handle("POST /runs/{id}/{action}", csrf.Handler(http.HandlerFunc(s.actionForm)))
-	m.Handle("POST /api/runs/{id}/{action}", csrf.Handler(http.HandlerFunc(s.actionAPI)))
+	s.csrf = http.NewCrossOriginProtection()
+	s.csrf.SetDenyHandler(http.HandlerFunc(s.crossOrigin))
+	m.Handle("POST /runs/{id}/{action}", s.csrf.Handler(http.HandlerFunc(s.actionForm)))
+	m.Handle("POST /api/runs/{id}/{action}", s.csrf.Handler(http.HandlerFunc(s.actionAPI)))
+	if s.opts.Monitor != nil {
+		m.Handle(s.opts.MonitoringPath, s.monitor())
+	}
 	m.HandleFunc("/", s.notFound)
 	s.mux = m
 }
 
+// staticFiles serves the embedded stylesheet and script. A name that is
+// not a valid file name (invalid UTF-8 such as an overlong "%c0%ae") is not
+// found, where the file server would answer 500.
+func staticFiles() http.Handler {
+	sub, _ := fs.Sub(staticFS, "static")
+	files := http.FileServerFS(sub)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
+		if name != "" && !fs.ValidPath(name) {
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
+}
+
+// Content security policies: the dashboard's pages load only their own
+// stylesheet and script; the monitor's page runs inline scripts and styles
+// (and loads web fonts), so it keeps only the rule against framing.
+const (
+	pagePolicy    = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"
+	monitorPolicy = "frame-ancestors 'none'"
+)
+
 // ServeHTTP serves the dashboard.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Content-Security-Policy",
-		"default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'")
+	policy := pagePolicy
+	if s.opts.Monitor != nil && strings.HasPrefix(r.URL.Path, s.opts.MonitoringPath) {
+		policy = monitorPolicy
+	}
+	w.Header().Set("Content-Security-Policy", policy)
 	w.Header().Set("Referrer-Policy", "same-origin")
 	defer func() {
 		if v := recover(); v != nil {
@@ -134,7 +200,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "the dashboard failed on this request; see the server log", http.StatusInternalServerError)
 		}
 	}()
+	if !s.hosts.allows(r) {
+		s.misdirected(w, r)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// crossOrigin answers a request that would change something and comes from
+// a page of another site.
+func (s *Server) crossOrigin(w http.ResponseWriter, r *http.Request) {
+	s.opts.Logger.Info("refused cross-origin request", "method", r.Method, "path", r.URL.Path)
+	http.Error(w, "cross-origin request refused: changes must come from the dashboard's own pages", http.StatusForbidden)
 }
 
 // httpError is an error with the status code it answers with.

@@ -38,7 +38,9 @@ func setup(t *testing.T, opts dashboard.Options) (*dashboard.Server, *storage.DB
 		t.Fatal(err)
 	}
 	opts.Now = func() time.Time { return now }
-	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	s, err := dashboard.New(db, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -46,10 +48,21 @@ func setup(t *testing.T, opts dashboard.Options) (*dashboard.Server, *storage.DB
 	return s, db
 }
 
-// get serves one request and returns the status code, content type and body.
+// testHost is the Host of the tests' requests: one the dashboard answers
+// by default.
+const testHost = "127.0.0.1:8080"
+
+// request returns a request to the dashboard at testHost.
+func request(method, target string) *http.Request {
+	req := httptest.NewRequest(method, target, nil)
+	req.Host = testHost
+	return req
+}
+
+// do serves one request and returns the status code, content type and body.
 func do(t *testing.T, h http.Handler, method, target string) (int, string, string) {
 	t.Helper()
-	req := httptest.NewRequest(method, target, nil)
+	req := request(method, target)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return rec.Code, rec.Header().Get("Content-Type"), rec.Body.String()
@@ -128,6 +141,7 @@ func TestPages(t *testing.T) {
 		{target: "/static/app.css", code: 200, ctype: "text/css"},
 		{target: "/static/app.js", code: 200, ctype: "javascript"},
 		{target: "/static/nope.js", code: 404},
+		{target: "/static/%c0%ae%c0%ae/etc/passwd", code: 404},
 		{target: "/nowhere", code: 404, ctype: "text/html"},
 	}
 	for _, tc := range tests {
@@ -283,7 +297,7 @@ func TestActions(t *testing.T) {
 	}
 
 	// A cross-site form post is refused before it touches the run.
-	req := httptest.NewRequest("POST", "/runs/r-empty/cancel", nil)
+	req := request("POST", "/runs/r-empty/cancel")
 	req.Header.Set("Sec-Fetch-Site", "cross-site")
 	rec := httptest.NewRecorder()
 	s.ServeHTTP(rec, req)
@@ -383,6 +397,7 @@ func TestNever500(t *testing.T) {
 		"/candidates/r-demo/g001", "/candidates/r-demo/g001/c0000/extra", "/api/candidates/r-demo/g001/c0000/export/x",
 		"/api/candidates//export", "/runs/", "/runs/r-demo/", "/runs/r-demo/classes/x", "/static/",
 		"/candidates/r-demo/../../etc/passwd", "/runs/" + strings.Repeat("x", 5000),
+		"/static/%c0%ae%c0%ae/etc/passwd", "/static/%ff", "/static/a%00b", "/static/..%2fapp.css",
 	}
 	for _, target := range targets {
 		if code, _, body := do(t, s, "GET", target); code >= 500 {

@@ -20,7 +20,7 @@ const (
 	StateScheduled   TaskState = "scheduled"   // waiting for its process-at time
 	StateRetry       TaskState = "retry"       // failed, waiting to run again
 	StateCompleted   TaskState = "completed"   // succeeded; kept for its retention
-	StateArchived    TaskState = "archived"    // failed permanently or out of retries
+	StateArchived    TaskState = "archived"    // failed permanently or out of retries (see LookupTask)
 	StateAggregating TaskState = "aggregating" // in an asynq group (unused by star-pipeline)
 	StateMissing     TaskState = "missing"
 )
@@ -60,6 +60,13 @@ func stateOf(s asynq.TaskState) TaskState {
 // Reconcile-on-start calls it for every unfinished node: missing means
 // enqueue again (with the same id), archived means the task failed for
 // good, completed means its result message may still be on its way.
+//
+// A task archived without an error never failed: someone archived it
+// while it waited (the queue monitor's archive buttons, or asynq's
+// ArchiveTask). That is no verdict on the task, so LookupTask deletes its
+// record, logs that, and reports it missing: reconcile, on the next start
+// or periodic check of the run's coordinator, enqueues it again instead of
+// recording a failure. A task archived after failing keeps its state.
 func (b *Broker) LookupTask(ctx context.Context, queue, id string) (TaskState, *asynq.TaskInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return "", nil, err
@@ -71,7 +78,20 @@ func (b *Broker) LookupTask(ctx context.Context, queue, id string) (TaskState, *
 	case err != nil:
 		return "", nil, fmt.Errorf("looking up task %s in queue %s: %w", id, queue, err)
 	}
-	return stateOf(info.State), info, nil
+	st := stateOf(info.State)
+	if st == StateArchived && info.LastErr == "" {
+		if err := b.DeleteTask(ctx, queue, id); err != nil {
+			// It may have left the archive meanwhile (run again from the
+			// monitor); then it is wherever it went.
+			if again, aerr := b.inspector.GetTaskInfo(queue, id); aerr == nil && again.State != asynq.TaskStateArchived {
+				return stateOf(again.State), again, nil
+			}
+			return "", nil, err
+		}
+		b.log.Info("forgot a task archived before it failed, to be enqueued again", "queue", queue, "task", id)
+		return StateMissing, nil, nil
+	}
+	return st, info, nil
 }
 
 // DeleteTask removes a task record that is not active (for example an

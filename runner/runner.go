@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +30,9 @@ var (
 	ErrRedisUnreachable = errors.New("redis unreachable")
 	// ErrRedisAuth: Redis refused the password (or wanted one).
 	ErrRedisAuth = errors.New("redis refused authentication")
+	// ErrInvalidOptions: the Redis address is malformed or an option is
+	// out of range; nothing was dialled.
+	ErrInvalidOptions = errors.New("invalid queue options")
 )
 
 // DefaultPingTimeout bounds the first PING to a real Redis.
@@ -108,9 +112,14 @@ type Broker struct {
 // Open connects to the Redis of opts, or starts an embedded miniredis when
 // opts.Addr is empty. A real Redis must answer PING within
 // opts.PingTimeout: otherwise Open fails with ErrRedisUnreachable, or with
-// ErrRedisAuth when it refuses the password.
+// ErrRedisAuth when it refuses the password. A malformed address or a
+// negative DB fails with ErrInvalidOptions before anything is dialled. No
+// error and no log line shows the password or an address's credentials.
 func Open(ctx context.Context, opts Options) (*Broker, error) {
 	opts = opts.withDefaults()
+	if opts.DB < 0 {
+		return nil, fmt.Errorf("%w: redis db %d: want 0 or more", ErrInvalidOptions, opts.DB)
+	}
 	b := &Broker{opts: opts, log: opts.Logger}
 	if opts.Addr == "" {
 		e, err := startEmbedded(opts.Password)
@@ -139,25 +148,29 @@ func Open(ctx context.Context, opts Options) (*Broker, error) {
 	return b, nil
 }
 
-// redisOptions turns Options into go-redis options.
+// redisOptions turns Options into go-redis options. A malformed address
+// fails with ErrInvalidOptions; no error shows the address's credentials.
 func redisOptions(o Options) (*redis.Options, error) {
 	addr := o.Addr
+	display := redactAddr(addr)
 	var ro *redis.Options
 	switch {
-	case strings.HasPrefix(addr, "redis://") || strings.HasPrefix(addr, "rediss://") ||
-		(strings.HasPrefix(addr, "unix://") && strings.Contains(addr, "@")):
+	case strings.HasPrefix(addr, "unix://") && !strings.Contains(addr, "@"):
+		ro = &redis.Options{Network: "unix", Addr: strings.TrimPrefix(addr, "unix://"), DB: o.DB}
+	case strings.Contains(addr, "://"):
 		var err error
-		ro, err = redis.ParseURL(addr)
-		if err != nil {
-			return nil, fmt.Errorf("parsing redis address %s: %w", redactAddr(addr), err)
+		if ro, err = parseURL(addr); err != nil {
+			return nil, err
 		}
 		if o.DB != 0 {
 			ro.DB = o.DB
 		}
-	case strings.HasPrefix(addr, "unix://"):
-		ro = &redis.Options{Network: "unix", Addr: strings.TrimPrefix(addr, "unix://"), DB: o.DB}
 	case strings.HasPrefix(addr, "/"):
 		ro = &redis.Options{Network: "unix", Addr: addr, DB: o.DB}
+	case strings.ContainsAny(addr, "@/"):
+		return nil, fmt.Errorf("%w: redis address %s is neither host:port, a socket path nor a URL; "+
+			"write credentials as redis://:PASSWORD@host:port/db, or give the password with --redis-password (STAR_REDIS_PASSWORD)",
+			ErrInvalidOptions, display)
 	default:
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			addr = net.JoinHostPort(addr, "6379")
@@ -171,7 +184,39 @@ func redisOptions(o Options) (*redis.Options, error) {
 		ro.TLSConfig = o.TLS
 	}
 	if ro.DB < 0 {
-		return nil, fmt.Errorf("redis db %d: must be >= 0", ro.DB)
+		return nil, fmt.Errorf("%w: redis db %d: want 0 or more", ErrInvalidOptions, ro.DB)
+	}
+	return ro, nil
+}
+
+// parseURL parses a redis://, rediss:// or unix:// URL. url.Parse and
+// go-redis quote the whole URL, or the part that failed, in their errors:
+// the password itself when it is the part that is malformed. So a URL that
+// does not parse is parsed again without its credentials, and only that
+// error is shown; and an "@" left in the path, query or fragment, which
+// means that the credentials did not end where they should, is refused
+// before go-redis sees it.
+func parseURL(addr string) (*redis.Options, error) {
+	display := redactAddr(addr)
+	credentials := fmt.Errorf("%w: redis URL %s: its user name or password is not valid URL syntax; "+
+		"percent-encode it (%% as %%25, @ as %%40, / as %%2F, : as %%3A, ? as %%3F, # as %%23) "+
+		"or give the password with --redis-password (STAR_REDIS_PASSWORD)", ErrInvalidOptions, display)
+	u, err := url.Parse(addr)
+	if err != nil {
+		if !strings.Contains(addr, "@") {
+			return nil, fmt.Errorf("%w: malformed redis URL: %v", ErrInvalidOptions, err)
+		}
+		if _, err := url.Parse(display); err != nil {
+			return nil, fmt.Errorf("%w: malformed redis URL: %v", ErrInvalidOptions, err)
+		}
+		return nil, credentials
+	}
+	if strings.Contains(u.Path, "@") || strings.Contains(u.RawQuery, "@") || strings.Contains(u.Fragment, "@") {
+		return nil, credentials
+	}
+	ro, err := redis.ParseURL(addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: redis URL %s: %v", ErrInvalidOptions, display, err)
 	}
 	return ro, nil
 }
@@ -273,16 +318,19 @@ func (b *Broker) close() error {
 	return nil
 }
 
-// redactAddr removes credentials from a redis URL.
+// redactAddr removes credentials from a Redis address: a URL's user info
+// goes (the text up to the last "@", which may hold an unescaped "/", "?"
+// or another "@"), and any other address with an "@" shows xxxxx in place
+// of what comes before it.
 func redactAddr(addr string) string {
-	scheme, rest, ok := strings.Cut(addr, "://")
-	if !ok {
+	at := strings.LastIndex(addr, "@")
+	if at < 0 {
 		return addr
 	}
-	if at := strings.LastIndex(rest, "@"); at >= 0 {
-		rest = rest[at+1:]
+	if i := strings.Index(addr[:at], "://"); i >= 0 && !strings.ContainsAny(addr[:i], ":/@") {
+		return addr[:i+len("://")] + addr[at+1:]
 	}
-	return scheme + "://" + rest
+	return "xxxxx@" + addr[at+1:]
 }
 
 // embedded is an in-process miniredis on loopback whose TTLs follow the

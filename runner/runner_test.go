@@ -504,3 +504,49 @@ func TestCloseTwice(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 }
+
+// TestLookupArchivedByOperator archives tasks that never ran, as the queue
+// monitor's archive buttons do: LookupTask forgets them and reports them
+// missing, so that reconcile enqueues them again under the same id. A task
+// that failed for good stays archived with its error.
+func TestLookupArchivedByOperator(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	b, ctx := setup(t, Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	for _, id := range []string{"run1/g000/train/0000", "run1/g000/train/0001"} {
+		if _, err := b.EnqueueOnce(ctx, asynq.NewTask("star:train", nil), asynq.TaskID(id), asynq.Queue("star-train")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Inspector().ArchiveTask("star-train", "run1/g000/train/0000"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.Inspector().ArchiveAllPendingTasks("star-train"); err != nil || n != 1 {
+		t.Fatalf("ArchiveAllPendingTasks = %d, %v", n, err)
+	}
+	for _, id := range []string{"run1/g000/train/0000", "run1/g000/train/0001"} {
+		st, info, err := b.LookupTask(ctx, "star-train", id)
+		if err != nil || st != StateMissing || info != nil {
+			t.Errorf("LookupTask(%s archived by an operator) = %s, %v, %v; want missing", id, st, info, err)
+		}
+		if enq, err := b.EnqueueOnce(ctx, asynq.NewTask("star:train", nil), asynq.TaskID(id), asynq.Queue("star-train")); err != nil || !enq {
+			t.Errorf("EnqueueOnce(%s) after LookupTask = %v, %v; want enqueued again", id, enq, err)
+		}
+	}
+	if !strings.Contains(logs.String(), "run1/g000/train/0001") {
+		t.Errorf("forgetting an archived task is not logged:\n%s", logs.String())
+	}
+
+	// A task that failed for good keeps its verdict.
+	fail := asynq.HandlerFunc(func(context.Context, *asynq.Task) error {
+		return fmt.Errorf("bad genome: %w", asynq.SkipRetry)
+	})
+	serve(t, b, fail, WorkerOptions{Queues: map[string]int{"star-evolve": 1}})
+	if _, err := b.EnqueueOnce(ctx, asynq.NewTask("star:mutate", nil), asynq.TaskID("run1/g001/mutate/0000"), asynq.Queue("star-evolve")); err != nil {
+		t.Fatal(err)
+	}
+	info := waitState(t, ctx, b, "star-evolve", "run1/g001/mutate/0000", StateArchived, 10*time.Second)
+	if !strings.Contains(info.LastErr, "bad genome") {
+		t.Errorf("failed task archived with %q", info.LastErr)
+	}
+}

@@ -12,13 +12,16 @@
 // Open applies the embedded migrations forward. It refuses, without
 // touching the file, a file that is not SQLite (ErrCorrupt), a SQLite
 // database of another application (ErrForeignDatabase) and a database
-// written by a newer star-pipeline (ErrNewerVersion).
+// written by a newer star-pipeline (ErrNewerVersion). OpenReadOnly opens an
+// existing database for the commands that only read: it never writes, works
+// in a read-only directory, and creates no -wal or -shm file.
 package storage
 
 import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -44,7 +47,11 @@ var (
 	ErrCorrupt = errors.New("not a SQLite database or damaged")
 	// ErrNewerVersion: the database was written by a newer star-pipeline.
 	ErrNewerVersion = errors.New("database schema is newer than this build")
-	// ErrReadOnly: a write was attempted inside View.
+	// ErrOlderVersion: OpenReadOnly found a database that needs migrating
+	// first, which only Open does.
+	ErrOlderVersion = errors.New("database schema is older than this build")
+	// ErrReadOnly: a write was attempted inside View, or on a database
+	// opened with OpenReadOnly.
 	ErrReadOnly = errors.New("write in a read-only transaction")
 	// ErrInvalidTransition: the run's status does not allow the change
 	// asked for (pausing a finished run, resuming a running one). The
@@ -61,11 +68,16 @@ const BusyTimeout = 10 * time.Second
 
 const readers = 4
 
+// ReadOnlyRecheck is how long a connection of OpenReadOnly lives: a new
+// one looks again at whether a writer has the database open (see
+// OpenReadOnly).
+const ReadOnlyRecheck = time.Second
+
 // DB is an open lineage database. Its methods are safe for concurrent use.
 type DB struct {
 	ops
 	path    string
-	w       *sql.DB // one connection; BEGIN is BEGIN IMMEDIATE
+	w       *sql.DB // one connection; BEGIN is BEGIN IMMEDIATE; nil for OpenReadOnly
 	r       *sql.DB // read-only pool
 	version int
 }
@@ -129,7 +141,7 @@ func open(ctx context.Context, path string, migs []migration) (*DB, error) {
 	if err := probe(ctx, abs, len(migs)); err != nil {
 		return nil, fmt.Errorf("opening lineage db %q: %w", path, err)
 	}
-	w, err := sql.Open("sqlite3", dsn(abs, false))
+	w, err := sql.Open("sqlite3", dsn(abs, connWrite))
 	if err != nil {
 		return nil, fmt.Errorf("opening lineage db %q: %w", path, err)
 	}
@@ -144,7 +156,7 @@ func open(ctx context.Context, path string, migs []migration) (*DB, error) {
 		return nil, fmt.Errorf("opening lineage db %q: %w", path, err)
 	}
 	db.version = version
-	r, err := sql.Open("sqlite3", dsn(abs, true))
+	r, err := sql.Open("sqlite3", dsn(abs, connRead))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("opening lineage db %q: %w", path, err)
@@ -156,20 +168,140 @@ func open(ctx context.Context, path string, migs []migration) (*DB, error) {
 	return db, nil
 }
 
+// connKind is what a connection may do.
+type connKind int
+
+const (
+	connWrite     connKind = iota // read-write, WAL, immediate transactions
+	connRead                      // mode=ro, sharing the writer's -wal and -shm
+	connImmutable                 // immutable=1: the file alone, no locks, nothing created
+)
+
 // dsn returns the go-sqlite3 data source name of the production settings.
-func dsn(path string, readOnly bool) string {
+func dsn(path string, kind connKind) string {
 	q := url.Values{}
 	q.Set("_busy_timeout", fmt.Sprint(BusyTimeout.Milliseconds()))
 	q.Set("_foreign_keys", "1")
-	if readOnly {
-		q.Set("mode", "ro")
-	} else {
+	switch kind {
+	case connWrite:
 		q.Set("_journal_mode", "WAL")
 		q.Set("_synchronous", "NORMAL")
 		q.Set("_txlock", "immediate")
+	case connRead:
+		q.Set("mode", "ro")
+	case connImmutable:
+		q.Set("mode", "ro")
+		q.Set("immutable", "1")
 	}
 	u := url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}
 	return u.String()
+}
+
+// readKind says how to read path without a writer's connection of our own.
+//
+// SQLite reads a WAL database through its -shm index. A read-only
+// connection creates a missing -wal and -shm (and, unable to checkpoint,
+// leaves them behind when it closes), and fails where it cannot create
+// them: in a read-only directory. So when no -shm exists and the -wal is
+// missing or empty, which means no connection has the database open and
+// the file alone holds every committed change, reading opens it immutable:
+// straight from the file, without locks, creating nothing. Otherwise a
+// writer has it open, or left its -wal and -shm, and reading shares them.
+func readKind(path string) connKind {
+	if fileExists(path+"-shm") || fileExists(path+"-journal") {
+		return connRead
+	}
+	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > 0 {
+		return connRead
+	}
+	return connImmutable
+}
+
+func fileExists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+// readConnector opens each connection of OpenReadOnly's pool as readKind
+// says at that moment, so that a long-lived reader follows a writer that
+// starts after it.
+type readConnector struct {
+	path string
+	drv  *sqlite3.SQLiteDriver
+}
+
+func (c readConnector) Connect(context.Context) (driver.Conn, error) {
+	return c.drv.Open(dsn(c.path, readKind(c.path)))
+}
+
+func (c readConnector) Driver() driver.Driver { return c.drv }
+
+// OpenReadOnly opens the existing lineage database at path for reading
+// only: it never writes to the file nor migrates it, and works where the
+// file's directory is read-only. Writes fail with ErrReadOnly. It refuses
+// what Open refuses, and a database that needs migrating with
+// ErrOlderVersion.
+//
+// It creates no -wal or -shm file beside a database that has none (see
+// readKind): while no writer has the database open it reads the file as
+// immutable. A connection lives ReadOnlyRecheck, so a long-lived reader
+// starts sharing a writer's -wal and -shm within that time of the writer
+// opening the database; a read that runs while a starting writer
+// checkpoints into the file may fail, not return wrong rows as a snapshot.
+// What SQLite cannot do is read a -wal that holds changes without its
+// -shm in a directory where the -shm cannot be created: that fails with
+// an error that says so.
+func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
+	migs, err := embeddedMigrations()
+	if err != nil {
+		return nil, err
+	}
+	return openReadOnly(ctx, path, len(migs))
+}
+
+func openReadOnly(ctx context.Context, path string, latest int) (*DB, error) {
+	wrap := func(err error) error { return fmt.Errorf("opening lineage db %q read-only: %w", path, err) }
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return nil, wrap(err)
+	}
+	if err := probe(ctx, abs, latest); err != nil {
+		return nil, wrap(err)
+	}
+	r := sql.OpenDB(readConnector{path: abs, drv: &sqlite3.SQLiteDriver{}})
+	r.SetMaxOpenConns(readers)
+	r.SetMaxIdleConns(readers)
+	r.SetConnMaxLifetime(ReadOnlyRecheck)
+	var version int
+	if err := r.QueryRowContext(ctx, `SELECT user_version FROM pragma_user_version()`).Scan(&version); err != nil {
+		r.Close()
+		return nil, wrap(unreadableWAL(abs, err))
+	}
+	if version < latest {
+		r.Close()
+		return nil, wrap(fmt.Errorf("%w: schema version %d, this build's is %d; a command that writes to it migrates it",
+			ErrOlderVersion, version, latest))
+	}
+	db := &DB{path: abs, r: r, version: version}
+	db.ops = ops{db: db, r: r}
+	return db, nil
+}
+
+// unreadableWAL explains err when path's -wal holds changes that SQLite
+// cannot read because the -shm is missing and cannot be created.
+func unreadableWAL(path string, err error) error {
+	wal, walErr := os.Stat(path + "-wal")
+	if walErr != nil || wal.Size() == 0 || fileExists(path+"-shm") {
+		return err
+	}
+	base := filepath.Base(path)
+	return fmt.Errorf("%s-wal holds changes not yet written into %s, and SQLite reads them only through a %s-shm, "+
+		"which it cannot create here (is the directory read-only?); let a command that writes (star-pipeline coordinator, "+
+		"or sqlite3 %s 'PRAGMA wal_checkpoint(TRUNCATE)') open it once with write access to the directory, "+
+		"or copy %s and %s-wal to a writable directory and read the copy (SQLite: %w)", base, base, base, base, base, base, err)
 }
 
 var sqliteMagic = []byte("SQLite format 3\x00")
@@ -203,7 +335,7 @@ func probe(ctx context.Context, path string, latest int) error {
 			return fmt.Errorf("%w: the file does not start with a SQLite header; check the path", ErrCorrupt)
 		}
 	}
-	conn, err := sql.Open("sqlite3", dsn(path, true))
+	conn, err := sql.Open("sqlite3", dsn(path, readKind(path)))
 	if err != nil {
 		return err
 	}
@@ -218,7 +350,7 @@ func probe(ctx context.Context, path string, latest int) error {
 		if errors.As(err, &se) && (se.Code == sqlite3.ErrNotADB || se.Code == sqlite3.ErrCorrupt) {
 			return fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
-		return fmt.Errorf("reading header: %w", err)
+		return fmt.Errorf("reading header: %w", unreadableWAL(path, err))
 	}
 	switch {
 	case appID == ApplicationID:
@@ -241,7 +373,9 @@ func (db *DB) Close() error {
 	if db.r != nil {
 		errs = append(errs, db.r.Close())
 	}
-	errs = append(errs, db.w.Close())
+	if db.w != nil {
+		errs = append(errs, db.w.Close())
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("closing lineage db %q: %w", db.path, err)
 	}
@@ -259,6 +393,9 @@ func (db *DB) SchemaVersion() int { return db.version }
 // db, for writes: the writer has a single connection, which the
 // transaction holds, so a write through db would wait for it forever.
 func (db *DB) Update(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	if db.w == nil {
+		return ErrReadOnly
+	}
 	sqlTx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)

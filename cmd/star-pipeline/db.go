@@ -30,21 +30,54 @@ func dbFlag() cli.Flag {
 
 // openDB opens the existing lineage database named by c's --db flag for a
 // command that reads runs. A missing file is an error: reading never creates
-// a database. A file that is not a star-pipeline database is refused and
-// left untouched.
+// a database. It opens the file read-only (storage.OpenReadOnly: no write,
+// no -wal or -shm created, a read-only directory is fine), except that a
+// database of an older schema is migrated first, as every command always
+// did. A file that is not a star-pipeline database is refused and left
+// untouched.
 func openDB(c *cli.Context) (*storage.DB, error) {
+	path, err := existingDB(c)
+	if err != nil {
+		return nil, err
+	}
+	db, err := storage.OpenReadOnly(c.Context, path)
+	switch {
+	case err == nil:
+		return db, nil
+	case errors.Is(err, storage.ErrOlderVersion):
+		db, merr := openStorage(c.Context, path)
+		if merr != nil {
+			return nil, fmt.Errorf("%w; migrating it failed: %w", err, merr)
+		}
+		return db, nil
+	}
+	return nil, explainOpen(err)
+}
+
+// openDBToChange opens the existing lineage database named by c's --db flag
+// for reading and writing: for serve --allow-actions.
+func openDBToChange(c *cli.Context) (*storage.DB, error) {
+	path, err := existingDB(c)
+	if err != nil {
+		return nil, err
+	}
+	return openStorage(c.Context, path)
+}
+
+// existingDB returns c's --db path, which must name an existing database.
+func existingDB(c *cli.Context) (string, error) {
 	path := c.String("db")
 	if path == "" {
-		return nil, badInput("--db is empty; give the path of the lineage database")
+		return "", badInput("--db is empty; give the path of the lineage database")
 	}
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist), err == nil && !fi.IsDir() && fi.Size() == 0 && !fileExists(path+"-wal"):
-		return nil, fmt.Errorf("no database at %s; run `star-pipeline submit` first or pass --db", path)
+		return "", fmt.Errorf("no database at %s; run `star-pipeline submit` first or pass --db", path)
 	case err != nil:
-		return nil, fmt.Errorf("opening lineage db %q: %w", path, err)
+		return "", fmt.Errorf("opening lineage db %q: %w", path, err)
 	}
-	return openStorage(c.Context, path)
+	return path, nil
 }
 
 // openDBForWrite opens the lineage database at path, creating it (but not
@@ -61,19 +94,26 @@ func openDBForWrite(ctx context.Context, path string) (*storage.DB, error) {
 }
 
 // openStorage opens path with storage.Open and says what to do about a
-// file that is not a usable star-pipeline database. storage.Open refuses
-// such files without writing to them.
+// file that is not a usable star-pipeline database.
 func openStorage(ctx context.Context, path string) (*storage.DB, error) {
 	db, err := storage.Open(ctx, path)
-	switch {
-	case err == nil:
-		return db, nil
-	case errors.Is(err, storage.ErrForeignDatabase), errors.Is(err, storage.ErrCorrupt):
-		return nil, fmt.Errorf("%w (left untouched); pass --db with a star-pipeline database", err)
-	case errors.Is(err, storage.ErrNewerVersion):
-		return nil, fmt.Errorf("%w (left untouched)", err)
+	if err != nil {
+		return nil, explainOpen(err)
 	}
-	return nil, err
+	return db, nil
+}
+
+// explainOpen says what to do about a file that storage refused to open.
+// storage refuses such files without writing to them or creating anything
+// beside them.
+func explainOpen(err error) error {
+	switch {
+	case errors.Is(err, storage.ErrForeignDatabase), errors.Is(err, storage.ErrCorrupt):
+		return fmt.Errorf("%w (left untouched); pass --db with a star-pipeline database", err)
+	case errors.Is(err, storage.ErrNewerVersion):
+		return fmt.Errorf("%w (left untouched)", err)
+	}
+	return err
 }
 
 func fileExists(path string) bool {

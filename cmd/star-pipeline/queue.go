@@ -49,21 +49,57 @@ func (q quietRedis) Printf(_ context.Context, format string, v ...any) {
 	q.log.Debug(fmt.Sprintf(format, v...), "component", "go-redis")
 }
 
+// checkQueueFlags refuses bad values of the queue flags that c's command
+// has, before anything connects or is written: a negative --redis-db or
+// --poll, a --workers below -1 (its default).
+func checkQueueFlags(c *cli.Context) error {
+	for _, f := range c.Command.Flags {
+		switch name := f.Names()[0]; name {
+		case "redis-db":
+			if n := c.Int(name); n < 0 {
+				return badInput("--redis-db %d: want a Redis database number, 0 or more", n)
+			}
+		case "workers":
+			if n := c.Int(name); n < -1 {
+				return badInput("--workers %d: want 0 or more (the default, -1, means 1 with the embedded queue and 0 with --redis)", n)
+			}
+		case "poll":
+			if d := c.Duration(name); d < 0 {
+				return badInput("--poll %v is negative; give a duration such as 5s", d)
+			}
+		}
+	}
+	return nil
+}
+
+// queueOptions returns the runner options of c's queue flags.
+func queueOptions(c *cli.Context, log *slog.Logger) runner.Options {
+	return runner.Options{Addr: c.String("redis"), Password: c.String("redis-password"), DB: c.Int("redis-db"),
+		Logger: log}
+}
+
+// openQueue connects to the queue of opts, or starts an embedded one. A
+// malformed address is bad input; hint ends the message of a queue that is
+// unreachable or refuses the password. runner's errors never show the
+// password, and go-redis's own log lines go to opts.Logger at debug level.
+func openQueue(c *cli.Context, opts runner.Options, hint string) (*runner.Broker, error) {
+	redis.SetLogger(quietRedis{opts.Logger})
+	b, err := runner.Open(c.Context, opts)
+	switch {
+	case err == nil:
+		return b, nil
+	case errors.Is(err, runner.ErrInvalidOptions):
+		return nil, usageError{err}
+	case errors.Is(err, runner.ErrRedisUnreachable), errors.Is(err, runner.ErrRedisAuth):
+		return nil, fmt.Errorf("%w; %s", err, hint)
+	}
+	return nil, err
+}
+
 // openBroker connects to the queue named by the flags, or starts an
 // embedded one.
 func openBroker(c *cli.Context) (*runner.Broker, error) {
-	redis.SetLogger(quietRedis{logger(c)})
-	b, err := runner.Open(c.Context, runner.Options{
-		Addr: c.String("redis"), Password: c.String("redis-password"), DB: c.Int("redis-db"),
-		Logger: logger(c),
-	})
-	if err != nil {
-		if errors.Is(err, runner.ErrRedisUnreachable) || errors.Is(err, runner.ErrRedisAuth) {
-			return nil, fmt.Errorf("%w; or omit --redis for the embedded queue", err)
-		}
-		return nil, err
-	}
-	return b, nil
+	return openQueue(c, queueOptions(c, logger(c)), "or omit --redis for the embedded queue")
 }
 
 // evaluator returns what workers train and score candidates with.

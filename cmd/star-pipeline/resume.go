@@ -40,6 +40,9 @@ func resume(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := checkQueueFlags(c); err != nil {
+		return err
+	}
 	db, err := openDB(c)
 	if err != nil {
 		return err
@@ -128,6 +131,9 @@ func printEnd(c *cli.Context, id string) error {
 func coordinator(c *cli.Context) error {
 	if c.String("redis") == "" {
 		return badInput("coordinator needs --redis (or STAR_REDIS): workers must reach the same queue")
+	}
+	if err := checkQueueFlags(c); err != nil {
+		return err
 	}
 	b, err := openBroker(c)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynqmon"
@@ -27,10 +29,15 @@ func serveCommand() *cli.Command {
 		Name:  "serve",
 		Usage: "serve the dashboard: runs, Pareto fronts, candidates, lineage, metrics",
 		UsageText: "star-pipeline serve --db star.db\n" +
-			"star-pipeline serve --db star.db --redis localhost:6379 --addr 127.0.0.1:8080 --allow-actions",
+			"star-pipeline serve --db star.db --redis localhost:6379 --addr 127.0.0.1:8080 --allow-actions\n" +
+			"star-pipeline serve --db star.db --addr 0.0.0.0:8080 --allowed-hosts dash.internal,10.0.0.5",
 		Description: "Serves HTML pages at /, JSON at /api/runs and Prometheus metrics at /metrics. " +
 			"With --redis, /metrics adds the queue sizes and " + monitoringPath + "/ serves the asynq monitor. " +
-			"Without --allow-actions the dashboard only reads the database.",
+			"Without --allow-actions the dashboard only reads the database and the monitor only shows the queues. " +
+			"It answers only requests whose Host is the --addr host, localhost, 127.0.0.1 or [::1] on the bound port, " +
+			"or one of --allowed-hosts (others get 421), so that pages of other sites cannot reach it through " +
+			"a name that resolves to its address (DNS rebinding); binding to every interface (0.0.0.0) does not " +
+			"change that: name the hosts clients use, or '*' for any.",
 		Flags: []cli.Flag{
 			dbFlag(),
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", EnvVars: []string{"STAR_ADDR"},
@@ -42,10 +49,13 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "redis-db", EnvVars: []string{"STAR_REDIS_DB"}, Usage: "Redis database number"},
 			&cli.BoolFlag{Name: "allow-actions", EnvVars: []string{"STAR_ALLOW_ACTIONS"},
 				Usage: "let the pages pause, resume and cancel runs (and the queue monitor change tasks)"},
+			&cli.StringSliceFlag{Name: "allowed-hosts", EnvVars: []string{"STAR_ALLOWED_HOSTS"},
+				Usage: "more Host names to answer besides the --addr host and the loopback names on its port " +
+					"(comma-separated; name for any port, name:port, or '*' for any Host)"},
 			&cli.DurationFlag{Name: "refresh", Value: dashboard.DefaultRefresh, EnvVars: []string{"STAR_REFRESH"},
 				Usage: "how often pages of running runs reload; 0 never"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, EnvVars: []string{"STAR_VERBOSE"},
-				Usage: "log requests that change runs, and queue errors, to stderr"},
+				Usage: "log requests that change runs or queues, refused requests, and queue errors, to stderr"},
 		},
 		Action: serve,
 	}
@@ -66,6 +76,9 @@ func serve(c *cli.Context) error {
 	if len(args) != 0 {
 		return badInput("serve takes no arguments, got %q", args)
 	}
+	if err := checkQueueFlags(c); err != nil {
+		return err
+	}
 	level := slog.LevelWarn
 	if c.Bool("verbose") {
 		level = slog.LevelInfo
@@ -79,46 +92,60 @@ func serve(c *cli.Context) error {
 		refresh = -1 // the dashboard's "never"
 	}
 
-	db, err := openDB(c)
+	opener := openDB // the dashboard only reads, unless it may change runs
+	if c.Bool("allow-actions") {
+		opener = openDBToChange
+	}
+	db, err := opener(c)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 
-	opts := dashboard.Options{AllowActions: c.Bool("allow-actions"), Refresh: refresh, Logger: log}
-	mux := http.NewServeMux()
-	if addr := c.String("redis"); addr != "" {
-		b, err := runner.Open(c.Context, runner.Options{Addr: addr, Password: c.String("redis-password"),
-			DB: c.Int("redis-db"), Logger: log})
-		if err != nil {
-			if errors.Is(err, runner.ErrRedisUnreachable) || errors.Is(err, runner.ErrRedisAuth) {
-				return fmt.Errorf("%w; check --redis and --redis-password, or omit --redis to serve without queue metrics", err)
-			}
-			return err
-		}
-		defer b.Close()
-		opts.Inspector = b.Inspector()
-		opts.MonitoringPath = monitoringPath + "/"
-		mon := asynqmon.New(asynqmon.Options{RootPath: monitoringPath, RedisConnOpt: brokerConn{b},
-			ReadOnly: !opts.AllowActions})
-		defer mon.Close()
-		mux.Handle(monitoringPath+"/", mon)
-	}
-	dash, err := dashboard.New(db, opts)
-	if err != nil {
-		return err
-	}
-	mux.Handle("/", dash)
-
 	ln, err := net.Listen("tcp", c.String("addr"))
 	if err != nil {
 		return badInput("listening on --addr %q: %w", c.String("addr"), err)
 	}
-	if host, _, _ := net.SplitHostPort(ln.Addr().String()); opts.AllowActions && !isLoopback(host) {
+	defer ln.Close()
+	var extra []string
+	for _, h := range c.StringSlice("allowed-hosts") {
+		if h = strings.TrimSpace(h); h != "" {
+			extra = append(extra, h)
+		}
+	}
+	opts := dashboard.Options{AllowActions: c.Bool("allow-actions"), Refresh: refresh, Logger: log,
+		AllowedHosts: allowedHosts(c.String("addr"), ln.Addr(), extra)}
+	if c.String("redis") != "" {
+		b, err := openQueue(c, queueOptions(c, log),
+			"check --redis and --redis-password, or omit --redis to serve without queue metrics")
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		opts.Inspector = b.Inspector()
+		mon := asynqmon.New(asynqmon.Options{RootPath: monitoringPath, RedisConnOpt: brokerConn{b},
+			ReadOnly: !opts.AllowActions})
+		defer mon.Close()
+		opts.Monitor, opts.MonitoringPath = mon, monitoringPath+"/"
+	}
+	dash, err := dashboard.New(db, opts)
+	if errors.Is(err, dashboard.ErrInvalidOptions) {
+		return badInput("--allowed-hosts: %w", err)
+	}
+	if err != nil {
+		return err
+	}
+
+	host, _, _ := net.SplitHostPort(ln.Addr().String())
+	if opts.AllowActions && !isLoopback(host) {
 		log.Warn("run actions are enabled on a non-loopback address: anyone who reaches it can pause and cancel runs",
 			"addr", ln.Addr().String())
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() && len(extra) == 0 {
+		log.Warn("listening on every interface, but answering only requests for localhost, 127.0.0.1 and [::1]: "+
+			"give the names clients use with --allowed-hosts, or '*' for any", "addr", ln.Addr().String())
+	}
+	srv := &http.Server{Handler: dash, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	fmt.Fprintf(c.App.Writer, "dashboard at http://%s/\n", ln.Addr())
 
@@ -135,6 +162,22 @@ func serve(c *cli.Context) error {
 		log.Warn("shutting the dashboard down", "err", err)
 	}
 	return c.Context.Err()
+}
+
+// allowedHosts are the Hosts the dashboard answers when it listens on
+// bound, from --addr flagAddr, and extra from --allowed-hosts: the loopback
+// names and the --addr host (unless it means every interface), on the
+// bound port, then extra.
+func allowedHosts(flagAddr string, bound net.Addr, extra []string) []string {
+	_, port, _ := net.SplitHostPort(bound.String())
+	hosts := []string{net.JoinHostPort("localhost", port), net.JoinHostPort("127.0.0.1", port), net.JoinHostPort("::1", port)}
+	if host, _, err := net.SplitHostPort(flagAddr); err == nil && host != "" {
+		bound := net.JoinHostPort(host, port)
+		if ip := net.ParseIP(host); (ip == nil || !ip.IsUnspecified()) && !slices.Contains(hosts, bound) {
+			hosts = append(hosts, bound)
+		}
+	}
+	return append(hosts, extra...)
 }
 
 // isLoopback reports whether host is a loopback address or localhost.

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -11,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/star-pipeline/star-pipeline/internal/redistest"
 	"github.com/star-pipeline/star-pipeline/plot/plottest"
+	"github.com/star-pipeline/star-pipeline/runner"
 )
 
 // startServe starts `serve` with args and returns its base URL and the
@@ -20,7 +25,12 @@ import (
 // code.
 func startServe(t *testing.T, args ...string) (string, func() (int, string)) {
 	t.Helper()
-	cmd := command(t, t.TempDir(), nil, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	return startServeCmd(t, command(t, t.TempDir(), nil, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...))
+}
+
+// startServeCmd is startServe with a prepared command.
+func startServeCmd(t *testing.T, cmd *exec.Cmd) (string, func() (int, string)) {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -65,11 +75,12 @@ func startServe(t *testing.T, args ...string) (string, func() (int, string)) {
 	select {
 	case line, ok := <-lines:
 		url, found := strings.CutPrefix(line, "dashboard at ")
-		if !ok || !found || !strings.HasPrefix(url, "http://127.0.0.1:") {
+		host, port, err := net.SplitHostPort(strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/"))
+		if !ok || !found || err != nil || (host != "127.0.0.1" && !net.ParseIP(host).IsUnspecified()) {
 			code, errText := stop()
 			t.Fatalf("serve printed %q (exit %d); stderr:\n%s", line, code, errText)
 		}
-		return strings.TrimSuffix(url, "/"), stop
+		return "http://127.0.0.1:" + port, stop
 	case <-time.After(60 * time.Second):
 		t.Fatalf("serve printed no address in 60s; stderr:\n%s", stderr.String())
 	}
@@ -79,9 +90,23 @@ func startServe(t *testing.T, args ...string) (string, func() (int, string)) {
 // serveFetch does one request and returns the status code and body.
 func serveFetch(t *testing.T, method, url string) (int, string) {
 	t.Helper()
+	return serveDo(t, method, url, nil)
+}
+
+// serveDo does one request with headers ("Host" sets the Host) and
+// returns the status code and body.
+func serveDo(t *testing.T, method, url string, headers map[string]string) (int, string) {
+	t.Helper()
 	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for k, v := range headers {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
 	}
 	client := &http.Client{Timeout: 20 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -176,5 +201,169 @@ func TestServeRedis(t *testing.T) {
 	}
 	if code, stderr := stop(); code != exitInterrupted {
 		t.Errorf("serve after SIGINT: exit %d, want %d; stderr:\n%s", code, exitInterrupted, stderr)
+	}
+}
+
+// TestServeHosts checks the Host header against DNS rebinding: a name of
+// another site is refused (421) even for a run action, the bound address
+// and the loopback names are served, --allowed-hosts (or
+// STAR_ALLOWED_HOSTS) adds names, and binding to every interface does not
+// by itself accept any Host.
+func TestServeHosts(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dbPath := fixtureDB(t)
+	evil := map[string]string{"Host": "rebind.evil.example", "Origin": "http://rebind.evil.example",
+		"Sec-Fetch-Site": "same-origin"}
+	url, stop := startServe(t, "--db", dbPath, "--allow-actions", "--allowed-hosts", "dash.internal")
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(url, "http://"))
+	for _, c := range []struct {
+		method, path string
+		headers      map[string]string
+		code         int
+		want         string
+	}{
+		{"GET", "/api/runs", map[string]string{"Host": "rebind.evil.example:" + port}, 421, "not served here"},
+		{"POST", "/api/runs/r-demo/cancel", evil, 421, "--allowed-hosts"},
+		{"POST", "/runs/r-demo/cancel", evil, 421, ""},
+		{"GET", "/api/runs/r-demo", nil, 200, `"status": "running"`},
+		{"GET", "/api/runs", map[string]string{"Host": "localhost:" + port}, 200, "r-demo"},
+		{"GET", "/api/runs", map[string]string{"Host": "[::1]:" + port}, 200, "r-demo"},
+		{"GET", "/api/runs", map[string]string{"Host": "localhost:1"}, 421, ""},
+		{"GET", "/api/runs", map[string]string{"Host": "dash.internal"}, 200, "r-demo"},
+		{"GET", "/api/runs", map[string]string{"Host": "DASH.internal:" + port}, 200, "r-demo"},
+	} {
+		code, body := serveDo(t, c.method, url+c.path, c.headers)
+		if code != c.code || !strings.Contains(body, c.want) {
+			t.Errorf("%s %s %v: %d, want %d with %q\n%.300s", c.method, c.path, c.headers, code, c.code, c.want, body)
+		}
+	}
+	stop()
+
+	// Every interface: loopback names only, until the names are given.
+	url, stop = startServe(t, "--db", dbPath, "--addr", "0.0.0.0:0")
+	_, port, _ = net.SplitHostPort(strings.TrimPrefix(url, "http://"))
+	for host, code := range map[string]int{"127.0.0.1:" + port: 200, "localhost:" + port: 200, "10.1.2.3:" + port: 421,
+		"dash.internal:" + port: 421} {
+		if got, body := serveDo(t, "GET", url+"/api/runs", map[string]string{"Host": host}); got != code {
+			t.Errorf("bound to 0.0.0.0: Host %s: %d, want %d\n%.300s", host, got, code, body)
+		}
+	}
+	if _, stderr := stop(); !strings.Contains(stderr, "--allowed-hosts") {
+		t.Errorf("serve on every interface did not say how to allow hosts; stderr:\n%s", stderr)
+	}
+	cmd := command(t, t.TempDir(), []string{"STAR_ALLOWED_HOSTS=dash.internal, 10.1.2.3"}, "serve", "--db", dbPath,
+		"--addr", "0.0.0.0:0")
+	url, stop = startServeCmd(t, cmd)
+	_, port, _ = net.SplitHostPort(strings.TrimPrefix(url, "http://"))
+	for host, code := range map[string]int{"10.1.2.3:" + port: 200, "dash.internal": 200, "evil.example:" + port: 421} {
+		if got, _ := serveDo(t, "GET", url+"/api/runs", map[string]string{"Host": host}); got != code {
+			t.Errorf("STAR_ALLOWED_HOSTS: Host %s: %d, want %d", host, got, code)
+		}
+	}
+	stop()
+	cmd = command(t, t.TempDir(), nil, "serve", "--db", dbPath, "--addr", "0.0.0.0:0", "--allowed-hosts", "*")
+	url, stop = startServeCmd(t, cmd)
+	if got, _ := serveDo(t, "GET", url+"/api/runs", map[string]string{"Host": "anything.example"}); got != 200 {
+		t.Errorf("--allowed-hosts '*': %d, want 200", got)
+	}
+	stop()
+
+	for _, bad := range []string{"http://dash.internal", "a/b", "host:port"} {
+		_, stderr, code := runCLI(t, t.TempDir(), nil, "serve", "--db", dbPath, "--addr", "127.0.0.1:0", "--allowed-hosts", bad)
+		if code != 2 || !strings.Contains(stderr, "allowed host") {
+			t.Errorf("--allowed-hosts %q: exit %d, want 2; stderr:\n%s", bad, code, stderr)
+		}
+	}
+}
+
+// TestServeMonitorGuarded checks the queue monitor with a real Redis: it
+// refuses changes from other sites like the run pages do, changes nothing
+// without --allow-actions, and logs every change it makes.
+func TestServeMonitorGuarded(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	srv := redistest.Start(t)
+	dbPath := fixtureDB(t)
+	pause := "/monitoring/api/queues/star-train:pause"
+	archive := "/monitoring/api/queues/star-train/pending_tasks:archive_all"
+	crossSite := map[string]string{"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}
+
+	b, err := runner.Open(context.Background(), runner.Options{Addr: srv.Socket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.Client().Enqueue(asynq.NewTask("star:test", nil), asynq.Queue("star-train")); err != nil {
+		t.Fatal(err)
+	}
+	queue := func() (paused bool, pending, archived int) {
+		t.Helper()
+		info, err := b.Inspector().GetQueueInfo("star-train")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.Paused, info.Pending, info.Archived
+	}
+
+	url, stop := startServe(t, "--db", dbPath, "--redis", srv.Socket, "--allow-actions", "--verbose")
+	for _, c := range []struct {
+		method, path string
+		headers      map[string]string
+	}{
+		{"POST", pause, crossSite},
+		{"POST", archive, crossSite},
+		{"POST", "/runs/r-demo/pause", crossSite},
+		{"POST", pause, map[string]string{"Origin": "http://evil.example"}},
+		{"POST", archive, map[string]string{"Sec-Fetch-Site": "same-site"}},
+	} {
+		if code, body := serveDo(t, c.method, url+c.path, c.headers); code != 403 {
+			t.Errorf("%s %s %v: %d, want 403\n%.300s", c.method, c.path, c.headers, code, body)
+		}
+	}
+	if paused, pending, archived := queue(); paused || pending != 1 || archived != 0 {
+		t.Errorf("after cross-site requests the queue is paused %t with %d pending and %d archived tasks; want untouched",
+			paused, pending, archived)
+	}
+	sameOrigin := map[string]string{"Origin": url, "Sec-Fetch-Site": "same-origin"}
+	if code, body := serveDo(t, "POST", url+pause, sameOrigin); code != 204 {
+		t.Errorf("same-origin pause: %d\n%.300s", code, body)
+	}
+	if code, body := serveDo(t, "POST", url+archive, nil); code != 200 || !strings.Contains(body, `"archived":1`) {
+		t.Errorf("archive_all without Origin (curl): %d\n%.300s", code, body)
+	}
+	if paused, pending, archived := queue(); !paused || pending != 0 || archived != 1 {
+		t.Errorf("after the changes the queue is paused %t with %d pending and %d archived tasks", paused, pending, archived)
+	}
+	_, stderr := stop()
+	if strings.Count(stderr, "queue monitor action") != 2 || !strings.Contains(stderr, "path="+archive) {
+		t.Errorf("the changes are not logged; stderr:\n%s", stderr)
+	}
+
+	url, _ = startServe(t, "--db", dbPath, "--redis", srv.Socket)
+	sameOrigin = map[string]string{"Origin": url, "Sec-Fetch-Site": "same-origin"}
+	if _, err := b.Client().Enqueue(asynq.NewTask("star:test", nil), asynq.Queue("star-train")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		method, path string
+		code         int
+	}{
+		{"GET", "/monitoring/", 200},
+		{"POST", "/monitoring/api/queues/star-train:resume", 403},
+		{"DELETE", "/monitoring/api/queues/star-train", 403},
+		{"POST", archive, 403},
+		{"POST", "/monitoring/nothing", 403},
+	} {
+		if code, body := serveDo(t, c.method, url+c.path, sameOrigin); code != c.code {
+			t.Errorf("without --allow-actions: %s %s: %d, want %d\n%.300s", c.method, c.path, code, c.code, body)
+		}
+	}
+	if paused, pending, _ := queue(); !paused || pending != 1 {
+		t.Errorf("without --allow-actions the queue changed: paused %t, %d pending", paused, pending)
 	}
 }

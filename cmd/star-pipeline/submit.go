@@ -20,8 +20,8 @@ star-pipeline submit --config search.yaml --population 8 --generations 3 --seed 
 star-pipeline submit --config search.yaml --redis 127.0.0.1:6379 --workers 0   # workers run elsewhere
 star-pipeline submit --config search.yaml --redis 127.0.0.1:6379 --detach      # a coordinator runs elsewhere`,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Required: true, EnvVars: []string{"STAR_CONFIG"}, TakesFile: true,
-				Usage: "run config (YAML); see config/example.yaml"},
+			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, EnvVars: []string{"STAR_CONFIG"}, TakesFile: true,
+				Usage: "run config (YAML, required); see config/example.yaml"},
 			dbFlag(),
 			&cli.IntFlag{Name: "workers", Value: -1, EnvVars: []string{"STAR_WORKERS"},
 				Usage: "in-process workers (default: 1 with the embedded queue, 0 with --redis)"},
@@ -38,6 +38,14 @@ star-pipeline submit --config search.yaml --redis 127.0.0.1:6379 --detach      #
 func submit(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return badInput("submit takes no arguments, got %q", c.Args().Slice())
+	}
+	// Checked here rather than by urfave/cli's Required, whose error
+	// would exit 1.
+	if c.String("config") == "" {
+		return badInput("submit needs --config (or STAR_CONFIG): the run config; config/example.yaml lists every field")
+	}
+	if err := checkQueueFlags(c); err != nil {
+		return err
 	}
 	cfg, err := config.Load(c.String("config"))
 	if err != nil {

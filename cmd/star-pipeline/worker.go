@@ -37,6 +37,9 @@ func worker(c *cli.Context) error {
 	if c.String("redis") == "" {
 		return badInput("worker needs --redis (or STAR_REDIS): the queue it serves")
 	}
+	if err := checkQueueFlags(c); err != nil {
+		return err
+	}
 	if c.Int("concurrency") < 1 {
 		return badInput("--concurrency %d: want >= 1", c.Int("concurrency"))
 	}
