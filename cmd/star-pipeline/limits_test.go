@@ -107,6 +107,9 @@ func TestSubmitSizeLimits(t *testing.T) {
 		{"search: {width: 2000000000, vocab: 2000000000}\n", nil, "search.width"},
 		{"objectives: [params]\n", []string{"--population", "1000000000"}, "population"},
 		{"objectives: [params]\n", []string{"--generations", "1000000000"}, "generations"},
+		// The static evaluator cannot measure mad_score: every candidate
+		// would fail.
+		{"objectives: [mad_score, params]\n", nil, "--static-eval measures only params, cache_bytes"},
 	} {
 		dir := workdir(t, tt.yaml)
 		args := append([]string{"submit", "--config", "search.yaml", "--static-eval"}, tt.flags...)

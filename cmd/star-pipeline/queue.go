@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/pipeline"
 	"github.com/star-pipeline/star-pipeline/runner"
 	"github.com/star-pipeline/star-pipeline/tasks"
@@ -103,6 +104,18 @@ func openBroker(c *cli.Context) (*runner.Broker, error) {
 }
 
 // evaluator returns what workers train and score candidates with.
+// checkStaticEval refuses --static-eval (exit 2) for a run with objectives
+// the static evaluator cannot measure: every candidate would fail.
+func checkStaticEval(c *cli.Context, cfg config.Config) error {
+	if !c.Bool("static-eval") {
+		return nil
+	}
+	if err := cfg.CheckMeasurable(config.StaticObjectives, "--static-eval"); err != nil {
+		return usageError{err}
+	}
+	return nil
+}
+
 func evaluator(c *cli.Context) (tasks.Evaluator, error) {
 	if c.Bool("static-eval") {
 		return tasks.StaticEvaluator{}, nil

@@ -62,6 +62,13 @@ func resume(c *cli.Context) error {
 	case storage.RunCancelled:
 		return fmt.Errorf("run %s was cancelled; a cancelled run cannot be resumed", id)
 	}
+	cfg, err := runConfig(run)
+	if err != nil {
+		return err
+	}
+	if err := checkStaticEval(c, cfg); err != nil {
+		return err
+	}
 	ev, err := evaluator(c)
 	if err != nil {
 		return err

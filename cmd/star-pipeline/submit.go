@@ -63,6 +63,9 @@ func submit(c *cli.Context) error {
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
 	}
+	if err := checkStaticEval(c, cfg); err != nil {
+		return err
+	}
 	if c.Bool("detach") && c.String("redis") == "" {
 		return badInput("--detach needs --redis: the embedded queue lives only as long as this process")
 	}
