@@ -200,8 +200,9 @@ type Training struct {
 	// GradClip is the global gradient-norm clip, > 0. Default 1.0.
 	GradClip float64 `yaml:"grad_clip" json:"grad_clip"`
 
-	// EvalBatches is the number of validation batches per evaluation,
-	// >= 1. Default 8.
+	// EvalBatches is the number of validation batches (of BatchSize
+	// sequences) perplexity is measured on, >= 1; MAD tasks score their
+	// whole test set. Default 8.
 	EvalBatches int `yaml:"eval_batches" json:"eval_batches"`
 
 	// CheckpointEvery is how many steps pass between checkpoints, so an

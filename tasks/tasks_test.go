@@ -232,3 +232,16 @@ func TestRecipeCarriesTrainingConfig(t *testing.T) {
 		}
 	}
 }
+
+// training.eval_batches bounds the validation set of the text task:
+// eval_batches batches of batch_size sequences of the run's context.
+func TestEvalBatchesReachTheTextTask(t *testing.T) {
+	t.Parallel()
+	c := config.Default()
+	c.Objectives = []string{config.Perplexity}
+	c.Training.EvalBatches, c.Training.BatchSize, c.Search.Dims.Context = 3, 4, 32
+	js := jobs(c, 1)
+	if len(js) != 1 || js[0].Opts.EvalTokens != 3*4*32 || js[0].Opts.Context != 32 {
+		t.Fatalf("jobs = %+v, want one text job evaluating 384 tokens", js)
+	}
+}

@@ -67,9 +67,12 @@ func jobs(c config.Config, seed uint64) []job {
 		if corpus == "" {
 			corpus = filepath.Join("data", "brown")
 		}
+		ctxLen := c.Search.Dims.WithDefaults().Context
 		out = append(out, job{
 			Name: "text", Spec: "text:" + corpus,
-			Opts: data.TaskOptions{Context: c.Search.Dims.WithDefaults().Context,
+			// Validation perplexity is measured on eval_batches batches
+			// of the training batch size.
+			Opts: data.TaskOptions{Context: ctxLen, EvalTokens: c.Training.EvalBatches * c.Training.BatchSize * ctxLen,
 				Corpus: data.CorpusOptions{ValFraction: c.Quality.ValidationFraction}},
 			LR: c.Training.LearningRate, WD: c.Training.WeightDecay,
 		})
