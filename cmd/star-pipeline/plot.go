@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,13 +10,15 @@ import (
 	gplot "gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/plot"
+	"github.com/star-pipeline/star-pipeline/study"
 )
 
 func init() { register(plotCommand()) }
 
 // Kinds of plot.
-var plotKinds = []string{"pareto", "hypervolume", "classes"}
+var plotKinds = []string{"pareto", "hypervolume", "classes", "final"}
 
 func plotCommand() *cli.Command {
 	return &cli.Command{
@@ -24,14 +27,17 @@ func plotCommand() *cli.Command {
 		ArgsUsage: "RUN_ID",
 		UsageText: "star-pipeline plot r20261126-193000-ab12cd --kind pareto --x mad_score --y params --out front.png\n" +
 			"star-pipeline plot r20261126-193000-ab12cd --kind hypervolume --out hv.svg\n" +
-			"star-pipeline plot r20261126-193000-ab12cd --kind classes --generation 3 --out classes.png --json",
+			"star-pipeline plot r20261126-193000-ab12cd --kind classes --generation 3 --out classes.png --json\n" +
+			"star-pipeline plot r20261126-193000-ab12cd --kind final --x cache_bytes --out final.png",
 		Flags: []cli.Flag{
 			dbFlag(),
 			&cli.StringFlag{Name: "kind", Usage: "what to draw: " + strings.Join(plotKinds, ", "),
 				EnvVars: []string{"STAR_PLOT_KIND"}},
 			&cli.StringFlag{Name: "out", Usage: "output file; .png or .svg chooses the format", TakesFile: true},
-			&cli.StringFlag{Name: "x", Usage: "pareto: objective on the x axis, or generation (default: the run's first objective)"},
-			&cli.StringFlag{Name: "y", Usage: "pareto: objective on the y axis (default: the run's second objective)"},
+			&cli.StringFlag{Name: "x", Usage: "pareto: objective on the x axis, or generation (default: the run's first objective); " +
+				"final: params or cache_bytes (default: the run's, else params)"},
+			&cli.StringFlag{Name: "y", Usage: "pareto: objective on the y axis (default: the run's second objective); " +
+				"final: a measured objective (default: the run's first)"},
 			&cli.IntFlag{Name: "generation", Value: -1, Usage: "classes: generation to draw (default: the last)"},
 			&cli.IntFlag{Name: "width", Value: 800, Usage: "image width in pixels (at 96 dpi)", EnvVars: []string{"STAR_PLOT_WIDTH"}},
 			&cli.IntFlag{Name: "height", Value: 560, Usage: "image height in pixels (at 96 dpi)", EnvVars: []string{"STAR_PLOT_HEIGHT"}},
@@ -57,8 +63,8 @@ func plotAction(c *cli.Context) error {
 	if _, err := plot.Format(out); err != nil {
 		return badInput("--out %s: %w", out, err)
 	}
-	if kind != "pareto" && (c.IsSet("x") || c.IsSet("y")) {
-		return badInput("--x and --y apply to --kind pareto only")
+	if kind != "pareto" && kind != "final" && (c.IsSet("x") || c.IsSet("y")) {
+		return badInput("--x and --y apply to --kind pareto and final only")
 	}
 	if kind != "classes" && c.IsSet("generation") {
 		return badInput("--generation applies to --kind classes only")
@@ -112,6 +118,22 @@ func plotAction(c *cli.Context) error {
 		if p, err = plot.HypervolumePlot(id, hv); err != nil {
 			return err
 		}
+	case "final":
+		rep, err := study.Load(ctx, db, id)
+		if errors.Is(err, study.ErrNoFinalStage) {
+			return badInput("%v", err)
+		}
+		if err != nil {
+			return err
+		}
+		x, y, err := finalAxes(rep, c.String("x"), c.String("y"))
+		if err != nil {
+			return err
+		}
+		data = rep
+		if p, err = plot.FinalPlot(rep, x, y); err != nil {
+			return err
+		}
 	case "classes":
 		d, err := plot.Classes(ctx, db, id)
 		if err != nil {
@@ -144,4 +166,33 @@ func plotAction(c *cli.Context) error {
 	}
 	_, err = fmt.Fprintf(c.App.Writer, "wrote %s (%s of run %s)\n", out, kind, id)
 	return err
+}
+
+// finalAxes checks or picks the axes of a final-stage plot: x a static
+// cost, y a measured objective.
+func finalAxes(rep study.Report, x, y string) (string, string, error) {
+	if x == "" {
+		x = config.Params
+		for _, o := range rep.Objectives {
+			if o == config.Params || o == config.CacheBytes {
+				x = o
+				break
+			}
+		}
+	}
+	if y == "" {
+		for _, o := range rep.Objectives {
+			if study.IsMeasured(o) {
+				y = o
+				break
+			}
+		}
+	}
+	if x != config.Params && x != config.CacheBytes {
+		return "", "", badInput("--x %q: a final-stage plot puts params or cache_bytes on the x axis", x)
+	}
+	if !study.IsMeasured(y) {
+		return "", "", badInput("--y %q: want a measured objective (perplexity, mad_score or latency) of run %s", y, rep.Run)
+	}
+	return x, y, nil
 }
