@@ -191,3 +191,45 @@ func TestComputeWithoutFinalStage(t *testing.T) {
 		t.Fatalf("err = %v, want ErrNoFinalStage", err)
 	}
 }
+
+func TestTableAndNotes(t *testing.T) {
+	t.Parallel()
+	rep, err := Compute(fixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	header, rows := rep.Table()
+	wantHeader := []string{"architecture", "genome", "params", "cache_bytes", "perplexity (mean ± sd)",
+		"vs transformer++", "vs striped"}
+	if fmt.Sprint(header) != fmt.Sprint(wantHeader) {
+		t.Errorf("header %q, want %q", header, wantHeader)
+	}
+	want := [][]string{
+		{"transformer++", "T", "100", "-", "11 ± 1 (n=3)", "-", "no: ppl +0.0%, params +11.1%"},
+		{"striped", "S", "90", "-", "11 ± 0.4 (n=3)", "DOMINATES: ppl +0.0%, params -10.0%", "-"},
+		{"STAR-1 (baseline-1)", "A", "80", "-", "9.5 ± 0.5 (n=3)", "DOMINATES: ppl -13.6%, params -20.0%", "DOMINATES: ppl -13.6%, params -11.1%"},
+		{"STAR-2", "B", "95", "-", "10.8 ± 0.57 (n=2), 1 failed", "DOMINATES: ppl -1.8%, params -5.0%", "no: ppl -1.8%, params +5.6%"},
+	}
+	for i := range want {
+		if fmt.Sprint(rows[i]) != fmt.Sprint(want[i]) {
+			t.Errorf("row %d:\n got %q\nwant %q", i, rows[i], want[i])
+		}
+	}
+	notes := rep.Notes()
+	for _, w := range []string{
+		"final stage: 4 architectures x 3 seeds, 200 steps each (search: 50 steps); complete",
+		"evolved architectures that dominate transformer++ on perplexity, params: 2 of 2",
+		"evolved architectures that dominate striped on perplexity, params: 1 of 2",
+		"hypervolume per generation: 0: 0.5000, 1: 0.7000, 2: 0.8000",
+		"spent: search 4 trainings (1 cache hits), 200 train steps; final 12 retrainings, 2200 train steps",
+		"STAR-2: a retraining failed: training: loss is NaN",
+	} {
+		found := false
+		for _, n := range notes {
+			found = found || n == w
+		}
+		if !found {
+			t.Errorf("notes lack %q:\n%s", w, notes)
+		}
+	}
+}
