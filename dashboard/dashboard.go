@@ -145,6 +145,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /candidates/{id...}", s.candidatePage)
 	m.HandleFunc("GET /api/runs", s.apiRuns)
 	m.HandleFunc("GET /api/runs/{id}", s.apiRun)
+	m.HandleFunc("GET /api/runs/{id}/report", s.apiReport)
 	m.HandleFunc("GET /api/candidates/{id...}", s.apiCandidate)
 	m.HandleFunc("GET /metrics", s.metrics)
 	s.csrf = http.NewCrossOriginProtection()

@@ -146,6 +146,7 @@ type runView struct {
 	Rows       []rowView
 	Actions    []string // the actions this run's status allows
 	Config     string
+	Final      *finalView // nil without a final stage
 }
 
 type header struct {
@@ -198,7 +199,10 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return notFoundRun(err, id)
 		}
-		v, err = s.buildRunView(r.Context(), tx, d, r.URL.Query())
+		if v, err = s.buildRunView(r.Context(), tx, d, r.URL.Query()); err != nil {
+			return err
+		}
+		v.Final, err = loadFinal(r.Context(), tx, d)
 		return err
 	})
 	if err != nil {

@@ -20,7 +20,14 @@ type chart struct {
 	XTicks, YTicks []tick
 	Lines          []polyline
 	Marks          []mark
+	Labels         []label
 	Empty          string // message shown instead of data
+}
+
+// label is a text placed in the plot area.
+type label struct {
+	X, Y float64
+	Text string
 }
 
 type tick struct {

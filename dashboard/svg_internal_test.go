@@ -9,6 +9,8 @@ import (
 
 	"github.com/star-pipeline/star-pipeline/genome"
 	"github.com/star-pipeline/star-pipeline/plot"
+	"github.com/star-pipeline/star-pipeline/storage"
+	"github.com/star-pipeline/star-pipeline/study"
 )
 
 func TestNiceTicks(t *testing.T) {
@@ -124,5 +126,29 @@ func TestBackboneStrip(t *testing.T) {
 	deep := backboneStrip(genome.MustParse(strings.Repeat("11111-91111-", 23) + "11111-91111"))
 	if len(deep.Slots) != 48 || deep.Labels || deep.W > 1100 {
 		t.Errorf("48 slots: %d slots, labels %v, width %v", len(deep.Slots), deep.Labels, deep.W)
+	}
+}
+
+func TestFinalChart(t *testing.T) {
+	t.Parallel()
+	row := func(name string, role storage.FinalRole, ppl []float64, cache float64) study.Row {
+		return study.Row{Name: name, Role: role, Source: "r/g000/c0000", Values: map[string]study.Stat{
+			"perplexity": study.NewStat(ppl), "cache_bytes": {Mean: cache, N: len(ppl)}}}
+	}
+	rep := study.Report{Objectives: []string{"perplexity", "cache_bytes"}, Rows: []study.Row{
+		row("transformer++", storage.RoleBaseline, []float64{10, 12}, 131072),
+		row("STAR-1", storage.RoleCandidate, []float64{8, 8.5, 9}, 20000),
+	}}
+	c := finalChart(rep)
+	if c.Empty != "" || len(c.Marks) != 2 || len(c.Lines) != 2 || len(c.Labels) != 2 {
+		t.Fatalf("chart: empty %q, %d marks, %d error bars, %d labels", c.Empty, len(c.Marks), len(c.Lines), len(c.Labels))
+	}
+	if !c.Marks[0].Seed || c.Marks[1].Seed || c.Labels[1].Text != "STAR-1" || c.XLabel != "cache_bytes" {
+		t.Errorf("marks %+v labels %+v x %s", c.Marks, c.Labels, c.XLabel)
+	}
+	// Lower perplexity is drawn higher up the page (smaller pixel y) only
+	// when it is larger: STAR-1 (8.5) lies below transformer++ (11).
+	if c.Marks[1].Y <= c.Marks[0].Y {
+		t.Errorf("STAR-1 at y=%g, transformer++ at y=%g: lower perplexity should be lower on the chart", c.Marks[1].Y, c.Marks[0].Y)
 	}
 }
