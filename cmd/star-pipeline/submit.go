@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
@@ -79,6 +81,18 @@ func submit(c *cli.Context) error {
 		return err
 	}
 	defer b.Close()
+	workers := 0
+	if !c.Bool("detach") {
+		if workers, err = inProcessWorkers(c, b); err != nil {
+			return err
+		}
+	}
+	if workers > 0 && !c.Bool("static-eval") {
+		// This process trains: what it will read and write must be there.
+		if err := checkLocalInputs(cfg); err != nil {
+			return err
+		}
+	}
 	db, err := openDBForWrite(c.Context, c.String("db"))
 	if err != nil {
 		return err
@@ -96,10 +110,6 @@ func submit(c *cli.Context) error {
 		}
 		fmt.Fprintln(c.App.Writer, id)
 		return nil
-	}
-	workers, err := inProcessWorkers(c, b)
-	if err != nil {
-		return err
 	}
 	if err := drive(c, b, c.String("db"), workers, ev, id); err != nil {
 		return interrupted(c.Context, err)
@@ -140,4 +150,37 @@ func printFinal(c *cli.Context, id string) error {
 	}
 	fmt.Fprintf(c.App.Writer, "\nfinal stage: the best of the last generation retrained beside the baselines (star-pipeline report %s):\n", id)
 	return printReport(c.App.Writer, rep, false)
+}
+
+// checkLocalInputs checks, before a run is stored, what workers of this
+// process need: a writable artifact directory and, for perplexity, the
+// corpus. Either missing would fail every candidate.
+func checkLocalInputs(cfg config.Config) error {
+	dir, err := cfg.ArtifactDir()
+	if err != nil {
+		return usageError{err}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return badInput("artifacts %s cannot be created: %v; set artifacts: in the run config to a writable directory", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return badInput("artifacts %s is not writable: %v; set artifacts: in the run config to a writable directory", dir, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	if cfg.HasObjective(config.Perplexity) {
+		corpus := cfg.Quality.Corpus
+		if corpus == "" {
+			corpus = filepath.Join("data", "brown")
+		}
+		if _, err := os.Stat(corpus); err != nil {
+			hint := "set quality.corpus to a text file or directory"
+			if cfg.Quality.Corpus == "" || filepath.Clean(cfg.Quality.Corpus) == filepath.Join("data", "brown") {
+				hint = "`star-pipeline data brown` installs the Brown corpus there"
+			}
+			return badInput("corpus %s for perplexity: %v; %s", corpus, err, hint)
+		}
+	}
+	return nil
 }
