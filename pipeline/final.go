@@ -26,9 +26,6 @@ import (
 // stage starts once G is done and the run finishes when every retraining is
 // evaluated or failed.
 
-// OpFinal is the operator of a final-stage retraining.
-const OpFinal storage.Operator = "final"
-
 // inFinal reports whether run r, at its current generation, is in its
 // final stage: it has one and its last generation is done.
 func (c *Coordinator) inFinal(ctx context.Context, r *run) (bool, error) {
@@ -105,7 +102,7 @@ func (c *Coordinator) startFinal(ctx context.Context, r *run) ([]storage.FinalEn
 			for s := range seeds {
 				i := e.Index*seeds + s
 				cands = append(cands, storage.Candidate{RunID: r.row.ID, Generation: fg, Index: i,
-					Genome: e.Genome, GenomeHash: e.GenomeHash, Parents: parents, Operator: OpFinal,
+					Genome: e.Genome, GenomeHash: e.GenomeHash, Parents: parents, Operator: storage.OpFinal,
 					Seed: finalSeed(r.row.Seed, fg, s)})
 				nodes = append(nodes, c.state(r.node(fg, tasks.StageTrain, i, 0), r))
 			}
@@ -207,7 +204,7 @@ func (c *Coordinator) baselines(ctx context.Context, r *run) ([]storage.FinalEnt
 			return nil, err
 		}
 		for _, cand := range same {
-			if cand.Operator != OpFinal {
+			if cand.Operator != storage.OpFinal {
 				e.Source = cand.ID
 				break
 			}

@@ -112,7 +112,7 @@ func TestFinalStage(t *testing.T) {
 	seedsOf := map[int][]uint64{}
 	for _, c := range retrained {
 		e := entries[c.Index/cfg.Final.Seeds]
-		if c.Status != storage.CandEvaluated || c.Genome != e.Genome || c.Operator != pipeline.OpFinal {
+		if c.Status != storage.CandEvaluated || c.Genome != e.Genome || c.Operator != storage.OpFinal {
 			t.Errorf("%s: %s %s %s, want evaluated retraining of %s", c.ID, c.Status, c.Genome, c.Operator, e.Genome)
 		}
 		if e.Source != "" && !slices.Equal(c.Parents, []string{e.Source}) {

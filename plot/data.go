@@ -135,8 +135,8 @@ func Pareto(ctx context.Context, src Source, runID, x, y string) (ParetoData, er
 	for _, c := range cands {
 		vx, okx := axisValue(c, x)
 		vy, oky := axisValue(c, y)
-		if c.Status != storage.CandEvaluated || !okx || !oky {
-			continue
+		if c.Status != storage.CandEvaluated || !okx || !oky || c.Operator == storage.OpFinal {
+			continue // final-stage retrainings are scored at another budget: see study
 		}
 		key := genomeKey(c)
 		p := Point{Candidate: c.ID, Generation: c.Generation, Genome: c.Genome, Operator: string(c.Operator),
@@ -282,7 +282,9 @@ func Classes(ctx context.Context, src Source, runID string) (ClassData, error) {
 	created := map[int][]storage.Candidate{}
 	for _, c := range cands {
 		byID[c.ID] = c
-		created[c.Generation] = append(created[c.Generation], c)
+		if c.Operator != storage.OpFinal {
+			created[c.Generation] = append(created[c.Generation], c)
+		}
 	}
 	selected := map[int][]storage.Candidate{}
 	for _, g := range gens {

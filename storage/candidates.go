@@ -24,6 +24,9 @@ const (
 	OpCrossMut  Operator = "crossover+mutation"
 	OpFirefly   Operator = "firefly" // a firefly move toward its parents
 	OpSurvivor  Operator = "survivor"
+	// OpFinal is a retraining of the final stage (see FinalEntry): the
+	// same genome as its parent, trained with the final budget and seed.
+	OpFinal Operator = "final"
 )
 
 // CandidateStatus is the evaluation state of a candidate.
