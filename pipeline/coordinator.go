@@ -63,7 +63,8 @@ type Options struct {
 	// the leases it holds every Lease/3. A coordinator that dies without
 	// releasing them (SIGKILL, power loss) keeps its runs from others that
 	// long, except from coordinators on its own machine, which see at once
-	// that its process is gone. Default DefaultLease (30s).
+	// that its process is gone. Default DefaultLease (30s); at least
+	// MinLease.
 	Lease time.Duration
 	// Held, if set, is called when a run to drive is held by another
 	// coordinator, once per holder: Drive waits for the lease of a run it
@@ -118,8 +119,11 @@ func New(opts Options) (*Coordinator, error) {
 	if opts.TrainQueue == "" {
 		opts.TrainQueue = tasks.QueueTrain
 	}
-	if opts.Lease <= 0 {
+	if opts.Lease == 0 {
 		opts.Lease = DefaultLease
+	}
+	if opts.Lease < MinLease {
+		return nil, fmt.Errorf("coordinator: lease %v is shorter than %v", opts.Lease, MinLease)
 	}
 	if opts.Owner == "" {
 		opts.Owner = newOwner()
@@ -175,7 +179,9 @@ func (c *Coordinator) Drive(ctx context.Context, runIDs ...string) error {
 	s := c.newSession()
 	defer s.close(ctx)
 	for _, id := range runIDs {
-		s.asked[id], s.waiting[id] = true, true
+		// A long-lived coordinator tries them once here; Discover finds
+		// them again while they are pending or running.
+		s.asked[id], s.waiting[id] = c.opts.Discover == nil, true
 	}
 	if c.opts.Discover != nil {
 		if err := s.startControl(); err != nil {

@@ -37,6 +37,11 @@ import (
 // Options.Lease says otherwise.
 const DefaultLease = 30 * time.Second
 
+// MinLease is the shortest lease New accepts. A lease should rather last
+// seconds: a coordinator that stalls longer (a loaded machine, a database
+// busy for up to storage.BusyTimeout) is taken over.
+const MinLease = 100 * time.Millisecond
+
 // newOwner returns a coordinator name unique among live coordinators:
 // host:pid:random.
 func newOwner() string {
@@ -78,7 +83,7 @@ type session struct {
 	c       *Coordinator
 	runs    map[string]*run   // leased and driven
 	held    map[string]*run   // leased and paused: their queued tasks' reports are recorded
-	asked   map[string]bool   // the runs Drive was asked to drive
+	asked   map[string]bool   // the runs Drive was asked to drive, and waits for (not with Discover)
 	waiting map[string]bool   // asked runs not driven yet: another coordinator holds them
 	seen    map[string]string // run -> the holder last passed to Options.Held
 	leases  *leaseSet         // the runs whose lease this session holds
@@ -196,14 +201,14 @@ func (s *session) take(ctx context.Context, id string) (takeState, error) {
 }
 
 // takeWaiting tries again to take up the asked runs that another
-// coordinator held.
+// coordinator held (a long-lived coordinator's first runs: once).
 func (s *session) takeWaiting(ctx context.Context) error {
 	for id := range s.waiting {
 		st, err := s.take(ctx, id)
 		if err != nil {
 			return err
 		}
-		if st != heldElse {
+		if st != heldElse || !s.asked[id] {
 			delete(s.waiting, id)
 		}
 	}

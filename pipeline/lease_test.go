@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -265,4 +266,69 @@ func snapshot(t *testing.T, db *storage.DB, id string) string {
 	}
 	return fmt.Sprintf("run %s gen %d updated %v; nodes %v; candidates %v; events %d",
 		r.Status, r.CurrentGeneration, r.Updated, states, cs, len(events))
+}
+
+// Two long-lived coordinators (Discover) share a database and a queue with
+// two runs: each run is driven by one of them, the reports that reach the
+// other's control worker go back to the queue for the owner, and both runs
+// end like uninterrupted ones.
+func TestTwoLongLivedCoordinators(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	seeds := []uint64{29, 31}
+	type ref struct{ cands, final []string }
+	var refs []ref
+	for _, seed := range seeds {
+		c, f := referenceLineage(t, seed)
+		refs = append(refs, ref{c, f})
+	}
+
+	h := newHarness(t, tasks.StaticEvaluator{})
+	var ids []string
+	for _, seed := range seeds {
+		id, err := pipeline.Submit(ctx, h.db, staticConfig(t, seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	driveCtx, stop := context.WithCancel(ctx)
+	errs := make(chan error, 2)
+	for i, db := range []*storage.DB{h.db, h.openAgain(t)} {
+		co, err := pipeline.New(pipeline.Options{DB: db, Broker: h.broker, ReconcileEvery: 100 * time.Millisecond,
+			Owner: fmt.Sprintf("long-lived-%d", i), Lease: 3 * time.Second,
+			Discover: func(ctx context.Context) ([]string, error) {
+				runs, err := db.ListRuns(ctx, storage.RunPending, storage.RunRunning)
+				var out []string
+				for _, r := range runs {
+					out = append(out, r.ID)
+				}
+				return out, err
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { errs <- co.Drive(driveCtx) }()
+	}
+	waitFor(t, "both runs to end", func() bool {
+		for _, id := range ids {
+			r, err := h.db.GetRun(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.Status.Terminal() {
+				return false
+			}
+		}
+		return true
+	})
+	stop()
+	for range 2 {
+		if err := <-errs; !errors.Is(err, context.Canceled) {
+			t.Errorf("Drive = %v, want context.Canceled", err)
+		}
+	}
+	for i, id := range ids {
+		sameLineage(t, h.db, id, refs[i].cands, refs[i].final)
+	}
 }
