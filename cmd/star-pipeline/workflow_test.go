@@ -849,3 +849,32 @@ func rawDB(t *testing.T, dbPath string) *sql.DB {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+// TestLeaseAndOutageFlags checks that a bad --lease or --redis-outage exits
+// 2 naming the flag, before anything connects or is written.
+func TestLeaseAndOutageFlags(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := workdir(t, staticConfig)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"submit", "--config", "search.yaml", "--static-eval", "--lease", "10ms"}, "--lease"},
+		{[]string{"resume", "r1", "--lease", "0s"}, "--lease"},
+		{[]string{"coordinator", "--redis", "127.0.0.1:1", "--lease", "-1s"}, "--lease"},
+		{[]string{"submit", "--config", "search.yaml", "--static-eval", "--redis-outage", "-1s"}, "--redis-outage"},
+		{[]string{"worker", "--redis", "127.0.0.1:1", "--redis-outage", "-5m"}, "--redis-outage"},
+		{[]string{"coordinator", "--redis", "127.0.0.1:1", "--redis-outage", "x"}, "redis-outage"},
+	} {
+		_, stderr, code := runCLI(t, dir, nil, c.args...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, want 2 with %q; stderr:\n%s", strings.Join(c.args, " "), code, c.want, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "star.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("bad flags wrote a database: %v", err)
+	}
+}
