@@ -4,7 +4,10 @@
 // a node when its parents are done, records the reports workers send on the
 // control queue, and on every start reconciles each unfinished node against
 // the queue so that a search survives the loss of any process, Redis
-// included.
+// included. A coordinator drives a run only while it holds the run's lease
+// in the database, so that two coordinators never write to one run; and it
+// rides out Redis outages shorter than its broker's
+// runner.Options.OutageLimit.
 package pipeline
 
 import (
@@ -14,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -32,9 +34,12 @@ const pollInterval = 50 * time.Millisecond
 // Options configures a Coordinator. Zero fields take the defaults in their
 // comments.
 type Options struct {
-	// DB is the lineage database; the coordinator is its only writer.
+	// DB is the lineage database; the coordinator that holds a run's lease
+	// is the only writer of the run.
 	DB *storage.DB
-	// Broker is the queue.
+	// Broker is the queue. Its runner.Options.OutageLimit is how long the
+	// coordinator rides out a Redis outage (reconcile and enqueue wait,
+	// retrying) before the run fails.
 	Broker *runner.Broker
 	// Logger; default discards.
 	Logger *slog.Logger
@@ -51,6 +56,20 @@ type Options struct {
 	// tick, and Drive keeps going while none is left: a long-lived
 	// coordinator picks up runs submitted elsewhere (submit --detach).
 	Discover func(ctx context.Context) ([]string, error)
+	// Owner names this coordinator in the leases of the runs it drives; it
+	// must be unique among live coordinators. Default host:pid:random.
+	Owner string
+	// Lease is how long a run's lease lasts without renewal; Drive renews
+	// the leases it holds every Lease/3. A coordinator that dies without
+	// releasing them (SIGKILL, power loss) keeps its runs from others that
+	// long, except from coordinators on its own machine, which see at once
+	// that its process is gone. Default DefaultLease (30s); at least
+	// MinLease.
+	Lease time.Duration
+	// Held, if set, is called when a run to drive is held by another
+	// coordinator, once per holder: Drive waits for the lease of a run it
+	// was asked to drive, and tries a discovered one again on later ticks.
+	Held func(storage.Lease)
 }
 
 // Progress is a snapshot of a run for progress displays.
@@ -74,6 +93,8 @@ type Coordinator struct {
 	broker  *runner.Broker
 	log     *slog.Logger
 	opts    Options
+	owner   string // Options.Owner
+	process string // this process, as its machine tells whether it lives
 	reports chan delivery
 }
 
@@ -98,8 +119,17 @@ func New(opts Options) (*Coordinator, error) {
 	if opts.TrainQueue == "" {
 		opts.TrainQueue = tasks.QueueTrain
 	}
-	return &Coordinator{db: opts.DB, broker: opts.Broker, log: opts.Logger, opts: opts,
-		reports: make(chan delivery)}, nil
+	if opts.Lease == 0 {
+		opts.Lease = DefaultLease
+	}
+	if opts.Lease < MinLease {
+		return nil, fmt.Errorf("coordinator: lease %v is shorter than %v", opts.Lease, MinLease)
+	}
+	if opts.Owner == "" {
+		opts.Owner = newOwner()
+	}
+	return &Coordinator{db: opts.DB, broker: opts.Broker, log: opts.Logger, opts: opts, owner: opts.Owner,
+		process: selfProcess(), reports: make(chan delivery)}, nil
 }
 
 // NewRunID returns a fresh run id: time-ordered and unique.
@@ -136,140 +166,67 @@ func Submit(ctx context.Context, db *storage.DB, cfg config.Config) (string, err
 }
 
 // Drive coordinates the given runs until each is finished, failed,
-// cancelled or paused, or ctx ends. It first reconciles every unfinished
-// node against the queue. A paused run is not taken up (StartRun refuses
-// it) and a run paused while driven is dropped: nothing of it is enqueued
-// until it is resumed, but the reports of its tasks already in the queue
-// are still recorded while Drive runs, so their work is kept for the
-// resume.
+// cancelled or paused, or ctx ends. It drives a run only while it holds
+// the run's lease (see lease.go): a run that another coordinator drives
+// waits until that one lets it go, or dies and its lease expires. Taking a
+// run up, it first reconciles every unfinished node against the queue. A
+// paused run is not taken up (StartRun refuses it) and a run paused while
+// driven is dropped: nothing of it is enqueued until it is resumed, but
+// the reports of its tasks already in the queue are still recorded while
+// Drive runs, so their work is kept for the resume. Drive must not run
+// twice at once on one Coordinator.
 func (c *Coordinator) Drive(ctx context.Context, runIDs ...string) error {
-	runs := make(map[string]*run, len(runIDs))
-	held := map[string]*run{} // paused runs whose reports are recorded
-	if err := c.adopt(ctx, runs, runIDs); err != nil {
+	s := c.newSession()
+	defer s.close(ctx)
+	for _, id := range runIDs {
+		// A long-lived coordinator tries them once here; Discover finds
+		// them again while they are pending or running.
+		s.asked[id], s.waiting[id] = c.opts.Discover == nil, true
+	}
+	if c.opts.Discover != nil {
+		if err := s.startControl(); err != nil {
+			return err
+		}
+	}
+	if err := s.takeWaiting(ctx); err != nil {
 		return err
-	}
-	if len(runs) == 0 && c.opts.Discover == nil {
-		return nil
-	}
-
-	control, err := c.broker.NewWorker(asynq.HandlerFunc(c.receive), runner.WorkerOptions{
-		Concurrency:       1,
-		Queues:            map[string]int{tasks.QueueControl: 1},
-		TaskCheckInterval: pollInterval,
-	})
-	if err != nil {
-		return fmt.Errorf("starting control worker: %w", err)
-	}
-	if err := control.Start(); err != nil {
-		return fmt.Errorf("starting control worker: %w", err)
-	}
-	defer control.Shutdown()
-
-	// failRun records a run's failure; a long-lived coordinator drops the
-	// run and goes on with the others.
-	failRun := func(r *run, err error) error {
-		ferr := c.fail(ctx, r, err)
-		if c.opts.Discover == nil {
-			return ferr
-		}
-		delete(runs, r.row.ID)
-		return nil
-	}
-	for _, r := range runs {
-		if err := c.reconcile(ctx, r); err != nil {
-			if err := failRun(r, err); err != nil {
-				return err
-			}
-			continue
-		}
 	}
 	tick := time.NewTicker(c.opts.ReconcileEvery)
 	defer tick.Stop()
+	leaseTick := time.NewTicker(c.opts.Lease / 3)
+	defer leaseTick.Stop()
 	for {
-		for id, r := range runs {
+		s.dropLost()
+		for _, r := range s.runs {
 			done, err := c.advance(ctx, r)
 			if err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				if err := failRun(r, err); err != nil {
+				if err := s.stop(ctx, r, err); err != nil {
 					return err
 				}
 				continue
 			}
 			if done {
-				delete(runs, id)
-				if r.row.Status == storage.RunPaused {
-					c.log.Info("run paused; its queued tasks are still recorded", "run", id)
-					held[id] = r
-				}
+				s.ended(ctx, r)
 			}
 		}
-		if len(runs) == 0 && c.opts.Discover == nil {
+		if len(s.runs) == 0 && len(s.waiting) == 0 && c.opts.Discover == nil {
 			return nil
 		}
 		select {
 		case d := <-c.reports:
-			r, ok := runs[nodeRun(d.rep.Node)]
-			if !ok {
-				d.done <- c.recordPaused(ctx, held, d.rep)
-				continue
-			}
-			err := c.record(ctx, r, d.rep)
-			d.done <- err
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				if err := failRun(r, err); err != nil {
-					return err
-				}
-				continue
+			if err := s.deliver(ctx, d); err != nil {
+				return err
 			}
 		case <-tick.C:
-			c.release(ctx, held)
-			if c.opts.Discover != nil {
-				ids, err := c.opts.Discover(ctx)
-				if err != nil {
-					if ctx.Err() != nil {
-						return ctx.Err()
-					}
-					return err
-				}
-				var fresh []string
-				for _, id := range ids {
-					if _, ok := runs[id]; !ok {
-						fresh = append(fresh, id)
-					}
-				}
-				before := len(runs)
-				if err := c.adopt(ctx, runs, fresh); err != nil {
-					return err
-				}
-				for id, r := range runs {
-					if slices.Contains(fresh, id) {
-						if err := c.reconcile(ctx, r); err != nil {
-							if err := failRun(r, err); err != nil {
-								return err
-							}
-							continue
-						}
-					}
-				}
-				if len(runs) > before {
-					continue
-				}
+			if err := s.tick(ctx); err != nil {
+				return err
 			}
-			for _, r := range runs {
-				if err := c.reconcile(ctx, r); err != nil {
-					if ctx.Err() != nil {
-						return ctx.Err()
-					}
-					if err := failRun(r, err); err != nil {
-						return err
-					}
-					continue
-				}
+		case <-leaseTick.C:
+			if err := s.takeWaiting(ctx); err != nil {
+				return err
 			}
 		case <-ctx.Done():
 			return ctx.Err()
@@ -277,61 +234,127 @@ func (c *Coordinator) Drive(ctx context.Context, runIDs ...string) error {
 	}
 }
 
-// adopt loads runs to drive and marks them running; ended and paused runs
-// are skipped.
-func (c *Coordinator) adopt(ctx context.Context, runs map[string]*run, ids []string) error {
-	for _, id := range ids {
-		r, err := c.load(ctx, id)
+// tick releases the held runs no longer paused, tries again the asked runs
+// held elsewhere, takes up the runs that Discover finds, and reconciles
+// the runs driven.
+func (s *session) tick(ctx context.Context) error {
+	c := s.c
+	s.releaseHeld(ctx)
+	if err := s.takeWaiting(ctx); err != nil {
+		return err
+	}
+	if c.opts.Discover != nil {
+		ids, err := c.opts.Discover(ctx)
 		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			return err
 		}
-		err = c.db.StartRun(ctx, id)
-		if errors.Is(err, storage.ErrInvalidTransition) {
-			c.log.Info("not driving run", "run", id, "status", r.row.Status)
-			continue
+		took := false
+		for _, id := range ids {
+			if _, ok := s.runs[id]; ok {
+				continue
+			}
+			st, err := s.take(ctx, id)
+			if err != nil {
+				return err
+			}
+			took = took || st == taking
 		}
-		if err != nil {
-			return err
+		if took {
+			return nil // reconciled as they were taken up; the others next time
 		}
-		r.row.Status = storage.RunRunning
-		runs[id] = r
+	}
+	for _, r := range s.runs {
+		if err := c.reconcile(ctx, r); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err := s.stop(ctx, r, err); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
+// deliver records a report handed over by the control worker and tells it
+// how that went: a report of a run driven elsewhere goes back to the
+// queue (runner.ErrRequeue) for its coordinator.
+func (s *session) deliver(ctx context.Context, d delivery) error {
+	id := nodeRun(d.rep.Node)
+	r, ok := s.runs[id]
+	if !ok {
+		d.done <- s.recordPaused(ctx, d.rep)
+		return nil
+	}
+	err := s.c.record(ctx, r, d.rep)
+	if errors.Is(err, storage.ErrLeaseLost) {
+		err = fmt.Errorf("%w: %w", runner.ErrRequeue, err)
+	}
+	d.done <- err
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return s.stop(ctx, r, err)
+}
+
 // recordPaused records a report of a run that is not driven here if the
-// run is paused: a task queued before the pause finished. Nothing is
+// run is paused: a task queued before the pause finished. It takes the
+// run's lease first and keeps it while the run stays paused. Nothing is
 // enqueued for it; what the report unblocks waits for the resume.
-func (c *Coordinator) recordPaused(ctx context.Context, held map[string]*run, rep tasks.Report) error {
+func (s *session) recordPaused(ctx context.Context, rep tasks.Report) error {
+	c := s.c
 	id := nodeRun(rep.Node)
-	r, ok := held[id]
+	r, ok := s.held[id]
 	if !ok {
 		row, err := c.db.GetRun(ctx, id)
 		if err != nil || row.Status != storage.RunPaused {
+			if l, lerr := c.db.GetLease(ctx, id); lerr == nil && l.Owner != c.owner && !l.Expired(time.Now()) {
+				return fmt.Errorf("%w: report for %s: run %s is driven by coordinator %s", runner.ErrRequeue, rep.Node, id, l.Owner)
+			}
 			return fmt.Errorf("report for %s: no such run is driven here", rep.Node)
 		}
-		if r, err = c.load(ctx, id); err != nil {
+		if _, err := c.db.AcquireLease(ctx, c.leaseRequest(id)); err != nil {
+			if errors.Is(err, storage.ErrLeaseHeld) {
+				return fmt.Errorf("%w: report for %s: %w", runner.ErrRequeue, rep.Node, err)
+			}
 			return err
 		}
-		held[id] = r
+		s.leases.add(id)
+		if r, err = c.load(ctx, id); err != nil {
+			s.release(ctx, id)
+			return err
+		}
+		s.held[id] = r
 	}
 	// An error leaves the report in the queue, retried until the run is
 	// driven again; the run stays paused.
-	return c.record(ctx, r, rep)
+	err := c.record(ctx, r, rep)
+	if errors.Is(err, storage.ErrLeaseLost) {
+		s.lose(id, err)
+		return fmt.Errorf("%w: %w", runner.ErrRequeue, err)
+	}
+	return err
 }
 
-// release drops the held runs that are no longer paused: resumed (a
-// coordinator with Discover takes them up again), cancelled, or finished by
-// the last reports.
-func (c *Coordinator) release(ctx context.Context, held map[string]*run) {
-	for id := range held {
-		row, err := c.db.GetRun(ctx, id)
+// releaseHeld drops the held runs that are no longer paused, with their
+// leases: resumed (a coordinator with Discover takes them up again),
+// cancelled, or finished by the last reports.
+func (s *session) releaseHeld(ctx context.Context) {
+	for id := range s.held {
+		row, err := s.c.db.GetRun(ctx, id)
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			c.log.Warn("reading a paused run", "run", id, "err", err)
+			s.c.log.Warn("reading a paused run", "run", id, "err", err)
 			continue
 		}
 		if err != nil || row.Status != storage.RunPaused {
-			delete(held, id)
+			delete(s.held, id)
+			s.release(ctx, id)
 		}
 	}
 }
@@ -361,15 +384,19 @@ func (c *Coordinator) receive(ctx context.Context, t *asynq.Task) error {
 	}
 }
 
-// fail marks a run failed after an error the coordinator cannot get past.
-func (c *Coordinator) fail(ctx context.Context, r *run, err error) error {
-	c.log.Error("run failed", "run", r.row.ID, "err", err)
+// fail marks a run failed, while this coordinator holds its lease, after
+// an error the coordinator cannot get past.
+func (c *Coordinator) fail(ctx context.Context, r *run, cause error) error {
+	c.log.Error("run failed", "run", r.row.ID, "err", cause)
 	ctx = context.WithoutCancel(ctx)
-	if serr := c.db.SetRunStatus(ctx, r.row.ID, storage.RunFailed, err.Error()); serr != nil {
-		return errors.Join(err, serr)
-	}
-	c.event(ctx, r, "run.failed", map[string]any{"error": err.Error()})
-	return fmt.Errorf("run %s: %w", r.row.ID, err)
+	return c.update(ctx, r.row.ID, func(tx *storage.Tx) error {
+		if err := tx.SetRunStatus(ctx, r.row.ID, storage.RunFailed, cause.Error()); err != nil {
+			return err
+		}
+		_, err := tx.AppendEvent(ctx, storage.Event{RunID: r.row.ID, Kind: "run.failed",
+			Message: mustJSON(map[string]any{"error": cause.Error()})})
+		return err
+	})
 }
 
 func nodeRun(id string) string {

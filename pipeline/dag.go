@@ -107,7 +107,7 @@ func (c *Coordinator) advance(ctx context.Context, r *run) (bool, error) {
 	r.row = row
 	if row.Status == storage.RunPending {
 		// Paused and resumed since the last look: take it up again.
-		err := c.db.StartRun(ctx, row.ID)
+		err := c.update(ctx, row.ID, func(tx *storage.Tx) error { return tx.StartRun(ctx, row.ID) })
 		if errors.Is(err, storage.ErrInvalidTransition) {
 			return true, nil
 		}
@@ -142,7 +142,11 @@ func (c *Coordinator) advance(ctx context.Context, r *run) (bool, error) {
 	final := counts[storage.CandEvaluated] + counts[storage.CandFailed]
 	if final == r.size(g) {
 		sel := r.node(g, tasks.StageSelect, 0, 0)
-		if _, err := c.db.AddTaskStates(ctx, c.state(sel, r)); err != nil {
+		err := c.update(ctx, row.ID, func(tx *storage.Tx) error {
+			_, err := tx.AddTaskStates(ctx, c.state(sel, r))
+			return err
+		})
+		if err != nil {
 			return false, err
 		}
 	}
@@ -155,7 +159,7 @@ func (c *Coordinator) advance(ctx context.Context, r *run) (bool, error) {
 // startGeneration opens generation g: for generation 0 the seed and random
 // genomes with their train nodes, for later ones the recombine nodes.
 func (c *Coordinator) startGeneration(ctx context.Context, r *run, g int) error {
-	return c.db.Update(ctx, func(tx *storage.Tx) error {
+	return c.update(ctx, r.row.ID, func(tx *storage.Tx) error {
 		if err := tx.StartGeneration(ctx, r.row.ID, g); err != nil {
 			return err
 		}
@@ -279,12 +283,14 @@ func (c *Coordinator) enqueue(ctx context.Context, r *run, ts storage.TaskState)
 	if _, err := c.broker.EnqueueOnce(ctx, asynq.NewTask(n.Stage.Kind(), data), c.policy(n.Stage, r).Options(n)...); err != nil {
 		return err
 	}
-	if n.Stage == tasks.StageTrain {
-		if err := c.db.MarkCandidateQueued(ctx, storage.CandidateID(r.row.ID, n.Generation, n.Index), time.Now()); err != nil {
-			return err
+	return c.update(ctx, r.row.ID, func(tx *storage.Tx) error {
+		if n.Stage == tasks.StageTrain {
+			if err := tx.MarkCandidateQueued(ctx, storage.CandidateID(r.row.ID, n.Generation, n.Index), time.Now()); err != nil {
+				return err
+			}
 		}
-	}
-	return c.db.SetTaskStatus(ctx, ts.ID, storage.TaskEnqueued, "")
+		return tx.SetTaskStatus(ctx, ts.ID, storage.TaskEnqueued, "")
+	})
 }
 
 // payload rebuilds node n's payload from the database alone.
@@ -457,7 +463,7 @@ func (c *Coordinator) record(ctx context.Context, r *run, rep tasks.Report) erro
 	if ts.Status == storage.TaskDone || ts.Status == storage.TaskFailed {
 		return nil
 	}
-	err = c.db.Update(ctx, func(tx *storage.Tx) error {
+	err = c.update(ctx, r.row.ID, func(tx *storage.Tx) error {
 		if !rep.OK {
 			return c.recordFailure(ctx, tx, r, n, rep)
 		}
@@ -659,12 +665,6 @@ func (c *Coordinator) progress(ctx context.Context, r *run, msg string) {
 		}
 	}
 	c.opts.Progress(p)
-}
-
-func (c *Coordinator) event(ctx context.Context, r *run, kind string, msg any) {
-	if _, err := c.db.AppendEvent(ctx, storage.Event{RunID: r.row.ID, Kind: kind, Message: mustJSON(msg)}); err != nil {
-		c.log.Warn("recording event", "kind", kind, "err", err)
-	}
 }
 
 func mustJSON(v any) json.RawMessage {

@@ -61,7 +61,7 @@ func (c *Coordinator) advanceFinal(ctx context.Context, r *run) (bool, error) {
 		return false, err
 	}
 	if counts[storage.CandEvaluated]+counts[storage.CandFailed] == len(entries)*r.cfg.Final.Seeds {
-		err := c.db.Update(ctx, func(tx *storage.Tx) error {
+		err := c.update(ctx, r.row.ID, func(tx *storage.Tx) error {
 			if err := tx.SetRunStatus(ctx, r.row.ID, storage.RunFinished, ""); err != nil {
 				return err
 			}
@@ -88,7 +88,7 @@ func (c *Coordinator) startFinal(ctx context.Context, r *run) ([]storage.FinalEn
 	}
 	fg := storage.FinalGeneration(r.row)
 	seeds := r.cfg.Final.Seeds
-	err = c.db.Update(ctx, func(tx *storage.Tx) error {
+	err = c.update(ctx, r.row.ID, func(tx *storage.Tx) error {
 		if err := tx.AddFinalEntries(ctx, entries...); err != nil {
 			return err
 		}

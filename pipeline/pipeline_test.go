@@ -61,8 +61,14 @@ type harness struct {
 
 func newHarness(t *testing.T, ev tasks.Evaluator) *harness {
 	t.Helper()
+	return newHarnessOn(t, ev, runner.Options{})
+}
+
+// newHarnessOn is newHarness on the queue of opts.
+func newHarnessOn(t *testing.T, ev tasks.Evaluator, opts runner.Options) *harness {
+	t.Helper()
 	ctx := context.Background()
-	b, err := runner.Open(ctx, runner.Options{})
+	b, err := runner.Open(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

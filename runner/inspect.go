@@ -67,11 +67,18 @@ func stateOf(s asynq.TaskState) TaskState {
 // record, logs that, and reports it missing: reconcile, on the next start
 // or periodic check of the run's coordinator, enqueues it again instead of
 // recording a failure. A task archived after failing keeps its state.
+//
+// While Redis is unreachable it retries for Options.OutageLimit.
 func (b *Broker) LookupTask(ctx context.Context, queue, id string) (TaskState, *asynq.TaskInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return "", nil, err
 	}
-	info, err := b.inspector.GetTaskInfo(queue, id)
+	var info *asynq.TaskInfo
+	err := b.retry(ctx, "looking up task "+id, func() error {
+		var err error
+		info, err = b.inspector.GetTaskInfo(queue, id)
+		return err
+	})
 	switch {
 	case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound):
 		return StateMissing, nil, nil
@@ -96,12 +103,13 @@ func (b *Broker) LookupTask(ctx context.Context, queue, id string) (TaskState, *
 
 // DeleteTask removes a task record that is not active (for example an
 // archived or completed one) so that its id can be enqueued again. A
-// missing task is not an error.
+// missing task is not an error. While Redis is unreachable it retries for
+// Options.OutageLimit.
 func (b *Broker) DeleteTask(ctx context.Context, queue, id string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := b.inspector.DeleteTask(queue, id)
+	err := b.retry(ctx, "deleting task "+id, func() error { return b.inspector.DeleteTask(queue, id) })
 	if err == nil || errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
 		return nil
 	}

@@ -63,6 +63,14 @@ type Options struct {
 	// ErrRedisUnreachable. Default DefaultPingTimeout.
 	PingTimeout time.Duration
 
+	// OutageLimit is how long EnqueueOnce, LookupTask and DeleteTask
+	// retry, with back-off, errors of an unreachable Redis (see
+	// IsTransient) before they fail with ErrRedisUnreachable: a Redis
+	// restarted or stalled for less goes unnoticed but for a log line.
+	// Default DefaultOutageLimit (5m); negative: no retries. The CLI reads
+	// it from --redis-outage (STAR_REDIS_OUTAGE).
+	OutageLimit time.Duration
+
 	// Logger receives the runner's and asynq's logs. Default: discarded.
 	Logger *slog.Logger
 }
@@ -86,6 +94,9 @@ func (o Options) LogValue() slog.Value { return slog.StringValue(o.String()) }
 func (o Options) withDefaults() Options {
 	if o.PingTimeout <= 0 {
 		o.PingTimeout = DefaultPingTimeout
+	}
+	if o.OutageLimit == 0 {
+		o.OutageLimit = DefaultOutageLimit
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -283,9 +294,14 @@ func (b *Broker) Redis() *redis.Client { return b.rdb }
 // EnqueueOnce enqueues task unless a task with the same id (asynq.TaskID)
 // is already in that queue in any state, including completed within its
 // retention; it reports whether it enqueued. With deterministic ids this
-// makes enqueueing a DAG node idempotent.
+// makes enqueueing a DAG node idempotent, and so retrying it while Redis
+// is unreachable (Options.OutageLimit): a try whose answer was lost finds
+// its task there.
 func (b *Broker) EnqueueOnce(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (bool, error) {
-	_, err := b.client.EnqueueContext(ctx, task, opts...)
+	err := b.retry(ctx, "enqueueing "+task.Type(), func() error {
+		_, err := b.client.EnqueueContext(ctx, task, opts...)
+		return err
+	})
 	switch {
 	case err == nil:
 		return true, nil

@@ -5,14 +5,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/star-pipeline/star-pipeline/internal/redistest"
 )
@@ -342,26 +346,161 @@ func TestFailureIsRetried(t *testing.T) {
 	}
 }
 
-// TestLostQueue kills a real redis-server without persistence: after it
-// restarts, the broker reconnects and the task is missing, so reconcile
-// enqueues it again under the same id.
+// TestLostQueue kills a real redis-server without persistence: a lookup
+// made while it is down waits for it (Options.OutageLimit), the broker
+// reconnects and the task is missing, so reconcile enqueues it again under
+// the same id. Without retries (a negative limit) the lookup fails at once.
 func TestLostQueue(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	b, ctx := setup(t, Options{Addr: srv.Socket})
+	impatient, _ := setup(t, Options{Addr: srv.Socket, OutageLimit: -1})
 	opts := []asynq.Option{asynq.TaskID("r/g001/mutate/0003"), asynq.Queue("star-evolve")}
 	if enq, err := b.EnqueueOnce(ctx, asynq.NewTask("star:mutate", nil), opts...); err != nil || !enq {
 		t.Fatal(enq, err)
 	}
 	waitState(t, ctx, b, "star-evolve", "r/g001/mutate/0003", StatePending, time.Second)
 	srv.Kill()
-	if _, _, err := b.LookupTask(ctx, "star-evolve", "r/g001/mutate/0003"); err == nil {
-		t.Error("lookup succeeded with redis down")
+	if _, _, err := impatient.LookupTask(ctx, "star-evolve", "r/g001/mutate/0003"); err == nil {
+		t.Error("lookup without retries succeeded with redis down")
 	}
+	type lookup struct {
+		st  TaskState
+		err error
+	}
+	looked := make(chan lookup, 1)
+	go func() {
+		st, _, err := b.LookupTask(ctx, "star-evolve", "r/g001/mutate/0003")
+		looked <- lookup{st, err}
+	}()
 	srv.Restart()
-	waitState(t, ctx, b, "star-evolve", "r/g001/mutate/0003", StateMissing, 5*time.Second)
+	if l := <-looked; l.err != nil || l.st != StateMissing {
+		t.Errorf("lookup across the restart = %s, %v; want missing", l.st, l.err)
+	}
 	if enq, err := b.EnqueueOnce(ctx, asynq.NewTask("star:mutate", nil), opts...); err != nil || !enq {
 		t.Errorf("re-enqueue after loss = %v, %v", enq, err)
+	}
+}
+
+// TestOutage stops a real redis-server (killed, then stalled with SIGSTOP)
+// while EnqueueOnce runs: it waits, logs the outage once and its end, and
+// enqueues once the server is back; past the outage limit it fails with
+// ErrRedisUnreachable.
+func TestOutage(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, redistest.WithAppendOnly())
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	b, ctx := setup(t, Options{Addr: srv.Socket, Logger: log})
+	task := asynq.NewTask("star:mutate", nil)
+	for i, stall := range []bool{false, true} {
+		opts := []asynq.Option{asynq.TaskID(fmt.Sprintf("r/g001/mutate/%04d", i)), asynq.Queue("star-evolve")}
+		if stall {
+			srv.Pause()
+		} else {
+			srv.Kill()
+		}
+		enqueued := make(chan error, 1)
+		go func() {
+			_, err := b.EnqueueOnce(ctx, task, opts...)
+			enqueued <- err
+		}()
+		for !strings.Contains(logs.String(), "redis unreachable") {
+			select {
+			case err := <-enqueued:
+				t.Fatalf("stall=%t: EnqueueOnce returned %v while redis was down", stall, err)
+			case <-time.After(20 * time.Millisecond): // polling the log
+			}
+		}
+		if stall {
+			srv.Resume()
+		} else {
+			srv.Restart()
+		}
+		if err := <-enqueued; err != nil {
+			t.Fatalf("stall=%t: EnqueueOnce across the outage: %v", stall, err)
+		}
+		waitState(t, ctx, b, "star-evolve", fmt.Sprintf("r/g001/mutate/%04d", i), StatePending, 5*time.Second)
+		if out := logs.String(); !strings.Contains(out, "redis is back") || !strings.Contains(out, OutageKey+"=") {
+			t.Errorf("stall=%t: log:\n%s", stall, out)
+		}
+		logs.Reset()
+	}
+
+	short, _ := setup(t, Options{Addr: srv.Socket, OutageLimit: 300 * time.Millisecond})
+	srv.Kill()
+	start := time.Now()
+	_, err := short.EnqueueOnce(ctx, task, asynq.TaskID("r/g001/mutate/0009"), asynq.Queue("star-evolve"))
+	if !errors.Is(err, ErrRedisUnreachable) || !strings.Contains(err.Error(), "outage limit") {
+		t.Errorf("outage past the limit: %v, want ErrRedisUnreachable", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("gave up after %v with a limit of 300ms", d)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test together.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Reset()
+}
+
+// redisError is an error answered by Redis, as go-redis returns it.
+type redisError string
+
+func (e redisError) Error() string { return string(e) }
+func (redisError) RedisError()     {}
+
+var _ redis.Error = redisError("")
+
+func TestIsTransient(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, true},
+		{&net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.ENOENT)}, true},
+		{fmt.Errorf("asynq: %w", &net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNRESET)}), true},
+		{&net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}, true},
+		{io.EOF, true},
+		{redis.ErrPoolTimeout, true},
+		{fmt.Errorf("dial: %w", context.DeadlineExceeded), true},
+		{redisError("LOADING Redis is loading the dataset in memory"), true},
+		{fmt.Errorf("x: %w", redisError("MASTERDOWN Link with MASTER is down")), true},
+		{redisError("WRONGTYPE Operation against a key holding the wrong kind of value"), false},
+		{redisError("NOAUTH Authentication required."), false},
+		{errors.New("enqueueing star:mutate: UNKNOWN: redis eval error: i/o timeout"), true},
+		{errors.New("UNKNOWN: redis eval error: dial unix /tmp/x/redis.sock: connect: connection refused"), true},
+		{errors.New("UNKNOWN: redis eval error: LOADING Redis is loading the dataset in memory"), true},
+		{errors.New("UNKNOWN: redis eval error: ERR Error running script"), false},
+		{redis.ErrClosed, false},
+		{context.Canceled, false},
+		{asynq.ErrTaskIDConflict, false},
+		{errors.New("boom"), false},
+		{nil, false},
+	} {
+		if got := IsTransient(tc.err); got != tc.want {
+			t.Errorf("IsTransient(%v) = %t, want %t", tc.err, got, tc.want)
+		}
 	}
 }
 
@@ -377,7 +516,11 @@ func TestRetryDelay(t *testing.T) {
 	if d := RetryDelay(0, errors.New("x"), task); d < 15*time.Second {
 		t.Errorf("error: %v", d)
 	}
-	if isFailure(fmt.Errorf("%w: x", ErrInterrupted)) || !isFailure(errors.New("x")) || isFailure(nil) {
+	if d := RetryDelay(7, fmt.Errorf("report: %w", ErrRequeue), task); d != 0 {
+		t.Errorf("requeued: %v", d)
+	}
+	if isFailure(fmt.Errorf("%w: x", ErrInterrupted)) || isFailure(fmt.Errorf("x: %w", ErrRequeue)) ||
+		!isFailure(errors.New("x")) || isFailure(nil) {
 		t.Error("isFailure")
 	}
 }

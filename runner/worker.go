@@ -19,6 +19,12 @@ import (
 // task goes back to its queue at once and does not count as a failed try.
 var ErrInterrupted = errors.New("interrupted by worker shutdown")
 
+// ErrRequeue marks a task that this worker must leave to another worker of
+// the same queue: it goes back to its queue at once and, like
+// ErrInterrupted, does not count as a failed try. A coordinator returns it
+// for a report of a run that another coordinator drives.
+var ErrRequeue = errors.New("left to another worker")
+
 // Defaults of WorkerOptions.
 const (
 	DefaultQueue                    = "default"
@@ -99,18 +105,20 @@ func (o WorkerOptions) validate() error {
 }
 
 // RetryDelay is the default retry policy: no delay after a lost lease (the
-// worker died; asynq noticed late already) or an interrupted shutdown, and
-// asynq's exponential back-off (15s, 16s, 31s, 96s, ... plus jitter) after
-// a handler error.
+// worker died; asynq noticed late already), an interrupted shutdown or
+// ErrRequeue, and asynq's exponential back-off (15s, 16s, 31s, 96s, ...
+// plus jitter) after a handler error.
 func RetryDelay(n int, err error, t *asynq.Task) time.Duration {
-	if errors.Is(err, asynq.ErrLeaseExpired) || errors.Is(err, ErrInterrupted) {
+	if errors.Is(err, asynq.ErrLeaseExpired) || errors.Is(err, ErrInterrupted) || errors.Is(err, ErrRequeue) {
 		return 0
 	}
 	return asynq.DefaultRetryDelayFunc(n, err, t)
 }
 
-// isFailure keeps interruptions out of the retry count.
-func isFailure(err error) bool { return err != nil && !errors.Is(err, ErrInterrupted) }
+// isFailure keeps interruptions and requeued tasks out of the retry count.
+func isFailure(err error) bool {
+	return err != nil && !errors.Is(err, ErrInterrupted) && !errors.Is(err, ErrRequeue)
+}
 
 // Worker serves queues with a handler. Create it with Broker.NewWorker;
 // use Run, or Start and Shutdown.

@@ -17,6 +17,7 @@ import (
 	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/pipeline"
 	"github.com/star-pipeline/star-pipeline/runner"
+	"github.com/star-pipeline/star-pipeline/storage"
 	"github.com/star-pipeline/star-pipeline/tasks"
 )
 
@@ -29,17 +30,51 @@ func redisFlags() []cli.Flag {
 		&cli.StringFlag{Name: "redis-password", EnvVars: []string{"STAR_REDIS_PASSWORD"},
 			Usage: "Redis password (prefer the environment variable: flags show in process lists)"},
 		&cli.IntFlag{Name: "redis-db", EnvVars: []string{"STAR_REDIS_DB"}, Usage: "Redis database number"},
+		&cli.DurationFlag{Name: "redis-outage", Value: runner.DefaultOutageLimit, EnvVars: []string{"STAR_REDIS_OUTAGE"},
+			Usage: "how long to wait for an unreachable Redis, retrying, before failing (the run, for a coordinator; 0: fail at once)"},
 		&cli.BoolFlag{Name: "static-eval", EnvVars: []string{"STAR_STATIC_EVAL"},
 			Usage: "benchmark mode: score candidates on static costs only (params, cache_bytes), train nothing"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, EnvVars: []string{"STAR_VERBOSE"}, Usage: "log queue activity to stderr"},
 	}
 }
 
+// logger logs to stderr: everything from info level with --verbose, else
+// only the lines about an unreachable Redis, which say why nothing moves.
 func logger(c *cli.Context) *slog.Logger {
+	h := slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelInfo})
 	if !c.Bool("verbose") {
-		return slog.New(slog.DiscardHandler)
+		return slog.New(outageOnly{h})
 	}
-	return slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return slog.New(h)
+}
+
+// outageOnly passes on the records about a Redis outage
+// (runner.OutageKey) and drops the others.
+type outageOnly struct{ slog.Handler }
+
+func (h outageOnly) Handle(ctx context.Context, r slog.Record) error {
+	keep := false
+	r.Attrs(func(a slog.Attr) bool {
+		keep = a.Key == runner.OutageKey
+		return !keep
+	})
+	if !keep {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h outageOnly) WithAttrs(as []slog.Attr) slog.Handler {
+	return outageOnly{h.Handler.WithAttrs(as)}
+}
+
+func (h outageOnly) WithGroup(name string) slog.Handler { return outageOnly{h.Handler.WithGroup(name)} }
+
+// leaseFlag sets how long a coordinator's lease of a run lasts.
+func leaseFlag() cli.Flag {
+	return &cli.DurationFlag{Name: "lease", Value: pipeline.DefaultLease, EnvVars: []string{"STAR_LEASE"},
+		Usage: "how long a run stays owned by this coordinator without renewal (renewed every third of it): " +
+			"another coordinator takes the run over that long after this one dies"}
 }
 
 // quietRedis keeps go-redis's own connection log lines (printed on every
@@ -51,8 +86,9 @@ func (q quietRedis) Printf(_ context.Context, format string, v ...any) {
 }
 
 // checkQueueFlags refuses bad values of the queue flags that c's command
-// has, before anything connects or is written: a negative --redis-db or
-// --poll, a --workers below -1 (its default).
+// has, before anything connects or is written: a negative --redis-db,
+// --poll or --redis-outage, a --workers below -1 (its default), a --lease
+// under 1s.
 func checkQueueFlags(c *cli.Context) error {
 	for _, f := range c.Command.Flags {
 		switch name := f.Names()[0]; name {
@@ -68,6 +104,14 @@ func checkQueueFlags(c *cli.Context) error {
 			if d := c.Duration(name); d < 0 {
 				return badInput("--poll %v is negative; give a duration such as 5s", d)
 			}
+		case "redis-outage":
+			if d := c.Duration(name); d < 0 {
+				return badInput("--redis-outage %v is negative; give a duration such as 5m, or 0 to fail at once", d)
+			}
+		case "lease":
+			if d := c.Duration(name); d < time.Second {
+				return badInput("--lease %v: want 1s or more (default %v)", d, pipeline.DefaultLease)
+			}
 		}
 	}
 	return nil
@@ -75,8 +119,12 @@ func checkQueueFlags(c *cli.Context) error {
 
 // queueOptions returns the runner options of c's queue flags.
 func queueOptions(c *cli.Context, log *slog.Logger) runner.Options {
+	outage := c.Duration("redis-outage")
+	if outage == 0 {
+		outage = -1 // no retries; also for commands without the flag (serve: its pages show errors at once)
+	}
 	return runner.Options{Addr: c.String("redis"), Password: c.String("redis-password"), DB: c.Int("redis-db"),
-		Logger: log}
+		OutageLimit: outage, Logger: log}
 }
 
 // openQueue connects to the queue of opts, or starts an embedded one. A
@@ -202,6 +250,16 @@ func (p *progressPrinter) update(pr pipeline.Progress) {
 	}
 }
 
+// note prints a line of its own between progress lines.
+func (p *progressPrinter) note(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+	fmt.Fprintf(p.w, format+"\n", args...)
+}
+
 func (p *progressPrinter) finish() {
 	if p.tty {
 		fmt.Fprintln(p.w)
@@ -230,7 +288,12 @@ func drive(c *cli.Context, b *runner.Broker, dbPath string, workers int, ev task
 	defer stop()
 	pp := newProgressPrinter(c.App.ErrWriter)
 	defer pp.finish()
-	co, err := pipeline.New(pipeline.Options{DB: db, Broker: b, Logger: logger(c), Progress: pp.update})
+	co, err := pipeline.New(pipeline.Options{DB: db, Broker: b, Logger: logger(c), Progress: pp.update,
+		Lease: c.Duration("lease"), Held: func(l storage.Lease) {
+			pp.note("run %s is driven by another coordinator (%s, lease renewed %s, expires %s); "+
+				"waiting until it lets the run go or its lease expires (Ctrl-C stops waiting, not the run)",
+				l.RunID, l.Owner, l.Renewed.Local().Format(time.TimeOnly), l.Expires.Local().Format(time.TimeOnly))
+		}})
 	if err != nil {
 		return err
 	}

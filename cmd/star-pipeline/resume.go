@@ -16,20 +16,29 @@ func init() {
 		Name:      "resume",
 		Usage:     "continue an interrupted, failed or paused search where its lineage stops",
 		UsageText: "star-pipeline resume r20261126-193000-ab12cd [--db star.db] [--redis ADDR] [--workers N]",
+		Description: "A run has one coordinator at a time: the holder of its lease in the database. If another live " +
+			"coordinator drives the run, resume says which and waits until that one lets it go (the run ends, is paused, " +
+			"or its coordinator stops) or dies and its lease expires (--lease; at once for a coordinator of this machine " +
+			"whose process is gone), then drives what is left, or prints the result. Ctrl-C stops waiting (exit 130).",
 		Flags: append([]cli.Flag{
 			dbFlag(),
 			&cli.IntFlag{Name: "workers", Value: -1, EnvVars: []string{"STAR_WORKERS"},
 				Usage: "in-process workers (default: 1 with the embedded queue, 0 with --redis)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the Pareto set as JSON"},
+			leaseFlag(),
 		}, redisFlags()...),
 		Action: resume,
 	})
 	register(&cli.Command{
 		Name:  "coordinator",
 		Usage: "coordinate every unfinished run of a database (runs submitted with --detach included; paused runs wait until resumed)",
+		Description: "Several coordinators may serve one database and Redis: each run is driven by the one that holds its " +
+			"lease; the others skip it and try again every --poll, and take it over when its coordinator stops, or " +
+			"dies and its lease expires (--lease). A Redis outage shorter than --redis-outage is waited out.",
 		Flags: append([]cli.Flag{
 			dbFlag(),
 			&cli.DurationFlag{Name: "poll", Value: 5e9, Usage: "how often to look for newly submitted runs"},
+			leaseFlag(),
 		}, redisFlags()...),
 		Action: coordinator,
 	})
@@ -171,7 +180,10 @@ func coordinator(c *cli.Context) error {
 	pp := newProgressPrinter(c.App.ErrWriter)
 	defer pp.finish()
 	co, err := pipeline.New(pipeline.Options{DB: db, Broker: b, Logger: logger(c), Progress: pp.update,
-		ReconcileEvery: c.Duration("poll"), Discover: unfinished})
+		ReconcileEvery: c.Duration("poll"), Discover: unfinished, Lease: c.Duration("lease"),
+		Held: func(l storage.Lease) {
+			pp.note("run %s is driven by another coordinator (%s); trying again while it holds the run", l.RunID, l.Owner)
+		}})
 	if err != nil {
 		return err
 	}

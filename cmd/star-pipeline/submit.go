@@ -21,6 +21,8 @@ func init() {
 star-pipeline submit --config search.yaml --population 8 --generations 3 --seed 7
 star-pipeline submit --config search.yaml --redis 127.0.0.1:6379 --workers 0   # workers run elsewhere
 star-pipeline submit --config search.yaml --redis 127.0.0.1:6379 --detach      # a coordinator runs elsewhere`,
+		Description: "Without --detach, submit drives the run itself unless a `star-pipeline coordinator` of the same " +
+			"database takes it first; then submit says so, waits for it to end, and prints the result.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, EnvVars: []string{"STAR_CONFIG"}, TakesFile: true,
 				Usage: "run config (YAML, required); see config/example.yaml"},
@@ -32,6 +34,7 @@ star-pipeline submit --config search.yaml --redis 127.0.0.1:6379 --detach      #
 			&cli.IntFlag{Name: "population", Usage: "override the config's population"},
 			&cli.IntFlag{Name: "generations", Usage: "override the config's generations"},
 			&cli.BoolFlag{Name: "json", Usage: "print the run id and Pareto set as JSON"},
+			leaseFlag(),
 		}, redisFlags()...),
 		Action: submit,
 	})

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/internal/redistest"
+	"github.com/star-pipeline/star-pipeline/pipeline"
 	"github.com/star-pipeline/star-pipeline/runner"
 	"github.com/star-pipeline/star-pipeline/storage"
 	"github.com/star-pipeline/star-pipeline/tasks"
@@ -523,5 +526,355 @@ func TestTwoWorkersShareTraining(t *testing.T) {
 	}
 	if got := finalPopulation(t, filepath.Join(dir, "star.db"), id); !slices.Equal(got, want) {
 		t.Errorf("two workers and one worker disagree:\n%v\n%v", got, want)
+	}
+}
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startProcess starts the binary in dir in the background; at the end of
+// the test it is stopped with SIGTERM (SIGKILL after 40s), and its stderr
+// logged if the test failed.
+func startProcess(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd, *lockedBuffer) {
+	t.Helper()
+	cmd := command(t, dir, env, args...)
+	errb := &lockedBuffer{}
+	cmd.Stderr = errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(40 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("%s (pid %d) stderr:\n%s", args[0], cmd.Process.Pid, errb.String())
+		}
+	})
+	return cmd, errb
+}
+
+// storeRun stores a pending run of staticConfig in dir's database, as
+// submit --detach does, and returns its id.
+func storeRun(t *testing.T, dir string) string {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := config.Parse([]byte(staticConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Artifacts = filepath.Join(dir, "artifacts")
+	db, err := storage.Open(ctx, filepath.Join(dir, "star.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	id, err := pipeline.Submit(ctx, db, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// pollRun reads run id from dbPath until cond holds for it, failing the
+// test after within.
+func pollRun(t *testing.T, dbPath, id, what string, within time.Duration, cond func(storage.Run) bool) storage.Run {
+	t.Helper()
+	ctx := context.Background()
+	db, err := storage.OpenReadOnly(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for deadline := time.Now().Add(within); ; {
+		r, err := db.GetRun(ctx, id)
+		if err == nil && cond(r) {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s: %s did not happen within %v (status %s, generation %d, %v)", id, what, within, r.Status, r.CurrentGeneration, err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling with a deadline
+	}
+}
+
+// ended reports whether a run has reached a terminal status.
+func ended(r storage.Run) bool { return r.Status.Terminal() }
+
+// checkFinal checks the lineage of a run that must have finished and
+// compares its final population with want.
+func checkFinal(t *testing.T, dbPath, id string, want []member) {
+	t.Helper()
+	checkLineage(t, dbPath, id, 8)
+	if got := finalPopulation(t, dbPath, id); !slices.Equal(got, want) {
+		t.Errorf("final population differs from the uninterrupted run's:\n%v\n%v", got, want)
+	}
+}
+
+const heldNotice = "is driven by another coordinator"
+
+// TestTwoCoordinatorProcesses runs two `coordinator` processes on one
+// database and Redis: each run has one owner, the other skips it, and the
+// run ends like an uninterrupted one. Without leases both drove it and it
+// failed with "UNIQUE constraint failed: candidates.run_id, ...".
+func TestTwoCoordinatorProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a search with several processes")
+	}
+	t.Parallel()
+	want := reference(t)
+	srv := redistest.Start(t, redistest.WithPassword("two-coordinators-pw"))
+	dir := workdir(t, staticConfig)
+	env := []string{"STAR_REDIS_PASSWORD=" + srv.Password}
+	for range 2 {
+		startWorker(t, dir, srv, "--static-eval")
+	}
+	stdout, stderr, code := runCLI(t, dir, env, "submit", "--config", "search.yaml", "--static-eval", "--redis", srv.Socket, "--detach")
+	if code != 0 {
+		t.Fatalf("submit --detach: exit %d\n%s", code, stderr)
+	}
+	id := strings.TrimSpace(stdout)
+	var logs []*lockedBuffer
+	for range 2 {
+		_, l := startProcess(t, dir, env, "coordinator", "--redis", srv.Socket, "--poll", "100ms", "--lease", "3s")
+		logs = append(logs, l)
+	}
+	dbPath := filepath.Join(dir, "star.db")
+	if r := pollRun(t, dbPath, id, "the end", 2*time.Minute, ended); r.Status != storage.RunFinished {
+		t.Fatalf("run %s: %s", r.Status, r.Error)
+	}
+	checkFinal(t, dbPath, id, want)
+	if !strings.Contains(logs[0].String()+logs[1].String(), heldNotice) {
+		t.Errorf("neither coordinator said that the other drove the run")
+	}
+}
+
+// TestCoordinatorBesideSubmit runs `submit` (not detached) beside a
+// `coordinator` of the same database: whichever takes the run first
+// drives it, and submit prints the result either way.
+func TestCoordinatorBesideSubmit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a search with several processes")
+	}
+	t.Parallel()
+	want := reference(t)
+	srv := redistest.Start(t, redistest.WithPassword("beside-submit-pw"))
+	dir := workdir(t, staticConfig)
+	env := []string{"STAR_REDIS_PASSWORD=" + srv.Password}
+	for range 2 {
+		startWorker(t, dir, srv, "--static-eval")
+	}
+	startProcess(t, dir, env, "coordinator", "--redis", srv.Socket, "--poll", "50ms", "--lease", "3s")
+	stdout, stderr, code := runCLI(t, dir, env, "submit", "--config", "search.yaml", "--static-eval",
+		"--redis", srv.Socket, "--workers", "0", "--lease", "3s")
+	if code != 0 || !strings.Contains(stdout, "finished; Pareto set") {
+		t.Fatalf("submit: exit %d\n%s%s", code, stdout, stderr)
+	}
+	t.Logf("submit waited for the coordinator: %t", strings.Contains(stderr, heldNotice))
+	checkFinal(t, filepath.Join(dir, "star.db"), runID(t, stderr), want)
+}
+
+// TestTwoResumes resumes one run twice at once, each with its own embedded
+// queue and worker: one drives it, the other waits for the lease, then
+// finds the run finished; both print the result.
+func TestTwoResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a search with several processes")
+	}
+	t.Parallel()
+	want := reference(t)
+	dir := workdir(t, staticConfig)
+	id := storeRun(t, dir)
+	type result struct {
+		stdout, stderr string
+		code           int
+	}
+	results := make(chan result, 2)
+	for range 2 {
+		go func() {
+			cmd := command(t, dir, nil, "resume", id, "--static-eval", "--lease", "3s")
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			err := cmd.Run()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				code = -1
+			}
+			results <- result{out.String(), errb.String(), code}
+		}()
+	}
+	waited := 0
+	for range 2 {
+		r := <-results
+		if r.code != 0 || !strings.Contains(r.stdout, "finished; Pareto set") {
+			t.Errorf("resume: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		if strings.Contains(r.stderr, heldNotice) {
+			waited++
+		}
+	}
+	if waited == 0 {
+		t.Error("neither resume waited for the other")
+	}
+	checkFinal(t, filepath.Join(dir, "star.db"), id, want)
+}
+
+// TestCoordinatorKilledTakeover kills a `coordinator` with SIGKILL in the
+// middle of a run, then resumes the run. A coordinator of this machine
+// sees the dead one's process gone and takes over at once; one that
+// cannot tell (here the dead owner is made to look like one of another
+// machine) waits for its lease to expire, writes nothing before, and takes
+// over then. Both runs end like an uninterrupted one.
+func TestCoordinatorKilledTakeover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a search with several processes")
+	}
+	t.Parallel()
+	want := reference(t)
+	for _, remote := range []bool{false, true} {
+		t.Run(fmt.Sprintf("remote=%t", remote), func(t *testing.T) {
+			t.Parallel()
+			srv := redistest.Start(t, redistest.WithPassword("takeover-pw"))
+			dir := workdir(t, staticConfig)
+			dbPath := filepath.Join(dir, "star.db")
+			env := []string{"STAR_REDIS_PASSWORD=" + srv.Password}
+			for range 2 {
+				startWorker(t, dir, srv, "--static-eval")
+			}
+			id := storeRun(t, dir)
+			owner, _ := startProcess(t, dir, env, "coordinator", "--redis", srv.Socket, "--poll", "100ms", "--lease", "3s")
+			pollRun(t, dbPath, id, "generation 1", time.Minute, func(r storage.Run) bool { return r.CurrentGeneration >= 1 || ended(r) })
+			_ = owner.Process.Kill()
+			killed := time.Now()
+			lease := deadLease(t, dbPath, id, remote)
+			if lease.expires.Before(killed) {
+				t.Fatalf("the lease had expired (%v) before the kill; nothing tested", lease.expires)
+			}
+
+			stdout, stderr, code := runCLI(t, dir, env, "resume", id, "--static-eval", "--redis", srv.Socket,
+				"--workers", "0", "--lease", "3s")
+			if code != 0 || !strings.Contains(stdout, "finished; Pareto set") {
+				t.Fatalf("resume: exit %d\n%s%s", code, stdout, stderr)
+			}
+			if waited := strings.Contains(stderr, heldNotice+" ("+lease.owner); waited != remote {
+				t.Errorf("resume waited for the dead coordinator's lease: %t, want %t\n%s", waited, remote, stderr)
+			}
+			if remote {
+				if first := firstWriteAfter(t, dbPath, id, killed); first.Before(lease.expires) {
+					t.Errorf("resume wrote at %v, before the dead coordinator's lease expired at %v", first, lease.expires)
+				}
+			}
+			checkFinal(t, dbPath, id, want)
+		})
+	}
+}
+
+type leaseRow struct {
+	owner   string
+	expires time.Time
+}
+
+// deadLease returns the lease of run id, left by a killed coordinator.
+// With remote, it first makes its owner look like a coordinator of another
+// machine, whose death cannot be seen from here.
+func deadLease(t *testing.T, dbPath, id string, remote bool) leaseRow {
+	t.Helper()
+	db := rawDB(t, dbPath)
+	if remote {
+		if _, err := db.Exec(`UPDATE run_leases SET process = 'linux:another-machine:1:1:1' WHERE run_id = ?`, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var l leaseRow
+	var expires string
+	if err := db.QueryRow(`SELECT owner, expires FROM run_leases WHERE run_id = ?`, id).Scan(&l.owner, &expires); err != nil {
+		t.Fatalf("the killed coordinator's lease: %v", err)
+	}
+	var err error
+	if l.expires, err = time.Parse("2006-01-02T15:04:05.000000000Z", expires); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// firstWriteAfter returns when the first DAG node of run id changed after
+// t0.
+func firstWriteAfter(t *testing.T, dbPath, id string, t0 time.Time) time.Time {
+	t.Helper()
+	var first sql.NullString
+	err := rawDB(t, dbPath).QueryRow(`SELECT min(updated) FROM task_states WHERE run_id = ? AND updated > ?`,
+		id, t0.UTC().Format("2006-01-02T15:04:05.000000000Z")).Scan(&first)
+	if err != nil || !first.Valid {
+		t.Fatalf("no write after the kill: %v", err)
+	}
+	ts, err := time.Parse("2006-01-02T15:04:05.000000000Z", first.String)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+// rawDB opens the lineage database with SQL, for what no storage method
+// does.
+func rawDB(t *testing.T, dbPath string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+dbPath+"?_busy_timeout=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// TestLeaseAndOutageFlags checks that a bad --lease or --redis-outage exits
+// 2 naming the flag, before anything connects or is written.
+func TestLeaseAndOutageFlags(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := workdir(t, staticConfig)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"submit", "--config", "search.yaml", "--static-eval", "--lease", "10ms"}, "--lease"},
+		{[]string{"resume", "r1", "--lease", "0s"}, "--lease"},
+		{[]string{"coordinator", "--redis", "127.0.0.1:1", "--lease", "-1s"}, "--lease"},
+		{[]string{"submit", "--config", "search.yaml", "--static-eval", "--redis-outage", "-1s"}, "--redis-outage"},
+		{[]string{"worker", "--redis", "127.0.0.1:1", "--redis-outage", "-5m"}, "--redis-outage"},
+		{[]string{"coordinator", "--redis", "127.0.0.1:1", "--redis-outage", "x"}, "redis-outage"},
+	} {
+		_, stderr, code := runCLI(t, dir, nil, c.args...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, want 2 with %q; stderr:\n%s", strings.Join(c.args, " "), code, c.want, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "star.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("bad flags wrote a database: %v", err)
 	}
 }

@@ -1,7 +1,7 @@
 // Package redistest starts a real redis-server for tests: on a unix socket
 // in the test's temporary directory, optionally also on a loopback TCP port
 // and with a password, killed when the test ends. Kill and Restart simulate
-// a crash of the queue's server.
+// a crash of the queue's server; Pause and Resume a server that stalls.
 //
 // Without redis-server on PATH, Start skips the test, except under CI=true,
 // where it fails it: CI must install redis-server.
@@ -220,6 +220,30 @@ func (s *Server) Restart() {
 	}
 	if err := s.start(); err != nil {
 		s.t.Fatalf("restarting redis-server: %v\n%s", err, s.logTail())
+	}
+}
+
+// Pause stops the server with SIGSTOP, as a machine that stalls would: it
+// keeps its connections and data, and answers nothing until Resume.
+func (s *Server) Pause() {
+	s.t.Helper()
+	s.signal(syscall.SIGSTOP, "pausing")
+}
+
+// Resume continues a server stopped by Pause (SIGCONT).
+func (s *Server) Resume() {
+	s.t.Helper()
+	s.signal(syscall.SIGCONT, "resuming")
+}
+
+func (s *Server) signal(sig syscall.Signal, what string) {
+	s.t.Helper()
+	if !s.Running() {
+		s.t.Errorf("%s redis-server: it is not running", what)
+		return
+	}
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Errorf("%s redis-server: %v", what, err)
 	}
 }
 

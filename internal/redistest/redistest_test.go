@@ -73,3 +73,33 @@ func TestKillRestart(t *testing.T) {
 		}
 	}
 }
+
+func TestPauseResume(t *testing.T) {
+	t.Parallel()
+	s := Start(t)
+	c := redis.NewClient(&redis.Options{Network: "unix", Addr: s.Socket, MaxRetries: -1, ReadTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { c.Close() })
+	ctx := context.Background()
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s.Pause()
+	if err := c.Ping(ctx).Err(); err == nil {
+		t.Fatal("PING answered while paused")
+	}
+	s.Resume()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		v, err := c.Get(ctx, "k").Result()
+		if err == nil {
+			if v != "v" {
+				t.Fatalf("after resume k = %q", v)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no answer after resume: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
