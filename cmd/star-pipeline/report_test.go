@@ -110,7 +110,7 @@ func TestFinalStageKilled(t *testing.T) {
 	args := []string{"submit", "--config", "search.yaml", "--static-eval"}
 	var id string
 	kills := 0
-	for range 40 {
+	for range 100 {
 		cmd := command(t, dir, nil, args...)
 		pipe, err := cmd.StderrPipe()
 		if err != nil {
@@ -151,7 +151,7 @@ func TestFinalStageKilled(t *testing.T) {
 			select {
 			case ended = <-done:
 				finished = true
-			case <-time.After(time.Duration(20+r.IntN(150)) * time.Millisecond):
+			case <-time.After(time.Duration(40+r.IntN(200)) * time.Millisecond):
 				kill = closedTime()
 			}
 		}
@@ -187,7 +187,7 @@ func TestFinalStageKilled(t *testing.T) {
 		}
 		args = []string{"resume", id, "--static-eval"}
 	}
-	t.Fatal("the final stage did not finish after 40 coordinator starts")
+	t.Fatal("the final stage did not finish after 100 coordinator starts")
 }
 
 // closedTime returns a channel that is ready at once.
