@@ -140,6 +140,10 @@ func (c *Coordinator) advance(ctx context.Context, r *run) (bool, error) {
 		return false, err
 	}
 	final := counts[storage.CandEvaluated] + counts[storage.CandFailed]
+	if g == 0 && final == r.size(g) && counts[storage.CandEvaluated] == 0 {
+		// Nothing to evolve from: the run fails with what failed them.
+		return false, c.allFailed(ctx, r, g)
+	}
 	if final == r.size(g) {
 		sel := r.node(g, tasks.StageSelect, 0, 0)
 		err := c.update(ctx, row.ID, func(tx *storage.Tx) error {
@@ -698,4 +702,22 @@ func mergeMetrics(train, eval json.RawMessage) json.RawMessage {
 		return nil
 	}
 	return mustJSON(m)
+}
+
+// allFailed is the error of a generation whose every candidate failed: the
+// most common error, and how many candidates it failed.
+func (c *Coordinator) allFailed(ctx context.Context, r *run, g int) error {
+	cands, err := c.db.ListCandidates(ctx, r.row.ID, g)
+	if err != nil {
+		return err
+	}
+	count := map[string]int{}
+	common := ""
+	for _, cand := range cands {
+		count[cand.Error]++
+		if count[cand.Error] > count[common] || (count[cand.Error] == count[common] && cand.Error < common) {
+			common = cand.Error
+		}
+	}
+	return fmt.Errorf("every candidate of generation %d failed (%d of %d with: %s)", g, count[common], len(cands), common)
 }

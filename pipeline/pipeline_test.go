@@ -323,3 +323,30 @@ func TestFailedCandidatesDoNotStopTheRun(t *testing.T) {
 	}
 	t.Logf("%d of %d candidates failed", failed, len(all))
 }
+
+// A generation 0 whose every candidate fails leaves nothing to evolve
+// from: the run fails with the common error instead of going on.
+func TestAllFailedFirstGenerationFailsTheRun(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := newHarness(t, &failing{})
+	cfg := staticConfig(t, 4)
+	cfg.Search.Classes, cfg.Seeds = []int{5}, nil // every genome starts with Rec-1: every training fails
+	co := h.coordinator(t, nil)
+	id, err := co.Submit(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = co.Drive(ctx, id)
+	r, gerr := h.db.GetRun(ctx, id)
+	if gerr != nil {
+		t.Fatal(gerr)
+	}
+	if err == nil || r.Status != storage.RunFailed || !strings.Contains(r.Error, "every candidate of generation 0 failed") ||
+		!strings.Contains(r.Error, "with: training: refusing 5") {
+		t.Fatalf("drive: %v; run %s: %q", err, r.Status, r.Error)
+	}
+	if gens, _ := h.db.ListGenerations(ctx, id); len(gens) != 1 || gens[0].Status == storage.GenDone {
+		t.Errorf("generations after the failure: %+v", gens)
+	}
+}
