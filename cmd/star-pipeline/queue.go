@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gomlx/compute"
 	"github.com/redis/go-redis/v9"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -103,7 +104,6 @@ func openBroker(c *cli.Context) (*runner.Broker, error) {
 	return openQueue(c, queueOptions(c, logger(c)), "or omit --redis for the embedded queue")
 }
 
-// evaluator returns what workers train and score candidates with.
 // checkStaticEval refuses --static-eval (exit 2) for a run with objectives
 // the static evaluator cannot measure: every candidate would fail.
 func checkStaticEval(c *cli.Context, cfg config.Config) error {
@@ -116,11 +116,37 @@ func checkStaticEval(c *cli.Context, cfg config.Config) error {
 	return nil
 }
 
-func evaluator(c *cli.Context) (tasks.Evaluator, error) {
+// evaluator returns what workers train and score candidates with, and a
+// function that releases its backends when the workers have stopped.
+func evaluator(c *cli.Context) (tasks.Evaluator, func(), error) {
 	if c.Bool("static-eval") {
-		return tasks.StaticEvaluator{}, nil
+		return tasks.StaticEvaluator{}, func() {}, nil
 	}
-	return newTrainerEvaluator(c)
+	ev, err := newTrainerEvaluator(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ev, func() {
+		ev.Close()
+		if ev.Backend != nil {
+			ev.Backend.Finalize()
+		}
+	}, nil
+}
+
+// prepareBackend creates, before anything is queued, the backend that the
+// in-process workers will train run config cfg on, so that a backend this
+// binary cannot create is refused up front (exit 2) rather than by every
+// training task.
+func prepareBackend(ev tasks.Evaluator, workers int, cfg config.Config) error {
+	te, ok := ev.(*tasks.TrainerEvaluator)
+	if !ok || workers == 0 {
+		return nil
+	}
+	if err := te.Prepare(cfg.Backend); err != nil {
+		return badInput("%w", err)
+	}
+	return nil
 }
 
 // workerQueues are the queues an in-process or standalone worker serves.
@@ -245,18 +271,45 @@ func interrupted(ctx context.Context, err error) error {
 	return err
 }
 
-// newTrainerEvaluator returns the GoMLX evaluator on the backend named by
-// --backend (where the command has it) or $GOMLX_BACKEND, else the CPU.
-func newTrainerEvaluator(c *cli.Context) (tasks.Evaluator, error) {
-	spec := ""
-	if c.IsSet("backend") || c.String("backend") != "" {
-		spec = c.String("backend")
+// backendFlag is --backend of the commands that run workers.
+func backendFlag(usage string) cli.Flag {
+	return &cli.StringFlag{Name: "backend", EnvVars: []string{"STAR_BACKEND"}, Usage: usage}
+}
+
+// explicitBackend returns the backend a worker was told to train on, if
+// any: --backend (or STAR_BACKEND) where the command has the flag, else
+// $GOMLX_BACKEND.
+func explicitBackend(c *cli.Context) (string, bool) {
+	if s := c.String("backend"); s != "" {
+		return s, true
 	}
-	b, err := newBackend(spec)
-	if err != nil {
-		return nil, err
+	if s := os.Getenv(compute.ConfigEnvVar); s != "" {
+		return s, true
 	}
-	return &tasks.TrainerEvaluator{Backend: b}, nil
+	return "", false
+}
+
+// newTrainerEvaluator returns the GoMLX evaluator. A backend the worker
+// was told to use (explicitBackend) trains every run it serves; without
+// one, each run trains on its run config's backend, created on first use.
+func newTrainerEvaluator(c *cli.Context) (*tasks.TrainerEvaluator, error) {
+	ev := &tasks.TrainerEvaluator{NewBackend: createBackend, Logger: warnLogger(c)}
+	if spec, ok := explicitBackend(c); ok {
+		b, err := newBackend(spec)
+		if err != nil {
+			return nil, err
+		}
+		ev.Backend = b
+	}
+	return ev, nil
+}
+
+// warnLogger is logger(c), but showing warnings even without --verbose.
+func warnLogger(c *cli.Context) *slog.Logger {
+	if c.Bool("verbose") {
+		return logger(c)
+	}
+	return slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 // inProcessWorkers resolves --workers: by default one in-process worker with

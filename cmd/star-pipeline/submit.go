@@ -30,6 +30,7 @@ star-pipeline submit --config search.yaml --redis 127.0.0.1:6379 --detach      #
 			&cli.IntFlag{Name: "population", Usage: "override the config's population"},
 			&cli.IntFlag{Name: "generations", Usage: "override the config's generations"},
 			&cli.BoolFlag{Name: "json", Usage: "print the run id and Pareto set as JSON"},
+			backendFlag("GoMLX backend of the in-process workers, overriding the run config's backend: go, xla:<plugin path> or auto (default $GOMLX_BACKEND, else the run config's)"),
 		}, redisFlags()...),
 		Action: submit,
 	})
@@ -69,16 +70,26 @@ func submit(c *cli.Context) error {
 	if c.Bool("detach") && c.String("redis") == "" {
 		return badInput("--detach needs --redis: the embedded queue lives only as long as this process")
 	}
-	ev, err := evaluator(c)
+	ev, release, err := evaluator(c)
 	if err != nil {
 		return err
 	}
+	defer release()
 	// The queue first: when Redis is unreachable nothing is written.
 	b, err := openBroker(c)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
+	workers := 0
+	if !c.Bool("detach") {
+		if workers, err = inProcessWorkers(c, b); err != nil {
+			return err
+		}
+	}
+	if err := prepareBackend(ev, workers, cfg); err != nil {
+		return err
+	}
 	db, err := openDBForWrite(c.Context, c.String("db"))
 	if err != nil {
 		return err
@@ -96,10 +107,6 @@ func submit(c *cli.Context) error {
 		}
 		fmt.Fprintln(c.App.Writer, id)
 		return nil
-	}
-	workers, err := inProcessWorkers(c, b)
-	if err != nil {
-		return err
 	}
 	if err := drive(c, b, c.String("db"), workers, ev, id); err != nil {
 		return interrupted(c.Context, err)

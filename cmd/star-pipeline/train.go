@@ -274,15 +274,22 @@ func noneIfZero(v float64) float64 {
 // $GOMLX_BACKEND or go). GoMLX's go backend prints its parallelism option
 // to stdout; that line goes to stderr so stdout keeps only results.
 func newBackend(spec string) (compute.Backend, error) {
+	b, err := createBackend(spec)
+	if err != nil {
+		return nil, badInput("--backend: %w", err)
+	}
+	return b, nil
+}
+
+// createBackend is newBackend without the flag's name in its error: for
+// the backends run configs name.
+func createBackend(spec string) (compute.Backend, error) {
 	spec = resolveBackendSpec(spec, os.Stderr)
 	saved := os.Stdout
 	os.Stdout = os.Stderr
 	b, err := model.NewBackend(spec)
 	os.Stdout = saved
-	if err != nil {
-		return nil, badInput("--backend: %w", err)
-	}
-	return b, nil
+	return b, err
 }
 
 // progress shows training progress on stderr: one line redrawn with '\r'
