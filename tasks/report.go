@@ -15,8 +15,15 @@ import (
 // KindReport is the task type of a worker's report to the coordinator.
 const KindReport = "star:report"
 
+// KindStarted is the task type of a worker's note to the coordinator that
+// it began a training node: its payload is a Report with Running set and
+// no result. A coordinator that does not know the kind archives it, so
+// older coordinators ignore it.
+const KindStarted = "star:started"
+
 // Report is what a worker sends the coordinator, on the control queue, when
-// a node ends: its result, or the error that ended it for good.
+// a node ends: its result, or the error that ended it for good. A started
+// report (Running, sent as KindStarted) says only that a node began.
 type Report struct {
 	Node      string          `json:"node"` // the node's task id
 	OK        bool            `json:"ok"`
@@ -26,11 +33,34 @@ type Report struct {
 	Started   time.Time       `json:"started"`
 	Finished  time.Time       `json:"finished"`
 	Permanent bool            `json:"permanent,omitempty"`
+	// Running marks a started report: the node began on Worker at
+	// Started and has not ended.
+	Running bool `json:"running,omitempty"`
 }
 
 // ReportID is the task id of the report of a node: one report per node, so
 // a node re-run after a worker crash cannot report twice.
 func ReportID(node string) string { return "report/" + node }
+
+// StartedID is the task id of the started report of a node. It is kept
+// only until the coordinator has read it, so each attempt of a node
+// reports its start.
+func StartedID(node string) string { return "started/" + node }
+
+// NewStartedTask returns the control-queue task saying that r.Node began on
+// r.Worker at r.Started.
+func NewStartedTask(r Report) (*asynq.Task, []asynq.Option, error) {
+	r.Running, r.OK, r.Result, r.Error = true, false, nil, ""
+	data, err := json.Marshal(r)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding the start of %s: %w", r.Node, err)
+	}
+	return asynq.NewTask(KindStarted, data), []asynq.Option{
+		asynq.TaskID(StartedID(r.Node)),
+		asynq.Queue(QueueControl),
+		asynq.MaxRetry(3),
+	}, nil
+}
 
 // NewReportTask returns the control-queue task carrying r.
 func NewReportTask(r Report) (*asynq.Task, []asynq.Option, error) {
@@ -54,6 +84,24 @@ func DecodeReport(data []byte) (Report, error) {
 	}
 	if _, err := ParseNode(r.Node); err != nil {
 		return Report{}, fmt.Errorf("decoding report: %w", err)
+	}
+	return r, nil
+}
+
+// DecodeControl decodes a control-queue task of type kind (KindReport or
+// KindStarted): a started report comes back with Running set, a final one
+// without, whatever its payload says.
+func DecodeControl(kind string, data []byte) (Report, error) {
+	if kind != KindReport && kind != KindStarted {
+		return Report{}, fmt.Errorf("control queue: unexpected task %q", kind)
+	}
+	r, err := DecodeReport(data)
+	if err != nil {
+		return Report{}, err
+	}
+	r.Running = kind == KindStarted
+	if r.Running {
+		r.OK, r.Result, r.Error = false, nil, ""
 	}
 	return r, nil
 }
@@ -89,7 +137,7 @@ func (h *Handlers) Mux() *asynq.ServeMux {
 	mux.Handle(StageRecombine.Kind(), h.stage(decoded(Recombine)))
 	mux.Handle(StageMutate.Kind(), h.stage(decoded(Mutate)))
 	mux.Handle(StageSelect.Kind(), h.stage(decoded(Select)))
-	mux.Handle(StageTrain.Kind(), h.stage(decoded(h.Evaluator.Train)))
+	mux.Handle(StageTrain.Kind(), h.announced(h.stage(decoded(h.Evaluator.Train))))
 	mux.Handle(StageEvaluate.Kind(), h.stage(decoded(h.Evaluator.Evaluate)))
 	return mux
 }
@@ -142,6 +190,24 @@ func (h *Handlers) stage(fn func(context.Context, []byte) (any, error)) asynq.Ha
 			}
 		}
 		return h.report(ctx, rep)
+	}
+}
+
+// announced tells the coordinator that a node began before running it:
+// a training takes minutes, and its candidate shows as training from its
+// start, not from its end. The note is best effort: a failure to send it
+// is logged and the node runs all the same.
+func (h *Handlers) announced(next asynq.Handler) asynq.HandlerFunc {
+	return func(ctx context.Context, t *asynq.Task) error {
+		id, _ := asynq.GetTaskID(ctx)
+		task, opts, err := NewStartedTask(Report{Node: id, Worker: h.Worker, Started: time.Now().UTC()})
+		if err == nil {
+			_, err = h.Reports.EnqueueOnce(ctx, task, opts...)
+		}
+		if err != nil && ctx.Err() == nil {
+			h.Logger.Warn("telling the coordinator a node started", "node", id, "err", err)
+		}
+		return next.ProcessTask(ctx, t)
 	}
 }
 

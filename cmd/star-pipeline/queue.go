@@ -201,12 +201,12 @@ func (p *progressPrinter) update(pr pipeline.Progress) {
 	if pr.Hypervolume != nil {
 		hv = fmt.Sprintf("%.4f", *pr.Hypervolume)
 	}
-	line := fmt.Sprintf("generation %d/%d  candidates %d/%d (failed %d)  hypervolume %s  elapsed %s",
-		pr.Generation, pr.Generations, pr.Done, pr.Total, pr.Failed, hv, time.Since(p.start).Round(time.Second))
+	line := fmt.Sprintf("generation %d/%d  candidates %d/%d (training %d, failed %d)  hypervolume %s  elapsed %s",
+		pr.Generation, pr.Generations, pr.Done, pr.Total, pr.Training, pr.Failed, hv, time.Since(p.start).Round(time.Second))
 	stage := pr.Generation
 	if pr.Final {
-		line = fmt.Sprintf("final stage  retrainings %d/%d (failed %d)  elapsed %s",
-			pr.Done, pr.Total, pr.Failed, time.Since(p.start).Round(time.Second))
+		line = fmt.Sprintf("final stage  retrainings %d/%d (training %d, failed %d)  elapsed %s",
+			pr.Done, pr.Total, pr.Training, pr.Failed, time.Since(p.start).Round(time.Second))
 		if pr.Total == 0 {
 			line = "final stage  choosing the architectures to retrain"
 		}
