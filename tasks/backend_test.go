@@ -3,6 +3,7 @@ package tasks
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/gomlx/compute"
 
 	"github.com/star-pipeline/star-pipeline/config"
+	"github.com/star-pipeline/star-pipeline/model"
 )
 
 // fakeBackend stands in for a GoMLX backend: only its short name (String) and Finalize
@@ -119,5 +121,88 @@ func TestTrainUsesRunConfigBackend(t *testing.T) {
 	}
 	if len(*asked) == 0 || (*asked)[0] != "xla" {
 		t.Errorf("backends asked for: %v, want the run config's xla", *asked)
+	}
+}
+
+// A tiny real training and evaluation: the run config's backend trains it,
+// and the metrics name what they measure: the trained model's own
+// parameters and vocabulary (not the params objective's), training and
+// forward throughput under distinct names.
+func TestTrainerMetricsNames(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a tiny model")
+	}
+	t.Parallel()
+	c, err := config.Parse([]byte(`
+objectives: [mad_score, params, latency]
+algorithm: {crossover_points: 1}
+search: {depth: 2, width: 16, classes: [1, 9]}
+seeds: [transformer++]
+training: {steps: 2, batch_size: 4, checkpoint_every: 0}
+quality:
+  mad: [{name: in_context_recall, vocab: 16, length: 16, train_examples: 16, test_examples: 8}]
+backend: go
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := c.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	factory, asked := recordingFactory()
+	var own compute.Backend
+	e := &TrainerEvaluator{NewBackend: func(spec string) (compute.Backend, error) {
+		_, _ = factory(spec)
+		b, err := model.NewBackend(spec)
+		own = b
+		return b, err
+	}}
+	defer e.Close()
+	ctx := context.Background()
+	g := "11111-92121"
+	tr, err := e.Train(ctx, TrainPayload{Genome: g, Config: string(y), Seed: 1, Checkpoint: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := e.Evaluate(ctx, EvaluatePayload{Genome: g, Config: string(y), Seed: 1, Checkpoint: tr.Checkpoint, Train: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(*asked, []string{"go"}) || own == nil {
+		t.Errorf("backends created: %v; want the run config's go, once", *asked)
+	}
+	var train struct {
+		Backend string                       `json:"backend"`
+		TPS     float64                      `json:"train_tokens_per_s"`
+		Jobs    []map[string]json.RawMessage `json:"jobs"`
+	}
+	if err := json.Unmarshal(tr.Metrics, &train); err != nil {
+		t.Fatal(err)
+	}
+	if train.Backend != "go" || !(train.TPS > 0) || len(train.Jobs) != 1 {
+		t.Fatalf("train metrics %s", tr.Metrics)
+	}
+	job := train.Jobs[0]
+	for _, k := range []string{"trained_params", "trained_vocab", "train_tokens_per_s"} {
+		if _, ok := job[k]; !ok {
+			t.Errorf("train job metrics lack %s: %s", k, tr.Metrics)
+		}
+	}
+	for _, k := range []string{"params", "tokens_per_s"} {
+		if _, ok := job[k]; ok {
+			t.Errorf("train job metrics keep the ambiguous %s: %s", k, tr.Metrics)
+		}
+	}
+	if string(job["trained_vocab"]) != "16" {
+		t.Errorf("trained_vocab %s, want the MAD task's 16", job["trained_vocab"])
+	}
+	var params int64
+	_ = json.Unmarshal(job["trained_params"], &params)
+	if params <= 0 || float64(params) == ev.Objectives[config.Params] {
+		t.Errorf("trained_params %d beside the params objective %v: want the task model's smaller count", params, ev.Objectives[config.Params])
+	}
+	if !strings.Contains(string(ev.Metrics), `"forward_tokens_per_s"`) || strings.Contains(string(ev.Metrics), `"tokens_per_s"`) {
+		t.Errorf("eval metrics %s: want forward_tokens_per_s", ev.Metrics)
 	}
 }

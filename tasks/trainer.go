@@ -99,15 +99,18 @@ func jobs(c config.Config, seed uint64) []job {
 	return out
 }
 
-// trainMetrics is what training reports per model.
+// trainMetrics is what training reports per model. The model is built at
+// its task's vocabulary and sequence length, not the run's dims, so its
+// parameter count (trained_params, at trained_vocab) differs from the
+// params objective (at search.vocab): docs/design.md, section 2.
 type trainMetrics struct {
-	Job        string    `json:"job"`
-	Steps      int       `json:"steps"`
-	FinalLoss  float64   `json:"final_loss"`
-	TokensPerS float64   `json:"tokens_per_s"`
-	Params     int64     `json:"params"`
-	Seconds    float64   `json:"seconds"`
-	Losses     []float64 `json:"losses,omitempty"`
+	Job          string  `json:"job"`
+	Steps        int     `json:"steps"`
+	FinalLoss    float64 `json:"final_loss"`
+	TrainTokensS float64 `json:"train_tokens_per_s"` // training throughput, compilation excluded
+	TrainedParam int64   `json:"trained_params"`     // this model's parameters, at TrainedVocab
+	TrainedVocab int     `json:"trained_vocab"`      // this model's vocabulary: its task's
+	Seconds      float64 `json:"seconds"`
 }
 
 func (e *TrainerEvaluator) task(j job) (data.Task, error) {
@@ -155,8 +158,8 @@ func (e *TrainerEvaluator) Train(ctx context.Context, p TrainPayload) (TrainResu
 			}
 			return TrainResult{}, fmt.Errorf("%s: %w", j.Name, err)
 		}
-		m := trainMetrics{Job: j.Name, Steps: res.Steps, FinalLoss: res.FinalLoss, TokensPerS: res.TrainTokensPerS,
-			Params: res.Params, Seconds: res.WallTime.Seconds()}
+		m := trainMetrics{Job: j.Name, Steps: res.Steps, FinalLoss: res.FinalLoss, TrainTokensS: res.TrainTokensPerS,
+			TrainedParam: res.Params, TrainedVocab: res.Vocab, Seconds: res.WallTime.Seconds()}
 		if losses == nil {
 			losses = res.Losses
 		}
@@ -164,7 +167,7 @@ func (e *TrainerEvaluator) Train(ctx context.Context, p TrainPayload) (TrainResu
 	}
 	tps := 0.0
 	for _, m := range ms {
-		tps += m.TokensPerS / float64(len(ms))
+		tps += m.TrainTokensS / float64(len(ms))
 	}
 	metrics, _ := json.Marshal(map[string]any{"jobs": ms, "losses": losses, "train_tokens_per_s": tps,
 		"backend": backendName(backend)})
@@ -196,7 +199,9 @@ type evalMetrics struct {
 	Accuracy      float64 `json:"accuracy"`
 	ValPerplexity float64 `json:"val_perplexity"`
 	EvalLoss      float64 `json:"eval_loss"`
-	TokensPerS    float64 `json:"tokens_per_s,omitempty"`
+	// ForwardTokensS is the measured forward (inference) throughput the
+	// latency objective is 1 over; absent when latency is not measured.
+	ForwardTokensS float64 `json:"forward_tokens_per_s,omitempty"`
 }
 
 // Evaluate scores the trained candidate from its checkpoints: MAD score
@@ -241,7 +246,7 @@ func (e *TrainerEvaluator) Evaluate(ctx context.Context, p EvaluatePayload) (Eva
 			return EvaluateResult{}, fmt.Errorf("%s: %w", j.Name, err)
 		}
 		ms = append(ms, evalMetrics{Job: j.Name, Accuracy: ev.Accuracy, ValPerplexity: ev.ValPerplexity,
-			EvalLoss: ev.EvalLoss, TokensPerS: ev.TokensPerS})
+			EvalLoss: ev.EvalLoss, ForwardTokensS: ev.TokensPerS})
 		if j.MAD {
 			name := strings.TrimPrefix(j.Spec, "mad:")
 			if _, seen := best[name]; !seen {
