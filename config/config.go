@@ -33,7 +33,7 @@ const (
 // Objectives lists every known objective name in a fixed order.
 var Objectives = []string{Perplexity, MADScore, Params, CacheBytes, Latency}
 
-// MAD task names (DESIGN.md section 3).
+// MAD task names (docs/design.md, section 4).
 const (
 	InContextRecall  = "in_context_recall"
 	NoisyRecall      = "noisy_recall"
