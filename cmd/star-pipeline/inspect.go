@@ -81,6 +81,10 @@ func exportCommand() *cli.Command {
 			"objectives, metrics, checkpoint",
 		ArgsUsage: "CANDIDATE_ID",
 		UsageText: "star-pipeline export r20240501-1/g005/c0003 > best.json",
+		Description: "Two parameter counts appear, on purpose: objectives.params and costs.params count the model at the " +
+			"run's dims (search.vocab, 256 by default); metrics.train.jobs[].trained_params count each model the trainer " +
+			"built, at its task's vocabulary (trained_vocab: 16 for most MAD tasks). Throughputs: train_tokens_per_s is " +
+			"training, eval.jobs[].forward_tokens_per_s the forward pass latency is measured on. docs/api.md lists every field.",
 		// --json is accepted like on every other command; the output is
 		// always JSON.
 		Flags:  []cli.Flag{dbFlag(), jsonFlag()},

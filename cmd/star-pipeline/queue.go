@@ -176,14 +176,20 @@ func startWorkers(c *cli.Context, b *runner.Broker, n int, ev tasks.Evaluator) (
 }
 
 // progressPrinter shows a run's progress on w: one line rewritten in place
-// on a terminal, plain lines at most every few seconds otherwise.
+// on a terminal, plain lines at most every few seconds otherwise. A state
+// held back by that limit is printed when the interval ends, so the last
+// line always tells the current state (a training that started just after
+// a line, and runs for minutes, shows).
 type progressPrinter struct {
-	mu    sync.Mutex
-	w     io.Writer
-	tty   bool
-	last  time.Time
-	lastG int
-	start time.Time
+	mu      sync.Mutex
+	w       io.Writer
+	tty     bool
+	every   time.Duration // least time between plain lines
+	last    time.Time
+	lastG   int
+	start   time.Time
+	pending string      // the latest line held back, or ""
+	timer   *time.Timer // prints pending when the interval ends
 }
 
 func newProgressPrinter(w io.Writer) *progressPrinter {
@@ -191,7 +197,7 @@ func newProgressPrinter(w io.Writer) *progressPrinter {
 	if f, ok := w.(*os.File); ok {
 		tty = term.IsTerminal(int(f.Fd()))
 	}
-	return &progressPrinter{w: w, tty: tty, lastG: -1, start: time.Now()}
+	return &progressPrinter{w: w, tty: tty, every: 5 * time.Second, lastG: -1, start: time.Now()}
 }
 
 func (p *progressPrinter) update(pr pipeline.Progress) {
@@ -222,13 +228,45 @@ func (p *progressPrinter) update(pr pipeline.Progress) {
 		fmt.Fprintf(p.w, "\r\033[K%s %s", bar, line)
 		return
 	}
-	if stage != p.lastG || time.Since(p.last) >= 5*time.Second || pr.Done == pr.Total {
-		fmt.Fprintln(p.w, line)
-		p.last, p.lastG = time.Now(), stage
+	if stage != p.lastG || time.Since(p.last) >= p.every || pr.Done == pr.Total {
+		p.print(line)
+		p.lastG = stage
+		return
+	}
+	p.pending = line
+	if p.timer == nil {
+		p.timer = time.AfterFunc(p.every-time.Since(p.last), p.flush)
+	}
+}
+
+// print writes a plain line now; a held-back one is dropped. Callers hold
+// p.mu.
+func (p *progressPrinter) print(line string) {
+	fmt.Fprintln(p.w, line)
+	p.last, p.pending = time.Now(), ""
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
+}
+
+// flush prints the line held back, if any.
+func (p *progressPrinter) flush() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.timer = nil
+	if p.pending != "" {
+		p.print(p.pending)
 	}
 }
 
 func (p *progressPrinter) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
 	if p.tty {
 		fmt.Fprintln(p.w)
 	}
