@@ -457,7 +457,7 @@ func (c *Coordinator) record(ctx context.Context, r *run, rep tasks.Report) erro
 	if ts.Status == storage.TaskDone || ts.Status == storage.TaskFailed {
 		return nil
 	}
-	if rep.Running {
+	if rep.Running || rep.Requeued {
 		return c.recordStart(ctx, r, n, rep)
 	}
 	err = c.db.Update(ctx, func(tx *storage.Tx) error {

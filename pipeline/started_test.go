@@ -2,11 +2,17 @@ package pipeline_test
 
 import (
 	"context"
+	"errors"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/star-pipeline/star-pipeline/pipeline"
+	"github.com/star-pipeline/star-pipeline/runner"
 	"github.com/star-pipeline/star-pipeline/storage"
 	"github.com/star-pipeline/star-pipeline/tasks"
 )
@@ -120,5 +126,92 @@ func TestCandidateTrainingWhileTrainRuns(t *testing.T) {
 		if c.Status != storage.CandEvaluated {
 			t.Errorf("%s ended %s (%s); a late started report must not undo a result", c.ID, c.Status, c.Error)
 		}
+	}
+}
+
+// failingOnce is gated's training, failing (retriably) once released.
+type failingOnce struct{ gated }
+
+func (f *failingOnce) Train(ctx context.Context, p tasks.TrainPayload) (tasks.TrainResult, error) {
+	select {
+	case f.started <- p.Candidate:
+	case <-ctx.Done():
+		return tasks.TrainResult{}, ctx.Err()
+	}
+	select {
+	case <-f.release:
+	case <-ctx.Done():
+		return tasks.TrainResult{}, ctx.Err()
+	}
+	return tasks.TrainResult{}, errors.New("flaky file system")
+}
+
+// A training attempt that fails and waits for its retry is not training:
+// the worker says the node went back to the queue, and the coordinator
+// moves it back to enqueued, so that progress and status stop counting it.
+func TestRetriedTrainingIsNotTraining(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := runner.Open(ctx, runner.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "lineage.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ev := &failingOnce{gated{started: make(chan string, 16), release: make(chan struct{})}}
+	hd := &tasks.Handlers{Evaluator: ev, Reports: b, Worker: "test-worker"}
+	w, err := b.NewWorker(hd.Mux(), runner.WorkerOptions{Concurrency: 1,
+		Queues: map[string]int{tasks.QueueEvolve: 3, tasks.QueueTrain: 2}, TaskCheckInterval: 20 * time.Millisecond,
+		RetryDelay: func(int, error, *asynq.Task) time.Duration { return time.Hour }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Shutdown)
+	co, err := pipeline.New(pipeline.Options{DB: db, Broker: b, ReconcileEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := staticConfig(t, 4)
+	cfg.Generations = 0
+	id, err := co.Submit(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = co.Drive(ctx, id) }()
+
+	cand := <-ev.started
+	c, err := db.GetCandidate(ctx, cand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := tasks.Node{Run: id, Generation: c.Generation, Stage: tasks.StageTrain, Index: c.Index}.ID()
+	waitFor := func(want storage.TaskStatus) storage.TaskState {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			ts, err := db.GetTaskState(context.Background(), node)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ts.Status == want {
+				return ts
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("train node %s is %s, want %s", node, ts.Status, want)
+			}
+		}
+	}
+	waitFor(storage.TaskRunning)
+	close(ev.release)
+	ts := waitFor(storage.TaskEnqueued)
+	if ts.Attempts != 1 || !strings.Contains(ts.LastError, "flaky file system") {
+		t.Errorf("requeued node: %+v; want 1 attempt and the attempt's error", ts)
 	}
 }

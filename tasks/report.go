@@ -21,6 +21,12 @@ const KindReport = "star:report"
 // older coordinators ignore it.
 const KindStarted = "star:started"
 
+// KindRequeued is the task type of a worker's note that an attempt of a
+// training node ended without ending the node: it failed and waits for a
+// retry, or the worker stopped and the queue hands it out again. Its
+// payload is a Report with Requeued set and the attempt's error.
+const KindRequeued = "star:requeued"
+
 // Report is what a worker sends the coordinator, on the control queue, when
 // a node ends: its result, or the error that ended it for good. A started
 // report (Running, sent as KindStarted) says only that a node began.
@@ -36,6 +42,9 @@ type Report struct {
 	// Running marks a started report: the node began on Worker at
 	// Started and has not ended.
 	Running bool `json:"running,omitempty"`
+	// Requeued marks a requeued note: an attempt ended at Finished with
+	// Error, and the node went back to the queue.
+	Requeued bool `json:"requeued,omitempty"`
 }
 
 // ReportID is the task id of the report of a node: one report per node, so
@@ -47,16 +56,33 @@ func ReportID(node string) string { return "report/" + node }
 // reports its start.
 func StartedID(node string) string { return "started/" + node }
 
+// RequeuedID is the task id of the requeued note of a node, kept, like a
+// started report, only until the coordinator has read it.
+func RequeuedID(node string) string { return "requeued/" + node }
+
 // NewStartedTask returns the control-queue task saying that r.Node began on
 // r.Worker at r.Started.
 func NewStartedTask(r Report) (*asynq.Task, []asynq.Option, error) {
-	r.Running, r.OK, r.Result, r.Error = true, false, nil, ""
+	r.Running, r.Requeued, r.OK, r.Result, r.Error = true, false, false, nil, ""
+	return newNote(KindStarted, StartedID(r.Node), r)
+}
+
+// NewRequeuedTask returns the control-queue task saying that an attempt of
+// r.Node ended with r.Error and the node went back to the queue.
+func NewRequeuedTask(r Report) (*asynq.Task, []asynq.Option, error) {
+	r.Running, r.Requeued, r.OK, r.Result = false, true, false, nil
+	return newNote(KindRequeued, RequeuedID(r.Node), r)
+}
+
+// newNote is a control-queue task that says how a node is going: no
+// result, no retention.
+func newNote(kind, id string, r Report) (*asynq.Task, []asynq.Option, error) {
 	data, err := json.Marshal(r)
 	if err != nil {
-		return nil, nil, fmt.Errorf("encoding the start of %s: %w", r.Node, err)
+		return nil, nil, fmt.Errorf("encoding a note on %s: %w", r.Node, err)
 	}
-	return asynq.NewTask(KindStarted, data), []asynq.Option{
-		asynq.TaskID(StartedID(r.Node)),
+	return asynq.NewTask(kind, data), []asynq.Option{
+		asynq.TaskID(id),
 		asynq.Queue(QueueControl),
 		asynq.MaxRetry(3),
 	}, nil
@@ -88,20 +114,23 @@ func DecodeReport(data []byte) (Report, error) {
 	return r, nil
 }
 
-// DecodeControl decodes a control-queue task of type kind (KindReport or
-// KindStarted): a started report comes back with Running set, a final one
-// without, whatever its payload says.
+// DecodeControl decodes a control-queue task of type kind (KindReport,
+// KindStarted or KindRequeued): the kind, not the payload, sets Running and
+// Requeued, and a note carries no result.
 func DecodeControl(kind string, data []byte) (Report, error) {
-	if kind != KindReport && kind != KindStarted {
+	if kind != KindReport && kind != KindStarted && kind != KindRequeued {
 		return Report{}, fmt.Errorf("control queue: unexpected task %q", kind)
 	}
 	r, err := DecodeReport(data)
 	if err != nil {
 		return Report{}, err
 	}
-	r.Running = kind == KindStarted
+	r.Running, r.Requeued = kind == KindStarted, kind == KindRequeued
+	if r.Running || r.Requeued {
+		r.OK, r.Result = false, nil
+	}
 	if r.Running {
-		r.OK, r.Result, r.Error = false, nil, ""
+		r.Error = ""
 	}
 	return r, nil
 }
@@ -193,21 +222,40 @@ func (h *Handlers) stage(fn func(context.Context, []byte) (any, error)) asynq.Ha
 	}
 }
 
-// announced tells the coordinator that a node began before running it:
-// a training takes minutes, and its candidate shows as training from its
-// start, not from its end. The note is best effort: a failure to send it
-// is logged and the node runs all the same.
+// announced tells the coordinator that a node began before running it,
+// and that it went back to the queue when an attempt ends without ending
+// the node (an error with retries left, or the worker stopping): a
+// training takes minutes, and its candidate shows as training while, and
+// only while, a worker trains it. The notes are best effort: a failure to
+// send one is logged and the node runs all the same.
 func (h *Handlers) announced(next asynq.Handler) asynq.HandlerFunc {
 	return func(ctx context.Context, t *asynq.Task) error {
 		id, _ := asynq.GetTaskID(ctx)
-		task, opts, err := NewStartedTask(Report{Node: id, Worker: h.Worker, Started: time.Now().UTC()})
+		h.note(ctx, NewStartedTask, Report{Node: id, Worker: h.Worker, Started: time.Now().UTC()})
+		err := next.ProcessTask(ctx, t)
 		if err == nil {
-			_, err = h.Reports.EnqueueOnce(ctx, task, opts...)
+			return nil
 		}
-		if err != nil && ctx.Err() == nil {
-			h.Logger.Warn("telling the coordinator a node started", "node", id, "err", err)
+		retried, _ := asynq.GetRetryCount(ctx)
+		maxRetry, _ := asynq.GetMaxRetry(ctx)
+		if ctx.Err() != nil || (!IsPermanent(err) && retried < maxRetry) {
+			h.note(ctx, NewRequeuedTask, Report{Node: id, Worker: h.Worker, Finished: time.Now().UTC(), Error: err.Error()})
 		}
-		return next.ProcessTask(ctx, t)
+		return err
+	}
+}
+
+// note sends a started or requeued note, logging a failure.
+func (h *Handlers) note(ctx context.Context, build func(Report) (*asynq.Task, []asynq.Option, error), r Report) {
+	task, opts, err := build(r)
+	if err == nil {
+		// A note on a node interrupted by a shutdown must still leave.
+		nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_, err = h.Reports.EnqueueOnce(nctx, task, opts...)
+	}
+	if err != nil {
+		h.Logger.Warn("telling the coordinator how a node goes", "node", r.Node, "err", err)
 	}
 }
 

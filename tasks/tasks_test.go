@@ -262,6 +262,14 @@ func TestDecodeControl(t *testing.T) {
 	if err != nil || r.Running || !r.OK {
 		t.Errorf("final report decoded as %+v, %v", r, err)
 	}
+	task, _, err = NewRequeuedTask(Report{Node: "r/g000/train/0001", Worker: "w1", Error: "flaky", OK: true})
+	if err != nil || task.Type() != KindRequeued {
+		t.Fatalf("NewRequeuedTask = %v, %v", task, err)
+	}
+	r, err = DecodeControl(task.Type(), task.Payload())
+	if err != nil || !r.Requeued || r.Running || r.OK || r.Error != "flaky" {
+		t.Errorf("requeued note decoded as %+v, %v", r, err)
+	}
 	if _, err := DecodeControl("star:other", task.Payload()); err == nil {
 		t.Error("an unknown control task kind was accepted")
 	}
