@@ -151,7 +151,15 @@ type Handlers struct {
 	Worker string
 	// Logger; default discards.
 	Logger *slog.Logger
+	// AnnounceAfter is how long a training node runs before the worker
+	// tells the coordinator it started; shorter ones say nothing until
+	// they end, which keeps the control queue free of notes on fast
+	// tasks. Default DefaultAnnounceAfter.
+	AnnounceAfter time.Duration
 }
+
+// DefaultAnnounceAfter is the default Handlers.AnnounceAfter.
+const DefaultAnnounceAfter = time.Second
 
 // Mux returns the asynq handler of every stage.
 func (h *Handlers) Mux() *asynq.ServeMux {
@@ -222,17 +230,30 @@ func (h *Handlers) stage(fn func(context.Context, []byte) (any, error)) asynq.Ha
 	}
 }
 
-// announced tells the coordinator that a node began before running it,
-// and that it went back to the queue when an attempt ends without ending
-// the node (an error with retries left, or the worker stopping): a
-// training takes minutes, and its candidate shows as training while, and
-// only while, a worker trains it. The notes are best effort: a failure to
-// send one is logged and the node runs all the same.
+// announced tells the coordinator that a node began, once it has run for
+// AnnounceAfter, and then that it went back to the queue if the attempt
+// ends without ending the node (an error with retries left, or the worker
+// stopping): a training takes minutes, and its candidate shows as training
+// while, and only while, a worker trains it. The notes are best effort: a
+// failure to send one is logged and the node runs all the same.
 func (h *Handlers) announced(next asynq.Handler) asynq.HandlerFunc {
 	return func(ctx context.Context, t *asynq.Task) error {
 		id, _ := asynq.GetTaskID(ctx)
-		h.note(ctx, NewStartedTask, Report{Node: id, Worker: h.Worker, Started: time.Now().UTC()})
+		started := Report{Node: id, Worker: h.Worker, Started: time.Now().UTC()}
+		after := h.AnnounceAfter
+		if after <= 0 {
+			after = DefaultAnnounceAfter
+		}
+		noted := make(chan struct{})
+		timer := time.AfterFunc(after, func() {
+			defer close(noted)
+			h.note(ctx, NewStartedTask, started)
+		})
 		err := next.ProcessTask(ctx, t)
+		if timer.Stop() {
+			return err // ended before it was announced: nothing to take back
+		}
+		<-noted // the requeued note must follow the started one
 		if err == nil {
 			return nil
 		}
