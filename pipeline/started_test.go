@@ -215,3 +215,29 @@ func TestRetriedTrainingIsNotTraining(t *testing.T) {
 		t.Errorf("requeued node: %+v; want 1 attempt and the attempt's error", ts)
 	}
 }
+
+// Trainings shorter than the announcement delay send no started note:
+// fast tasks keep the control queue to their reports.
+func TestFastTrainingsAreNotAnnounced(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := newHarness(t, tasks.StaticEvaluator{})
+	cfg := staticConfig(t, 9)
+	cfg.Generations = 1
+	id, err := h.coordinator(t, nil).Submit(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.coordinator(t, nil).Drive(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := h.db.ListTaskStates(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ts := range nodes {
+		if ts.Stage == string(tasks.StageTrain) && ts.Attempts != 0 {
+			t.Errorf("train node %s was announced (%d attempts recorded) though it took milliseconds", ts.ID, ts.Attempts)
+		}
+	}
+}
