@@ -33,7 +33,7 @@ const (
 // Objectives lists every known objective name in a fixed order.
 var Objectives = []string{Perplexity, MADScore, Params, CacheBytes, Latency}
 
-// MAD task names (DESIGN.md section 3).
+// MAD task names (docs/design.md, section 4).
 const (
 	InContextRecall  = "in_context_recall"
 	NoisyRecall      = "noisy_recall"
@@ -95,9 +95,14 @@ type Config struct {
 	// empty mapping ("final: {}") turns it on with every default.
 	Final *Final `yaml:"final,omitempty" json:"final,omitempty"`
 
-	// Backend is the GoMLX backend that trains candidates: "go" (pure Go,
-	// any machine), "xla" or "xla:<plugin path>" (GPU workers), optionally
-	// with options after a colon, as in GOMLX_BACKEND. Default "go".
+	// Backend is the GoMLX backend the run's candidates are trained and
+	// evaluated on: "go" (pure Go, any machine), "xla" or
+	// "xla:<plugin path>" (GPU workers), optionally with options after a
+	// colon, as in GOMLX_BACKEND, or "auto" (each worker takes the GPU
+	// when it finds the JAX CUDA plugin, else go). A worker started with
+	// --backend (or $GOMLX_BACKEND) trains every run on its own backend
+	// instead: the worker's explicit choice wins. Not part of the
+	// training hash. Default "go".
 	Backend string `yaml:"backend" json:"backend"`
 }
 

@@ -569,3 +569,19 @@ func ExampleParse() {
 	// search.depth: must be >= 2, got 1 (line 2)
 	// search.colour: unknown field (line 3)
 }
+
+// Every backend a worker can create is a valid run config backend; auto
+// lets each worker pick its GPU when it has one.
+func TestBackendValues(t *testing.T) {
+	t.Parallel()
+	for _, b := range []string{"go", "go:parallelism=2", "xla", "xla:/opt/xla_cuda_plugin.so", "auto"} {
+		if _, err := Parse([]byte("backend: " + b)); err != nil {
+			t.Errorf("backend %q: %v", b, err)
+		}
+	}
+	for _, b := range []string{"cuda", "auto:x", "''", "xla2"} {
+		if _, err := Parse([]byte("backend: " + b)); err == nil || !strings.Contains(err.Error(), "backend") {
+			t.Errorf("backend %s accepted (err %v)", b, err)
+		}
+	}
+}

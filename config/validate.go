@@ -479,7 +479,7 @@ func (c Config) ArtifactDir() (string, error) {
 
 func validateBackend(v *validator, s string) {
 	name, _, _ := strings.Cut(s, ":")
-	if name != "go" && name != "xla" {
-		v.add("backend", "must be go, xla or xla:<plugin path> (options after a colon), got %q", s)
+	if (name != "go" && name != "xla" && s != "auto") || (name == "auto" && s != "auto") {
+		v.add("backend", "must be go, xla, xla:<plugin path> (options after a colon) or auto, got %q", s)
 	}
 }

@@ -14,6 +14,41 @@ import (
 	"github.com/star-pipeline/star-pipeline/storage"
 )
 
+// endpoint is one entry of the /api/ index.
+type endpoint struct {
+	Method      string `json:"method"`
+	Path        string `json:"path"`
+	Query       string `json:"query,omitempty"`
+	Description string `json:"description"`
+}
+
+// apiEndpoints are the JSON endpoints the dashboard serves; docs/api.md
+// describes their answers.
+var apiEndpoints = []endpoint{
+	{"GET", "/api/runs", "status=S, repeatable: keep runs with these statuses",
+		"every run's summary, newest first"},
+	{"GET", "/api/runs/{id}", "",
+		"one run: its summary, run config, every generation, and its Pareto front over all its objectives"},
+	{"GET", "/api/candidates/{id}", "",
+		"one candidate (id RUN_ID/gNNN/cNNNN): genome, wiring, parents, children, objectives, metrics, static costs"},
+	{"GET", "/api/candidates/{id}/export", "",
+		"everything needed to rebuild a candidate, as `star-pipeline export` prints it"},
+	{"POST", "/api/runs/{id}/{action}", "",
+		"pause, resume or cancel a run (needs serve --allow-actions; same-origin requests only); answers the run's new summary"},
+	{"GET", "/metrics", "", "Prometheus metrics: runs, candidates, hypervolume, training throughput, queue sizes with --redis"},
+}
+
+// apiIndex lists the JSON endpoints.
+func (s *Server) apiIndex(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, struct {
+		Endpoints      []endpoint `json:"endpoints"`
+		ActionsEnabled bool       `json:"actions_enabled"`
+		Objectives     string     `json:"objectives"`
+		Docs           string     `json:"docs"`
+	}{apiEndpoints, s.opts.AllowActions, "every objective is minimised: lower is better",
+		"docs/api.md in the star-pipeline repository"})
+}
+
 // apiRuns answers with every run's summary, newest first; ?status=S (one
 // or more) keeps the runs with those statuses.
 func (s *Server) apiRuns(w http.ResponseWriter, r *http.Request) {

@@ -143,6 +143,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /runs/{id}", s.runPage)
 	m.HandleFunc("GET /runs/{id}/classes", s.classesPage)
 	m.HandleFunc("GET /candidates/{id...}", s.candidatePage)
+	m.HandleFunc("GET /api/{$}", s.apiIndex)
+	m.HandleFunc("GET /api", s.apiIndex)
 	m.HandleFunc("GET /api/runs", s.apiRuns)
 	m.HandleFunc("GET /api/runs/{id}", s.apiRun)
 	m.HandleFunc("GET /api/runs/{id}/report", s.apiReport)

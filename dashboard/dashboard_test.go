@@ -410,3 +410,45 @@ func TestNever500(t *testing.T) {
 		}
 	}
 }
+
+// /api/ lists the JSON endpoints, so that a newcomer who opens it finds
+// the rest; /api answers the same.
+func TestAPIIndex(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t, dashboard.Options{})
+	for _, target := range []string{"/api/", "/api"} {
+		code, ctype, body := do(t, s, "GET", target)
+		if code != 200 || !strings.HasPrefix(ctype, "application/json") {
+			t.Fatalf("GET %s: %d %s\n%s", target, code, ctype, body)
+		}
+		var idx struct {
+			Endpoints []struct {
+				Method, Path, Description string
+			} `json:"endpoints"`
+			ActionsEnabled bool   `json:"actions_enabled"`
+			Docs           string `json:"docs"`
+		}
+		if err := json.Unmarshal([]byte(body), &idx); err != nil {
+			t.Fatalf("GET %s: %v\n%s", target, err, body)
+		}
+		paths := map[string]bool{}
+		for _, e := range idx.Endpoints {
+			if e.Description == "" {
+				t.Errorf("%s %s has no description", e.Method, e.Path)
+			}
+			paths[e.Method+" "+e.Path] = true
+		}
+		for _, want := range []string{"GET /api/runs", "GET /api/runs/{id}", "GET /api/candidates/{id}",
+			"GET /api/candidates/{id}/export", "POST /api/runs/{id}/{action}", "GET /metrics"} {
+			if !paths[want] {
+				t.Errorf("GET %s does not list %s:\n%s", target, want, body)
+			}
+		}
+		if idx.ActionsEnabled || !strings.Contains(idx.Docs, "docs/api.md") {
+			t.Errorf("GET %s: actions_enabled %v, docs %q", target, idx.ActionsEnabled, idx.Docs)
+		}
+	}
+	if code, _, _ := do(t, s, "GET", "/api/nothing"); code != 404 {
+		t.Errorf("GET /api/nothing: %d, want 404", code)
+	}
+}

@@ -8,7 +8,7 @@ import (
 	"sync"
 )
 
-// MAD task names (DESIGN.md section 3).
+// MAD task names (docs/design.md, section 4).
 const (
 	InContextRecall  = "in-context-recall"
 	NoisyRecall      = "noisy-recall"

@@ -10,7 +10,8 @@ import (
 	"strings"
 )
 
-// Family is the token-mixing structure of an operator (DESIGN.md section 1).
+// Family is the token-mixing structure of an operator (docs/design.md,
+// section 1).
 type Family int
 
 const (

@@ -80,6 +80,7 @@ type Progress struct {
 	Done        int // candidates of this generation evaluated or failed
 	Total       int // candidates of this generation
 	Failed      int
+	Training    int      // candidates of this generation whose training a worker has started and not ended
 	Hypervolume *float64 // of the last finished generation
 	Message     string
 	// Final is set during the run's final stage: Done and Total count its
@@ -363,10 +364,7 @@ func (s *session) releaseHeld(ctx context.Context) {
 // driving loop and waits until it is recorded, so an unrecorded report
 // stays in the queue.
 func (c *Coordinator) receive(ctx context.Context, t *asynq.Task) error {
-	if t.Type() != tasks.KindReport {
-		return fmt.Errorf("control queue: unexpected task %q: %w", t.Type(), asynq.SkipRetry)
-	}
-	rep, err := tasks.DecodeReport(t.Payload())
+	rep, err := tasks.DecodeControl(t.Type(), t.Payload())
 	if err != nil {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}

@@ -467,6 +467,9 @@ func (c *Coordinator) record(ctx context.Context, r *run, rep tasks.Report) erro
 	if ts.Status == storage.TaskDone || ts.Status == storage.TaskFailed {
 		return nil
 	}
+	if rep.Running || rep.Requeued {
+		return c.recordStart(ctx, r, n, rep)
+	}
 	err = c.update(ctx, r.row.ID, func(tx *storage.Tx) error {
 		if !rep.OK {
 			return c.recordFailure(ctx, tx, r, n, rep)
@@ -656,7 +659,8 @@ func (c *Coordinator) progress(ctx context.Context, r *run, msg string) {
 	g := row.CurrentGeneration
 	counts, _ := c.db.CountCandidates(ctx, row.ID, g)
 	p := Progress{Run: row.ID, Generation: g, Generations: r.cfg.Generations, Total: r.size(g),
-		Done: counts[storage.CandEvaluated] + counts[storage.CandFailed], Failed: counts[storage.CandFailed], Message: msg}
+		Done: counts[storage.CandEvaluated] + counts[storage.CandFailed], Failed: counts[storage.CandFailed],
+		Training: c.trainingNow(ctx, row.ID, g), Message: msg}
 	if g > 0 {
 		if gen, err := c.db.GetGeneration(ctx, row.ID, g-1); err == nil {
 			p.Hypervolume = gen.Hypervolume

@@ -277,7 +277,7 @@ func (c *Coordinator) finalProgress(ctx context.Context, r *run, msg string) Pro
 	counts, _ := c.db.CountCandidates(ctx, r.row.ID, fg)
 	p := Progress{Run: r.row.ID, Generation: r.cfg.Generations, Generations: r.cfg.Generations, Final: true,
 		Total: len(entries) * r.cfg.Final.Seeds, Done: counts[storage.CandEvaluated] + counts[storage.CandFailed],
-		Failed: counts[storage.CandFailed], Message: msg}
+		Failed: counts[storage.CandFailed], Training: c.trainingNow(ctx, r.row.ID, fg), Message: msg}
 	if gen, err := c.db.GetGeneration(ctx, r.row.ID, r.cfg.Generations); err == nil {
 		p.Hypervolume = gen.Hypervolume
 	}

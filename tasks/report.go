@@ -15,8 +15,21 @@ import (
 // KindReport is the task type of a worker's report to the coordinator.
 const KindReport = "star:report"
 
+// KindStarted is the task type of a worker's note to the coordinator that
+// it began a training node: its payload is a Report with Running set and
+// no result. A coordinator that does not know the kind archives it, so
+// older coordinators ignore it.
+const KindStarted = "star:started"
+
+// KindRequeued is the task type of a worker's note that an attempt of a
+// training node ended without ending the node: it failed and waits for a
+// retry, or the worker stopped and the queue hands it out again. Its
+// payload is a Report with Requeued set and the attempt's error.
+const KindRequeued = "star:requeued"
+
 // Report is what a worker sends the coordinator, on the control queue, when
-// a node ends: its result, or the error that ended it for good.
+// a node ends: its result, or the error that ended it for good. A started
+// report (Running, sent as KindStarted) says only that a node began.
 type Report struct {
 	Node      string          `json:"node"` // the node's task id
 	OK        bool            `json:"ok"`
@@ -26,11 +39,54 @@ type Report struct {
 	Started   time.Time       `json:"started"`
 	Finished  time.Time       `json:"finished"`
 	Permanent bool            `json:"permanent,omitempty"`
+	// Running marks a started report: the node began on Worker at
+	// Started and has not ended.
+	Running bool `json:"running,omitempty"`
+	// Requeued marks a requeued note: an attempt ended at Finished with
+	// Error, and the node went back to the queue.
+	Requeued bool `json:"requeued,omitempty"`
 }
 
 // ReportID is the task id of the report of a node: one report per node, so
 // a node re-run after a worker crash cannot report twice.
 func ReportID(node string) string { return "report/" + node }
+
+// StartedID is the task id of the started report of a node. It is kept
+// only until the coordinator has read it, so each attempt of a node
+// reports its start.
+func StartedID(node string) string { return "started/" + node }
+
+// RequeuedID is the task id of the requeued note of a node, kept, like a
+// started report, only until the coordinator has read it.
+func RequeuedID(node string) string { return "requeued/" + node }
+
+// NewStartedTask returns the control-queue task saying that r.Node began on
+// r.Worker at r.Started.
+func NewStartedTask(r Report) (*asynq.Task, []asynq.Option, error) {
+	r.Running, r.Requeued, r.OK, r.Result, r.Error = true, false, false, nil, ""
+	return newNote(KindStarted, StartedID(r.Node), r)
+}
+
+// NewRequeuedTask returns the control-queue task saying that an attempt of
+// r.Node ended with r.Error and the node went back to the queue.
+func NewRequeuedTask(r Report) (*asynq.Task, []asynq.Option, error) {
+	r.Running, r.Requeued, r.OK, r.Result = false, true, false, nil
+	return newNote(KindRequeued, RequeuedID(r.Node), r)
+}
+
+// newNote is a control-queue task that says how a node is going: no
+// result, no retention.
+func newNote(kind, id string, r Report) (*asynq.Task, []asynq.Option, error) {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding a note on %s: %w", r.Node, err)
+	}
+	return asynq.NewTask(kind, data), []asynq.Option{
+		asynq.TaskID(id),
+		asynq.Queue(QueueControl),
+		asynq.MaxRetry(3),
+	}, nil
+}
 
 // NewReportTask returns the control-queue task carrying r.
 func NewReportTask(r Report) (*asynq.Task, []asynq.Option, error) {
@@ -58,6 +114,27 @@ func DecodeReport(data []byte) (Report, error) {
 	return r, nil
 }
 
+// DecodeControl decodes a control-queue task of type kind (KindReport,
+// KindStarted or KindRequeued): the kind, not the payload, sets Running and
+// Requeued, and a note carries no result.
+func DecodeControl(kind string, data []byte) (Report, error) {
+	if kind != KindReport && kind != KindStarted && kind != KindRequeued {
+		return Report{}, fmt.Errorf("control queue: unexpected task %q", kind)
+	}
+	r, err := DecodeReport(data)
+	if err != nil {
+		return Report{}, err
+	}
+	r.Running, r.Requeued = kind == KindStarted, kind == KindRequeued
+	if r.Running || r.Requeued {
+		r.OK, r.Result = false, nil
+	}
+	if r.Running {
+		r.Error = ""
+	}
+	return r, nil
+}
+
 // Enqueuer enqueues a task unless one with the same id exists; it reports
 // whether it enqueued. runner.Broker.EnqueueOnce is one.
 type Enqueuer interface {
@@ -74,7 +151,15 @@ type Handlers struct {
 	Worker string
 	// Logger; default discards.
 	Logger *slog.Logger
+	// AnnounceAfter is how long a training node runs before the worker
+	// tells the coordinator it started; shorter ones say nothing until
+	// they end, which keeps the control queue free of notes on fast
+	// tasks. Default DefaultAnnounceAfter.
+	AnnounceAfter time.Duration
 }
+
+// DefaultAnnounceAfter is the default Handlers.AnnounceAfter.
+const DefaultAnnounceAfter = time.Second
 
 // Mux returns the asynq handler of every stage.
 func (h *Handlers) Mux() *asynq.ServeMux {
@@ -89,7 +174,7 @@ func (h *Handlers) Mux() *asynq.ServeMux {
 	mux.Handle(StageRecombine.Kind(), h.stage(decoded(Recombine)))
 	mux.Handle(StageMutate.Kind(), h.stage(decoded(Mutate)))
 	mux.Handle(StageSelect.Kind(), h.stage(decoded(Select)))
-	mux.Handle(StageTrain.Kind(), h.stage(decoded(h.Evaluator.Train)))
+	mux.Handle(StageTrain.Kind(), h.announced(h.stage(decoded(h.Evaluator.Train))))
 	mux.Handle(StageEvaluate.Kind(), h.stage(decoded(h.Evaluator.Evaluate)))
 	return mux
 }
@@ -142,6 +227,56 @@ func (h *Handlers) stage(fn func(context.Context, []byte) (any, error)) asynq.Ha
 			}
 		}
 		return h.report(ctx, rep)
+	}
+}
+
+// announced tells the coordinator that a node began, once it has run for
+// AnnounceAfter, and then that it went back to the queue if the attempt
+// ends without ending the node (an error with retries left, or the worker
+// stopping): a training takes minutes, and its candidate shows as training
+// while, and only while, a worker trains it. The notes are best effort: a
+// failure to send one is logged and the node runs all the same.
+func (h *Handlers) announced(next asynq.Handler) asynq.HandlerFunc {
+	return func(ctx context.Context, t *asynq.Task) error {
+		id, _ := asynq.GetTaskID(ctx)
+		started := Report{Node: id, Worker: h.Worker, Started: time.Now().UTC()}
+		after := h.AnnounceAfter
+		if after <= 0 {
+			after = DefaultAnnounceAfter
+		}
+		noted := make(chan struct{})
+		timer := time.AfterFunc(after, func() {
+			defer close(noted)
+			h.note(ctx, NewStartedTask, started)
+		})
+		err := next.ProcessTask(ctx, t)
+		if timer.Stop() {
+			return err // ended before it was announced: nothing to take back
+		}
+		<-noted // the requeued note must follow the started one
+		if err == nil {
+			return nil
+		}
+		retried, _ := asynq.GetRetryCount(ctx)
+		maxRetry, _ := asynq.GetMaxRetry(ctx)
+		if ctx.Err() != nil || (!IsPermanent(err) && retried < maxRetry) {
+			h.note(ctx, NewRequeuedTask, Report{Node: id, Worker: h.Worker, Finished: time.Now().UTC(), Error: err.Error()})
+		}
+		return err
+	}
+}
+
+// note sends a started or requeued note, logging a failure.
+func (h *Handlers) note(ctx context.Context, build func(Report) (*asynq.Task, []asynq.Option, error), r Report) {
+	task, opts, err := build(r)
+	if err == nil {
+		// A note on a node interrupted by a shutdown must still leave.
+		nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_, err = h.Reports.EnqueueOnce(nctx, task, opts...)
+	}
+	if err != nil {
+		h.Logger.Warn("telling the coordinator how a node goes", "node", r.Node, "err", err)
 	}
 }
 

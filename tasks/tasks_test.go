@@ -245,3 +245,35 @@ func TestEvalBatchesReachTheTextTask(t *testing.T) {
 		t.Fatalf("jobs = %+v, want one text job evaluating 384 tokens", js)
 	}
 }
+
+// The control queue's task kind, not the payload, says whether a report
+// is a start or an end; other kinds are refused.
+func TestDecodeControl(t *testing.T) {
+	t.Parallel()
+	task, opts, err := NewStartedTask(Report{Node: "r/g000/train/0001", Worker: "w1", OK: true, Result: []byte(`{}`)})
+	if err != nil || task.Type() != KindStarted || len(opts) == 0 {
+		t.Fatalf("NewStartedTask = %v, %v, %v", task, opts, err)
+	}
+	r, err := DecodeControl(task.Type(), task.Payload())
+	if err != nil || !r.Running || r.OK || r.Result != nil || r.Worker != "w1" {
+		t.Errorf("started report decoded as %+v, %v", r, err)
+	}
+	r, err = DecodeControl(KindReport, []byte(`{"node":"r/g000/train/0001","ok":true,"running":true}`))
+	if err != nil || r.Running || !r.OK {
+		t.Errorf("final report decoded as %+v, %v", r, err)
+	}
+	task, _, err = NewRequeuedTask(Report{Node: "r/g000/train/0001", Worker: "w1", Error: "flaky", OK: true})
+	if err != nil || task.Type() != KindRequeued {
+		t.Fatalf("NewRequeuedTask = %v, %v", task, err)
+	}
+	r, err = DecodeControl(task.Type(), task.Payload())
+	if err != nil || !r.Requeued || r.Running || r.OK || r.Error != "flaky" {
+		t.Errorf("requeued note decoded as %+v, %v", r, err)
+	}
+	if _, err := DecodeControl("star:other", task.Payload()); err == nil {
+		t.Error("an unknown control task kind was accepted")
+	}
+	if StartedID("r/g000/train/0001") == ReportID("r/g000/train/0001") {
+		t.Error("a start and an end of one node share a task id")
+	}
+}

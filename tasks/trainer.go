@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -23,10 +25,27 @@ import (
 // scores them from their checkpoints: one model per quality task (each MAD
 // task at each point of the run's lr x weight-decay sweep, and the text
 // corpus when perplexity is an objective).
+//
+// A worker serves many runs, each of which names a backend (the run
+// config's backend, default go). The worker's own choice wins: with
+// Backend set, every task runs on it; without, each task runs on its run
+// config's backend.
 type TrainerEvaluator struct {
-	// Backend runs the graphs (CPU or XLA); shared by every task of the
-	// worker.
+	// Backend, when set, runs every task's graphs whatever the run config
+	// says: the worker's --backend or $GOMLX_BACKEND. Nil: each run's
+	// config.Backend. The caller keeps ownership.
 	Backend compute.Backend
+	// NewBackend creates the backend a run config names ("go", "xla",
+	// "xla:<plugin>"), once per spec; Close finalizes them. Default
+	// model.NewBackend.
+	NewBackend func(spec string) (compute.Backend, error)
+	// Logger; default discards. A run whose backend the worker's
+	// overrides is warned about once.
+	Logger *slog.Logger
+
+	mu       sync.Mutex
+	backends map[string]compute.Backend // created for run configs, by spec
+	warned   map[string]bool            // run backends overridden and warned about
 }
 
 var _ Evaluator = (*TrainerEvaluator)(nil)
@@ -80,15 +99,18 @@ func jobs(c config.Config, seed uint64) []job {
 	return out
 }
 
-// trainMetrics is what training reports per model.
+// trainMetrics is what training reports per model. The model is built at
+// its task's vocabulary and sequence length, not the run's dims, so its
+// parameter count (trained_params, at trained_vocab) differs from the
+// params objective (at search.vocab): docs/design.md, section 2.
 type trainMetrics struct {
-	Job        string    `json:"job"`
-	Steps      int       `json:"steps"`
-	FinalLoss  float64   `json:"final_loss"`
-	TokensPerS float64   `json:"tokens_per_s"`
-	Params     int64     `json:"params"`
-	Seconds    float64   `json:"seconds"`
-	Losses     []float64 `json:"losses,omitempty"`
+	Job          string  `json:"job"`
+	Steps        int     `json:"steps"`
+	FinalLoss    float64 `json:"final_loss"`
+	TrainTokensS float64 `json:"train_tokens_per_s"` // training throughput, compilation excluded
+	TrainedParam int64   `json:"trained_params"`     // this model's parameters, at TrainedVocab
+	TrainedVocab int     `json:"trained_vocab"`      // this model's vocabulary: its task's
+	Seconds      float64 `json:"seconds"`
 }
 
 func (e *TrainerEvaluator) task(j job) (data.Task, error) {
@@ -110,6 +132,10 @@ func (e *TrainerEvaluator) Train(ctx context.Context, p TrainPayload) (TrainResu
 	if err != nil {
 		return TrainResult{}, permanent(err)
 	}
+	backend, err := e.backendFor(c.Backend)
+	if err != nil {
+		return TrainResult{}, err
+	}
 	start := time.Now()
 	var ms []trainMetrics
 	var losses []float64
@@ -121,7 +147,7 @@ func (e *TrainerEvaluator) Train(ctx context.Context, p TrainPayload) (TrainResu
 		cfg := recipe(c, p.Seed, j)
 		cfg.CheckpointDir = filepath.Join(p.Checkpoint, j.Name)
 		cfg.ThroughputSeconds = -1
-		cfg.Backend = e.Backend
+		cfg.Backend = backend
 		res, err := trainer.Train(ctx, g, c.Search.Dims.WithDefaults(), task, cfg, nil)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -132,8 +158,8 @@ func (e *TrainerEvaluator) Train(ctx context.Context, p TrainPayload) (TrainResu
 			}
 			return TrainResult{}, fmt.Errorf("%s: %w", j.Name, err)
 		}
-		m := trainMetrics{Job: j.Name, Steps: res.Steps, FinalLoss: res.FinalLoss, TokensPerS: res.TrainTokensPerS,
-			Params: res.Params, Seconds: res.WallTime.Seconds()}
+		m := trainMetrics{Job: j.Name, Steps: res.Steps, FinalLoss: res.FinalLoss, TrainTokensS: res.TrainTokensPerS,
+			TrainedParam: res.Params, TrainedVocab: res.Vocab, Seconds: res.WallTime.Seconds()}
 		if losses == nil {
 			losses = res.Losses
 		}
@@ -141,9 +167,10 @@ func (e *TrainerEvaluator) Train(ctx context.Context, p TrainPayload) (TrainResu
 	}
 	tps := 0.0
 	for _, m := range ms {
-		tps += m.TokensPerS / float64(len(ms))
+		tps += m.TrainTokensS / float64(len(ms))
 	}
-	metrics, _ := json.Marshal(map[string]any{"jobs": ms, "losses": losses, "train_tokens_per_s": tps})
+	metrics, _ := json.Marshal(map[string]any{"jobs": ms, "losses": losses, "train_tokens_per_s": tps,
+		"backend": backendName(backend)})
 	return TrainResult{Checkpoint: p.Checkpoint, TrainSeconds: time.Since(start).Seconds(), Metrics: metrics}, nil
 }
 
@@ -172,7 +199,9 @@ type evalMetrics struct {
 	Accuracy      float64 `json:"accuracy"`
 	ValPerplexity float64 `json:"val_perplexity"`
 	EvalLoss      float64 `json:"eval_loss"`
-	TokensPerS    float64 `json:"tokens_per_s,omitempty"`
+	// ForwardTokensS is the measured forward (inference) throughput the
+	// latency objective is 1 over; absent when latency is not measured.
+	ForwardTokensS float64 `json:"forward_tokens_per_s,omitempty"`
 }
 
 // Evaluate scores the trained candidate from its checkpoints: MAD score
@@ -188,6 +217,10 @@ func (e *TrainerEvaluator) Evaluate(ctx context.Context, p EvaluatePayload) (Eva
 	if err != nil {
 		return EvaluateResult{}, permanent(err)
 	}
+	backend, err := e.backendFor(c.Backend)
+	if err != nil {
+		return EvaluateResult{}, err
+	}
 	obj := map[string]float64{}
 	best := map[string]float64{}
 	var order []string
@@ -197,7 +230,7 @@ func (e *TrainerEvaluator) Evaluate(ctx context.Context, p EvaluatePayload) (Eva
 		if err != nil {
 			return EvaluateResult{}, err
 		}
-		opts := trainer.EvalOptions{Backend: e.Backend, ThroughputSeconds: -1}
+		opts := trainer.EvalOptions{Backend: backend, ThroughputSeconds: -1}
 		measure := c.HasObjective(config.Latency) && i == 0
 		if measure {
 			opts.ThroughputSeconds = 1
@@ -213,7 +246,7 @@ func (e *TrainerEvaluator) Evaluate(ctx context.Context, p EvaluatePayload) (Eva
 			return EvaluateResult{}, fmt.Errorf("%s: %w", j.Name, err)
 		}
 		ms = append(ms, evalMetrics{Job: j.Name, Accuracy: ev.Accuracy, ValPerplexity: ev.ValPerplexity,
-			EvalLoss: ev.EvalLoss, TokensPerS: ev.TokensPerS})
+			EvalLoss: ev.EvalLoss, ForwardTokensS: ev.TokensPerS})
 		if j.MAD {
 			name := strings.TrimPrefix(j.Spec, "mad:")
 			if _, seen := best[name]; !seen {
@@ -248,6 +281,6 @@ func (e *TrainerEvaluator) Evaluate(ctx context.Context, p EvaluatePayload) (Eva
 			return EvaluateResult{}, permanent(fmt.Errorf("objective %s is %v", k, v))
 		}
 	}
-	metrics, _ := json.Marshal(map[string]any{"jobs": ms, "mad_accuracy": best})
+	metrics, _ := json.Marshal(map[string]any{"jobs": ms, "mad_accuracy": best, "backend": backendName(backend)})
 	return EvaluateResult{Objectives: obj, Metrics: metrics}, nil
 }

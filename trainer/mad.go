@@ -37,7 +37,7 @@ type MADResult struct {
 }
 
 // MADScore trains g on every task once per sweep point and scores it: per
-// task the best test accuracy, overall the mean (DESIGN.md section 3).
+// task the best test accuracy, overall the mean (docs/design.md, section 4).
 // cfg is the recipe of every run; with cfg.CheckpointDir set, each run
 // checkpoints into its own subdirectory <task>/lr<lr>-wd<wd>, so an
 // interrupted scoring resumes where it stopped. onStep, when not nil,

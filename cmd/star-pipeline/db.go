@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -73,6 +74,10 @@ func existingDB(c *cli.Context) (string, error) {
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist), err == nil && !fi.IsDir() && fi.Size() == 0 && !fileExists(path+"-wal"):
+		if others := databasesBeside(path); len(others) > 0 {
+			return "", fmt.Errorf("no database at %s, but found %s: pass --db %s (or set STAR_DB)",
+				path, strings.Join(others, ", "), others[0])
+		}
 		return "", fmt.Errorf("no database at %s; run `star-pipeline submit` first or pass --db", path)
 	case err != nil:
 		return "", fmt.Errorf("opening lineage db %q: %w", path, err)
@@ -114,6 +119,23 @@ func explainOpen(err error) error {
 		return fmt.Errorf("%w (left untouched)", err)
 	}
 	return err
+}
+
+// databasesBeside lists the other *.db files in the directory of path
+// (make demo writes demo.db), as paths to pass to --db.
+func databasesBeside(path string) []string {
+	dir := filepath.Dir(path)
+	matches, _ := filepath.Glob(filepath.Join(dir, "*.db"))
+	var out []string
+	for _, m := range matches {
+		if fi, err := os.Stat(m); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 && filepath.Base(m) != filepath.Base(path) {
+			if dir == "." {
+				m = filepath.Base(m)
+			}
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func fileExists(path string) bool {

@@ -18,6 +18,7 @@ import (
 	"github.com/star-pipeline/star-pipeline/evolve"
 	"github.com/star-pipeline/star-pipeline/export"
 	"github.com/star-pipeline/star-pipeline/storage"
+	"github.com/star-pipeline/star-pipeline/tasks"
 )
 
 func init() {
@@ -41,9 +42,9 @@ func runsCommand() *cli.Command {
 func statusCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "status",
-		Usage:     "print a run's progress: generations, candidate counts and recent events",
-		ArgsUsage: "RUN_ID",
-		UsageText: "star-pipeline status r20240501-1\nstar-pipeline status r20240501-1 --events 20 --json",
+		Usage:     "print a run's progress (the newest run's without RUN_ID): generations, candidate counts, what is training and recent events",
+		ArgsUsage: "[RUN_ID]",
+		UsageText: "star-pipeline status\nstar-pipeline status r20240501-1\nstar-pipeline status r20240501-1 --events 20 --json",
 		Flags: []cli.Flag{dbFlag(), jsonFlag(),
 			&cli.IntFlag{Name: "events", Value: 10, Usage: "number of most recent events to print (0 for none)",
 				EnvVars: []string{"STAR_EVENTS"}}},
@@ -80,6 +81,10 @@ func exportCommand() *cli.Command {
 			"objectives, metrics, checkpoint",
 		ArgsUsage: "CANDIDATE_ID",
 		UsageText: "star-pipeline export r20240501-1/g005/c0003 > best.json",
+		Description: "Two parameter counts appear, on purpose: objectives.params and costs.params count the model at the " +
+			"run's dims (search.vocab, 256 by default); metrics.train.jobs[].trained_params count each model the trainer " +
+			"built, at its task's vocabulary (trained_vocab: 16 for most MAD tasks). Throughputs: train_tokens_per_s is " +
+			"training, eval.jobs[].forward_tokens_per_s the forward pass latency is measured on. docs/api.md lists every field.",
 		// --json is accepted like on every other command; the output is
 		// always JSON.
 		Flags:  []cli.Flag{dbFlag(), jsonFlag()},
@@ -323,10 +328,56 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
+// trainingJSON is a candidate a worker is training or evaluating.
+type trainingJSON struct {
+	ID      string    `json:"id"`
+	Genome  string    `json:"genome"`
+	Worker  string    `json:"worker"`
+	Started time.Time `json:"started"`
+}
+
+// trainingNow lists the candidates of run id whose training a worker has
+// started and not ended (their train node is running), in candidate
+// order.
+func trainingNow(ctx context.Context, db *storage.DB, id string, cands []storage.Candidate) ([]trainingJSON, error) {
+	nodes, err := db.ListTaskStates(ctx, id, storage.TaskRunning)
+	if err != nil {
+		return nil, err
+	}
+	running := map[string]bool{}
+	for _, ts := range nodes {
+		if ts.Stage == string(tasks.StageTrain) {
+			running[storage.CandidateID(id, ts.Generation, ts.Index)] = true
+		}
+	}
+	out := []trainingJSON{}
+	for _, c := range cands {
+		if running[c.ID] {
+			out = append(out, trainingJSON{ID: c.ID, Genome: c.Genome, Worker: c.Worker, Started: c.Started})
+		}
+	}
+	return out, nil
+}
+
+// newestRun returns the id of the run of db created last.
+func newestRun(ctx context.Context, db *storage.DB) (string, error) {
+	runs, err := db.ListRuns(ctx)
+	if err != nil {
+		return "", err
+	}
+	if len(runs) == 0 {
+		return "", fmt.Errorf("no runs in %s; start one with `star-pipeline submit`", db.Path())
+	}
+	return runs[len(runs)-1].ID, nil // oldest first
+}
+
 func statusAction(c *cli.Context) error {
-	id, err := oneArg(c, "RUN_ID", runHint)
+	args, err := commandArgs(c)
 	if err != nil {
 		return err
+	}
+	if len(args) > 1 {
+		return badInput("want one RUN_ID, got %d arguments", len(args))
 	}
 	nEvents := c.Int("events")
 	if nEvents < 0 {
@@ -338,6 +389,15 @@ func statusAction(c *cli.Context) error {
 	}
 	defer db.Close()
 	ctx := c.Context
+	var id string
+	if len(args) == 1 {
+		id = args[0]
+	} else {
+		if id, err = newestRun(ctx, db); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.App.ErrWriter, "status of the newest run %s (`star-pipeline runs` lists the others)\n", id)
+	}
 	r, err := getRun(ctx, db, id)
 	if err != nil {
 		return err
@@ -370,6 +430,10 @@ func statusAction(c *cli.Context) error {
 			Survivors: len(g.Population), Started: timePtr(g.Started), Finished: timePtr(g.Finished)}
 		perGen[g.Index] = &gsums[i]
 	}
+	training, err := trainingNow(ctx, db, id, cands)
+	if err != nil {
+		return err
+	}
 	for _, cand := range cands {
 		counts[cand.Status]++
 		g := perGen[cand.Generation]
@@ -397,8 +461,9 @@ func statusAction(c *cli.Context) error {
 			Run         runSummary                      `json:"run"`
 			Generations []generationSummary             `json:"generations"`
 			Candidates  map[storage.CandidateStatus]int `json:"candidates"`
+			Training    []trainingJSON                  `json:"training"`
 			Events      []eventJSON                     `json:"events"`
-		}{sum, gsums, counts, evs})
+		}{sum, gsums, counts, training, evs})
 	}
 
 	t := newTable(w, "run", sum.ID)
@@ -406,7 +471,7 @@ func statusAction(c *cli.Context) error {
 	t.row("algorithm", fmt.Sprintf("%s (seed %d)", sum.Algorithm, sum.Seed))
 	t.row("generation", fmt.Sprintf("%d/%d", sum.CurrentGeneration, sum.Generations))
 	t.row("population", sum.Population)
-	t.row("objectives", strings.Join(sum.Objectives, ", "))
+	t.row("objectives", strings.Join(sum.Objectives, ", ")+" "+minimised)
 	t.row("best", objectivesText(sum.Objectives, sum.Best))
 	t.row("created", formatTime(sum.Created))
 	if sum.Finished != nil {
@@ -442,8 +507,16 @@ func statusAction(c *cli.Context) error {
 		}
 	}
 
-	fmt.Fprintf(w, "\ncandidates: %d evaluated, %d failed, %d training, %d pending\n",
+	fmt.Fprintf(w, "\ncandidates: %d evaluated, %d failed, %d in training or evaluation, %d pending\n",
 		counts[storage.CandEvaluated], counts[storage.CandFailed], counts[storage.CandTraining], counts[storage.CandPending])
+	const maxTraining = 10
+	for i, tr := range training {
+		if i == maxTraining {
+			fmt.Fprintf(w, "training now: %d more (--json lists them all)\n", len(training)-maxTraining)
+			break
+		}
+		fmt.Fprintf(w, "training now: %s on %s since %s\n", tr.ID, orDash(tr.Worker), formatTime(tr.Started))
+	}
 
 	if nEvents == 0 {
 		return nil
@@ -459,6 +532,17 @@ func statusAction(c *cli.Context) error {
 		t.row(formatTime(e.Time), e.Kind, eventText(e.Message))
 	}
 	return t.flush()
+}
+
+// minimised says which way every objective is better, for the headers of
+// status and pareto.
+const minimised = "(each minimised: lower is better)"
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // eventText prints an event message on one line, at most 120 characters.
@@ -585,7 +669,7 @@ func printParetoTable(w io.Writer, f paretoFront) error {
 	if err := t.flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%d of %d in the population of generation %d are non-dominated\n",
+	_, err := fmt.Fprintf(w, "%d of %d in the population of generation %d are non-dominated; every objective is minimised (lower is better)\n",
 		len(f.Entries), f.Population, f.Generation)
 	return err
 }

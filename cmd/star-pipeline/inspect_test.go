@@ -21,6 +21,7 @@ import (
 	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/genome"
 	"github.com/star-pipeline/star-pipeline/storage"
+	"github.com/star-pipeline/star-pipeline/tasks"
 )
 
 // buildCLI builds the star-pipeline binary into a fresh temporary directory
@@ -166,6 +167,18 @@ func seedInspectDB(t *testing.T) inspectFixture {
 			t.Fatal(err)
 		}
 	}
+	// g2c0's training started on w1 (its train node running); g2c1's
+	// train node waits in the queue.
+	for i := range 2 {
+		n := tasks.Node{Run: "r1", Generation: 2, Stage: tasks.StageTrain, Index: i}
+		if _, err := db.AddTaskStates(ctx, storage.TaskState{ID: n.ID(), RunID: "r1", Generation: 2, Stage: string(n.Stage),
+			Index: i, Kind: n.Stage.Kind(), Queue: tasks.QueueTrain}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.SetTaskStatus(ctx, tasks.Node{Run: "r1", Generation: 2, Stage: tasks.StageTrain}.ID(), storage.TaskRunning, ""); err != nil {
+		t.Fatal(err)
+	}
 	if err := db.StartCandidate(ctx, id(2, 0), "w1", time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -240,9 +253,10 @@ func TestInspectCLI(t *testing.T) {
 		out, _ := run(t, 0, "status", "r1")
 		flat := strings.Join(strings.Fields(out), " ")
 		contains(t, flat, "run r1 status running algorithm nsga2 (seed 1) generation 2/18 population 16",
-			"objectives mad_score, params best mad_score=0.3 params=900", "created ",
+			"objectives mad_score, params (each minimised: lower is better) best mad_score=0.3 params=900", "created ",
 			"GEN STATUS CANDIDATES EVALUATED FAILED UNFINISHED HYPERVOLUME SURVIVORS DURATION",
-			"candidates: 7 evaluated, 1 failed, 1 training, 1 pending",
+			"candidates: 7 evaluated, 1 failed, 1 in training or evaluation, 1 pending",
+			"training now: "+id(2, 0)+" on w1 since ",
 			"last 2 events:", "generation.finished", `{"generation":1}`)
 		for _, l := range strings.Split(out, "\n") {
 			f := strings.Fields(l)
@@ -288,6 +302,28 @@ func TestInspectCLI(t *testing.T) {
 			t.Errorf("candidates: %v", st.Candidates)
 		}
 	})
+	t.Run("status json training", func(t *testing.T) {
+		out, _ := run(t, 0, "status", "r1", "--json")
+		var st struct {
+			Training []struct {
+				ID      string    `json:"id"`
+				Worker  string    `json:"worker"`
+				Started time.Time `json:"started"`
+			} `json:"training"`
+		}
+		decode(t, out, &st)
+		if len(st.Training) != 1 || st.Training[0].ID != id(2, 0) || st.Training[0].Worker != "w1" || st.Training[0].Started.IsZero() {
+			t.Errorf("training: %+v", st.Training)
+		}
+	})
+	t.Run("status of the newest run", func(t *testing.T) {
+		out, stderr := run(t, 0, "status")
+		flat := strings.Join(strings.Fields(out), " ")
+		contains(t, flat, "run r2 status pending")
+		contains(t, stderr, "newest run r2")
+		out, _ = run(t, 0, "status", "--json", "--events", "0")
+		contains(t, out, `"id": "r2"`)
+	})
 	t.Run("pareto", func(t *testing.T) {
 		out, _ := run(t, 0, "pareto", "r1")
 		lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -304,7 +340,7 @@ func TestInspectCLI(t *testing.T) {
 				t.Errorf("row %d = %v, want %v", i, f, want)
 			}
 		}
-		contains(t, lines[4], "3 of 6 in the population of generation 1")
+		contains(t, lines[4], "3 of 6 in the population of generation 1", "every objective is minimised (lower is better)")
 	})
 	t.Run("pareto json", func(t *testing.T) {
 		out, _ := run(t, 0, "pareto", "--json", "r1")
@@ -433,7 +469,6 @@ func TestInspectCLI(t *testing.T) {
 		{"pareto unknown run", 1, []string{"pareto", "nope", "--json"}, "no run nope in DB"},
 		{"lineage unknown candidate", 1, []string{"lineage", "r1/g009/c0000"}, "no candidate r1/g009/c0000 in DB"},
 		{"export unknown candidate", 1, []string{"export", "nope"}, "no candidate nope in DB"},
-		{"status missing arg", 2, []string{"status"}, "missing RUN_ID"},
 		{"pareto missing arg", 2, []string{"pareto", "--json"}, "missing RUN_ID"},
 		{"lineage missing arg", 2, []string{"lineage"}, "missing CANDIDATE_ID"},
 		{"export missing arg", 2, []string{"export"}, "missing CANDIDATE_ID"},
@@ -458,6 +493,23 @@ func TestInspectCLI(t *testing.T) {
 		}
 		if _, err := os.Stat(path); !os.IsNotExist(err) {
 			t.Errorf("a read command created %s (stat: %v)", path, err)
+		}
+		// After `make demo` the runs are in demo.db: the default star.db
+		// is missing, and the message names the database that is there.
+		dir := t.TempDir()
+		copyFile(t, fx.path, filepath.Join(dir, "demo.db"))
+		cmd := exec.Command(bin, "runs")
+		cmd.Dir = dir
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "STAR_") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		if err := cmd.Run(); err == nil || !strings.Contains(stderr.String(), "no database at star.db") ||
+			!strings.Contains(stderr.String(), "--db demo.db") {
+			t.Errorf("runs beside demo.db: %v, stderr %q", err, stderr.String())
 		}
 	})
 	t.Run("refused files", func(t *testing.T) {
@@ -520,6 +572,10 @@ func TestInspectCLI(t *testing.T) {
 		stdout, _, code = genomeCLI(t, bin, nil, "runs", "--db", path)
 		if code != 0 || !strings.Contains(stdout, "no runs in") {
 			t.Errorf("runs on an empty DB: exit %d, stdout %q", code, stdout)
+		}
+		_, stderr, code = genomeCLI(t, bin, nil, "status", "--db", path)
+		if code != 1 || !strings.Contains(stderr, "no runs in") || !strings.Contains(stderr, "submit") {
+			t.Errorf("status without RUN_ID on an empty DB: exit %d, stderr %q", code, stderr)
 		}
 		_, err = openDBForWrite(context.Background(), filepath.Join(filepath.Dir(path), "missing", "star.db"))
 		if err == nil || !strings.Contains(err.Error(), "does not exist") {

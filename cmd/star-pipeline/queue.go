@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gomlx/compute"
 	"github.com/redis/go-redis/v9"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -151,7 +152,6 @@ func openBroker(c *cli.Context) (*runner.Broker, error) {
 	return openQueue(c, queueOptions(c, logger(c)), "or omit --redis for the embedded queue")
 }
 
-// evaluator returns what workers train and score candidates with.
 // checkStaticEval refuses --static-eval (exit 2) for a run with objectives
 // the static evaluator cannot measure: every candidate would fail.
 func checkStaticEval(c *cli.Context, cfg config.Config) error {
@@ -164,11 +164,37 @@ func checkStaticEval(c *cli.Context, cfg config.Config) error {
 	return nil
 }
 
-func evaluator(c *cli.Context) (tasks.Evaluator, error) {
+// evaluator returns what workers train and score candidates with, and a
+// function that releases its backends when the workers have stopped.
+func evaluator(c *cli.Context) (tasks.Evaluator, func(), error) {
 	if c.Bool("static-eval") {
-		return tasks.StaticEvaluator{}, nil
+		return tasks.StaticEvaluator{}, func() {}, nil
 	}
-	return newTrainerEvaluator(c)
+	ev, err := newTrainerEvaluator(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ev, func() {
+		ev.Close()
+		if ev.Backend != nil {
+			ev.Backend.Finalize()
+		}
+	}, nil
+}
+
+// prepareBackend creates, before anything is queued, the backend that the
+// in-process workers will train run config cfg on, so that a backend this
+// binary cannot create is refused up front (exit 2) rather than by every
+// training task.
+func prepareBackend(ev tasks.Evaluator, workers int, cfg config.Config) error {
+	te, ok := ev.(*tasks.TrainerEvaluator)
+	if !ok || workers == 0 {
+		return nil
+	}
+	if err := te.Prepare(cfg.Backend); err != nil {
+		return badInput("%w", err)
+	}
+	return nil
 }
 
 // workerQueues are the queues an in-process or standalone worker serves.
@@ -198,14 +224,20 @@ func startWorkers(c *cli.Context, b *runner.Broker, n int, ev tasks.Evaluator) (
 }
 
 // progressPrinter shows a run's progress on w: one line rewritten in place
-// on a terminal, plain lines at most every few seconds otherwise.
+// on a terminal, plain lines at most every few seconds otherwise. A state
+// held back by that limit is printed when the interval ends, so the last
+// line always tells the current state (a training that started just after
+// a line, and runs for minutes, shows).
 type progressPrinter struct {
-	mu    sync.Mutex
-	w     io.Writer
-	tty   bool
-	last  time.Time
-	lastG int
-	start time.Time
+	mu      sync.Mutex
+	w       io.Writer
+	tty     bool
+	every   time.Duration // least time between plain lines
+	last    time.Time
+	lastG   int
+	start   time.Time
+	pending string      // the latest line held back, or ""
+	timer   *time.Timer // prints pending when the interval ends
 }
 
 func newProgressPrinter(w io.Writer) *progressPrinter {
@@ -213,7 +245,7 @@ func newProgressPrinter(w io.Writer) *progressPrinter {
 	if f, ok := w.(*os.File); ok {
 		tty = term.IsTerminal(int(f.Fd()))
 	}
-	return &progressPrinter{w: w, tty: tty, lastG: -1, start: time.Now()}
+	return &progressPrinter{w: w, tty: tty, every: 5 * time.Second, lastG: -1, start: time.Now()}
 }
 
 func (p *progressPrinter) update(pr pipeline.Progress) {
@@ -223,12 +255,12 @@ func (p *progressPrinter) update(pr pipeline.Progress) {
 	if pr.Hypervolume != nil {
 		hv = fmt.Sprintf("%.4f", *pr.Hypervolume)
 	}
-	line := fmt.Sprintf("generation %d/%d  candidates %d/%d (failed %d)  hypervolume %s  elapsed %s",
-		pr.Generation, pr.Generations, pr.Done, pr.Total, pr.Failed, hv, time.Since(p.start).Round(time.Second))
+	line := fmt.Sprintf("generation %d/%d  candidates %d/%d (training %d, failed %d)  hypervolume %s  elapsed %s",
+		pr.Generation, pr.Generations, pr.Done, pr.Total, pr.Training, pr.Failed, hv, time.Since(p.start).Round(time.Second))
 	stage := pr.Generation
 	if pr.Final {
-		line = fmt.Sprintf("final stage  retrainings %d/%d (failed %d)  elapsed %s",
-			pr.Done, pr.Total, pr.Failed, time.Since(p.start).Round(time.Second))
+		line = fmt.Sprintf("final stage  retrainings %d/%d (training %d, failed %d)  elapsed %s",
+			pr.Done, pr.Total, pr.Training, pr.Failed, time.Since(p.start).Round(time.Second))
 		if pr.Total == 0 {
 			line = "final stage  choosing the architectures to retrain"
 		}
@@ -244,9 +276,35 @@ func (p *progressPrinter) update(pr pipeline.Progress) {
 		fmt.Fprintf(p.w, "\r\033[K%s %s", bar, line)
 		return
 	}
-	if stage != p.lastG || time.Since(p.last) >= 5*time.Second || pr.Done == pr.Total {
-		fmt.Fprintln(p.w, line)
-		p.last, p.lastG = time.Now(), stage
+	if stage != p.lastG || time.Since(p.last) >= p.every || pr.Done == pr.Total {
+		p.print(line)
+		p.lastG = stage
+		return
+	}
+	p.pending = line
+	if p.timer == nil {
+		p.timer = time.AfterFunc(p.every-time.Since(p.last), p.flush)
+	}
+}
+
+// print writes a plain line now; a held-back one is dropped. Callers hold
+// p.mu.
+func (p *progressPrinter) print(line string) {
+	fmt.Fprintln(p.w, line)
+	p.last, p.pending = time.Now(), ""
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
+}
+
+// flush prints the line held back, if any.
+func (p *progressPrinter) flush() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.timer = nil
+	if p.pending != "" {
+		p.print(p.pending)
 	}
 }
 
@@ -261,6 +319,12 @@ func (p *progressPrinter) note(format string, args ...any) {
 }
 
 func (p *progressPrinter) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
 	if p.tty {
 		fmt.Fprintln(p.w)
 	}
@@ -308,18 +372,45 @@ func interrupted(ctx context.Context, err error) error {
 	return err
 }
 
-// newTrainerEvaluator returns the GoMLX evaluator on the backend named by
-// --backend (where the command has it) or $GOMLX_BACKEND, else the CPU.
-func newTrainerEvaluator(c *cli.Context) (tasks.Evaluator, error) {
-	spec := ""
-	if c.IsSet("backend") || c.String("backend") != "" {
-		spec = c.String("backend")
+// backendFlag is --backend of the commands that run workers.
+func backendFlag(usage string) cli.Flag {
+	return &cli.StringFlag{Name: "backend", EnvVars: []string{"STAR_BACKEND"}, Usage: usage}
+}
+
+// explicitBackend returns the backend a worker was told to train on, if
+// any: --backend (or STAR_BACKEND) where the command has the flag, else
+// $GOMLX_BACKEND.
+func explicitBackend(c *cli.Context) (string, bool) {
+	if s := c.String("backend"); s != "" {
+		return s, true
 	}
-	b, err := newBackend(spec)
-	if err != nil {
-		return nil, err
+	if s := os.Getenv(compute.ConfigEnvVar); s != "" {
+		return s, true
 	}
-	return &tasks.TrainerEvaluator{Backend: b}, nil
+	return "", false
+}
+
+// newTrainerEvaluator returns the GoMLX evaluator. A backend the worker
+// was told to use (explicitBackend) trains every run it serves; without
+// one, each run trains on its run config's backend, created on first use.
+func newTrainerEvaluator(c *cli.Context) (*tasks.TrainerEvaluator, error) {
+	ev := &tasks.TrainerEvaluator{NewBackend: createBackend, Logger: warnLogger(c)}
+	if spec, ok := explicitBackend(c); ok {
+		b, err := newBackend(spec)
+		if err != nil {
+			return nil, err
+		}
+		ev.Backend = b
+	}
+	return ev, nil
+}
+
+// warnLogger is logger(c), but showing warnings even without --verbose.
+func warnLogger(c *cli.Context) *slog.Logger {
+	if c.Bool("verbose") {
+		return logger(c)
+	}
+	return slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 // inProcessWorkers resolves --workers: by default one in-process worker with

@@ -26,6 +26,7 @@ func init() {
 				Usage: "in-process workers (default: 1 with the embedded queue, 0 with --redis)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the Pareto set as JSON"},
 			leaseFlag(),
+			backendFlag("GoMLX backend of the in-process workers, overriding the run config's backend: go, xla:<plugin path> or auto (default $GOMLX_BACKEND, else the run config's)"),
 		}, redisFlags()...),
 		Action: resume,
 	})
@@ -78,10 +79,11 @@ func resume(c *cli.Context) error {
 	if err := checkStaticEval(c, cfg); err != nil {
 		return err
 	}
-	ev, err := evaluator(c)
+	ev, release, err := evaluator(c)
 	if err != nil {
 		return err
 	}
+	defer release()
 	b, err := openBroker(c)
 	if err != nil {
 		return err
@@ -89,6 +91,9 @@ func resume(c *cli.Context) error {
 	defer b.Close()
 	workers, err := inProcessWorkers(c, b)
 	if err != nil {
+		return err
+	}
+	if err := prepareBackend(ev, workers, cfg); err != nil {
 		return err
 	}
 	if run.Status == storage.RunPaused {

@@ -31,7 +31,8 @@ func serveCommand() *cli.Command {
 		UsageText: "star-pipeline serve --db star.db\n" +
 			"star-pipeline serve --db star.db --redis localhost:6379 --addr 127.0.0.1:8080 --allow-actions\n" +
 			"star-pipeline serve --db star.db --addr 0.0.0.0:8080 --allowed-hosts dash.internal,10.0.0.5",
-		Description: "Serves HTML pages at /, JSON at /api/runs and Prometheus metrics at /metrics. " +
+		Description: "Serves HTML pages at /, JSON under /api/ (GET /api/ lists the endpoints; docs/api.md describes them) " +
+			"and Prometheus metrics at /metrics, until interrupted (Ctrl-C: a clean shutdown exits 0). " +
 			"With --redis, /metrics adds the queue sizes and " + monitoringPath + "/ serves the asynq monitor. " +
 			"Without --allow-actions the dashboard only reads the database and the monitor only shows the queues. " +
 			"It answers only requests whose Host is the --addr host, localhost, 127.0.0.1 or [::1] on the bound port, " +
@@ -156,12 +157,14 @@ func serve(c *cli.Context) error {
 		return fmt.Errorf("serving the dashboard: %w", err)
 	case <-c.Context.Done():
 	}
+	// Interrupting is how a dashboard is stopped: after a clean shutdown
+	// it exits 0, quietly. Requests still in flight get 5 seconds.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Context), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
-		log.Warn("shutting the dashboard down", "err", err)
+		return fmt.Errorf("shutting the dashboard down: %w", err)
 	}
-	return c.Context.Err()
+	return nil
 }
 
 // allowedHosts are the Hosts the dashboard answers when it listens on

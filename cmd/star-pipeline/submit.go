@@ -35,6 +35,7 @@ star-pipeline submit --config search.yaml --redis 127.0.0.1:6379 --detach      #
 			&cli.IntFlag{Name: "generations", Usage: "override the config's generations"},
 			&cli.BoolFlag{Name: "json", Usage: "print the run id and Pareto set as JSON"},
 			leaseFlag(),
+			backendFlag("GoMLX backend of the in-process workers, overriding the run config's backend: go, xla:<plugin path> or auto (default $GOMLX_BACKEND, else the run config's)"),
 		}, redisFlags()...),
 		Action: submit,
 	})
@@ -74,10 +75,11 @@ func submit(c *cli.Context) error {
 	if c.Bool("detach") && c.String("redis") == "" {
 		return badInput("--detach needs --redis: the embedded queue lives only as long as this process")
 	}
-	ev, err := evaluator(c)
+	ev, release, err := evaluator(c)
 	if err != nil {
 		return err
 	}
+	defer release()
 	// The queue first: when Redis is unreachable nothing is written.
 	b, err := openBroker(c)
 	if err != nil {
@@ -95,6 +97,9 @@ func submit(c *cli.Context) error {
 		if err := checkLocalInputs(cfg); err != nil {
 			return err
 		}
+	}
+	if err := prepareBackend(ev, workers, cfg); err != nil {
+		return err
 	}
 	db, err := openDBForWrite(c.Context, c.String("db"))
 	if err != nil {

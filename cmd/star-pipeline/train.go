@@ -81,8 +81,8 @@ type trainOutput struct {
 	ValPerplexity     *float64  `json:"val_perplexity,omitempty"`
 	UnigramPerplexity *float64  `json:"unigram_perplexity,omitempty"`
 	Accuracy          *float64  `json:"accuracy,omitempty"`
-	TokensPerS        float64   `json:"tokens_per_s"`
-	TrainTokensPerS   float64   `json:"train_tokens_per_s"`
+	ForwardTokensPerS float64   `json:"forward_tokens_per_s"` // inference: a batched forward pass of the final weights
+	TrainTokensPerS   float64   `json:"train_tokens_per_s"`   // training, compilation excluded
 	WallSeconds       float64   `json:"wall_s"`
 	Checkpoint        string    `json:"checkpoint,omitempty"`
 	Losses            []float64 `json:"losses"`
@@ -159,7 +159,7 @@ func trainAction(c *cli.Context) error {
 	}
 	out := trainOutput{Task: res.Task, Genome: res.Genome, Params: res.Params, Vocab: res.Vocab, Context: res.Context,
 		Width: res.Width, Precision: string(precision), Steps: res.Steps, ResumedFrom: res.ResumedFrom, FinalLoss: res.FinalLoss, EvalLoss: res.EvalLoss,
-		TokensPerS: res.TokensPerS, TrainTokensPerS: res.TrainTokensPerS, WallSeconds: res.WallTime.Seconds(),
+		ForwardTokensPerS: res.TokensPerS, TrainTokensPerS: res.TrainTokensPerS, WallSeconds: res.WallTime.Seconds(),
 		Checkpoint: res.Checkpoint, Losses: res.Losses}
 	if res.Metric == data.Perplexity {
 		ppl := res.ValPerplexity
@@ -198,7 +198,7 @@ func trainAction(c *cli.Context) error {
 	if out.Accuracy != nil {
 		t.row("accuracy", fmt.Sprintf("%.4f", *out.Accuracy))
 	}
-	t.row("tokens_per_s", fmt.Sprintf("%.0f", out.TokensPerS))
+	t.row("forward_tokens_per_s", fmt.Sprintf("%.0f", out.ForwardTokensPerS))
 	t.row("train_tokens_per_s", fmt.Sprintf("%.0f", out.TrainTokensPerS))
 	t.row("wall_s", fmt.Sprintf("%.1f", out.WallSeconds))
 	if out.Checkpoint != "" {
@@ -274,15 +274,22 @@ func noneIfZero(v float64) float64 {
 // $GOMLX_BACKEND or go). GoMLX's go backend prints its parallelism option
 // to stdout; that line goes to stderr so stdout keeps only results.
 func newBackend(spec string) (compute.Backend, error) {
+	b, err := createBackend(spec)
+	if err != nil {
+		return nil, badInput("--backend: %w", err)
+	}
+	return b, nil
+}
+
+// createBackend is newBackend without the flag's name in its error: for
+// the backends run configs name.
+func createBackend(spec string) (compute.Backend, error) {
 	spec = resolveBackendSpec(spec, os.Stderr)
 	saved := os.Stdout
 	os.Stdout = os.Stderr
 	b, err := model.NewBackend(spec)
 	os.Stdout = saved
-	if err != nil {
-		return nil, badInput("--backend: %w", err)
-	}
-	return b, nil
+	return b, err
 }
 
 // progress shows training progress on stderr: one line redrawn with '\r'

@@ -113,10 +113,13 @@ func TestTrainCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &mad); err != nil {
 		t.Fatalf("stdout is not JSON: %v\n%s", err, stdout)
 	}
-	for _, k := range []string{"params", "vocab", "final_loss", "tokens_per_s", "accuracy"} {
+	for _, k := range []string{"params", "vocab", "final_loss", "forward_tokens_per_s", "train_tokens_per_s", "accuracy"} {
 		if _, ok := mad[k]; !ok {
 			t.Errorf("mad JSON lacks %q: %s", k, stdout)
 		}
+	}
+	if _, ok := mad["tokens_per_s"]; ok {
+		t.Errorf("mad JSON keeps the ambiguous tokens_per_s: %s", stdout)
 	}
 	if _, ok := mad["val_perplexity"]; ok || mad["vocab"] != 8.0*2 || mad["precision"] != "fp32" {
 		t.Errorf("mad JSON: %s", stdout)

@@ -24,7 +24,8 @@ STAR_REDIS_PASSWORD=... star-pipeline worker --redis redis.internal:6379 --gpu -
 			&cli.BoolFlag{Name: "gpu", EnvVars: []string{"STAR_GPU"}, Usage: "also serve the GPU training queue (star-gpu)"},
 			&cli.DurationFlag{Name: "poll", Value: 200 * time.Millisecond, EnvVars: []string{"STAR_POLL"},
 				Usage: "how long an idle worker waits before polling its queues again"},
-			&cli.StringFlag{Name: "backend", EnvVars: []string{"STAR_BACKEND"}, Usage: "GoMLX backend for training: go, xla:<plugin path> or auto"},
+			backendFlag("GoMLX backend for training every run this worker serves, overriding each run config's backend: " +
+				"go, xla:<plugin path> or auto (default $GOMLX_BACKEND, else each run's backend)"),
 		}, redisFlags()...),
 		Action: worker,
 	})
@@ -51,10 +52,11 @@ func worker(c *cli.Context) error {
 		}
 		queues = q
 	}
-	ev, err := evaluator(c)
+	ev, release, err := evaluator(c)
 	if err != nil {
 		return err
 	}
+	defer release()
 	b, err := openBroker(c)
 	if err != nil {
 		return err
@@ -70,7 +72,14 @@ func worker(c *cli.Context) error {
 	for q := range queues {
 		names = append(names, q)
 	}
-	fmt.Fprintf(c.App.ErrWriter, "worker serving %s on %s (concurrency %d)\n", strings.Join(names, ","), b.Addr(), c.Int("concurrency"))
+	backend := "each run config's backend"
+	if te, ok := ev.(*tasks.TrainerEvaluator); ok && te.Backend != nil {
+		backend = te.Backend.String() + ", for every run"
+	} else if !ok {
+		backend = "none (static evaluation)"
+	}
+	fmt.Fprintf(c.App.ErrWriter, "worker serving %s on %s (concurrency %d, backend %s)\n", strings.Join(names, ","), b.Addr(),
+		c.Int("concurrency"), backend)
 	if err := w.Run(c.Context); err != nil && c.Context.Err() == nil {
 		return err
 	}
