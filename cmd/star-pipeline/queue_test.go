@@ -62,11 +62,7 @@ func TestQueueFlagsBadInput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	dir := workdir(t, staticConfig)
-	for _, c := range []struct {
-		args []string
-		want string
-	}{
+	wantUsageErrors(t, []usageCase{
 		{[]string{"submit", "--static-eval"}, "--config"},
 		{[]string{"submit", "--config", "search.yaml", "--static-eval", "--redis-db", "-1"}, "--redis-db"},
 		{[]string{"submit", "--config", "search.yaml", "--static-eval", "--redis", "127.0.0.1:1", "--redis-db", "-1"}, "--redis-db"},
@@ -77,7 +73,22 @@ func TestQueueFlagsBadInput(t *testing.T) {
 		{[]string{"worker", "--redis", "127.0.0.1:1", "--redis-db", "-1"}, "--redis-db"},
 		{[]string{"coordinator", "--redis", "127.0.0.1:1", "--poll", "-1s"}, "--poll"},
 		{[]string{"serve", "--redis", "127.0.0.1:1", "--redis-db", "-1"}, "--redis-db"},
-	} {
+	})
+}
+
+// usageCase is a command line that must exit 2 with want in its stderr.
+type usageCase struct {
+	args []string
+	want string
+}
+
+// wantUsageErrors runs each case in a directory holding the static run
+// config and checks that it exits 2 naming what is wrong, and that none of
+// them wrote a database.
+func wantUsageErrors(t *testing.T, cases []usageCase) {
+	t.Helper()
+	dir := workdir(t, staticConfig)
+	for _, c := range cases {
 		_, stderr, code := runCLI(t, dir, nil, c.args...)
 		if code != 2 || !strings.Contains(stderr, c.want) {
 			t.Errorf("%s: exit %d, want 2 with %q; stderr:\n%s", strings.Join(c.args, " "), code, c.want, stderr)

@@ -296,6 +296,19 @@ func TestSubmitRefusesForeignDatabase(t *testing.T) {
 	}
 }
 
+// staticCluster starts a real Redis with the given password and two worker
+// processes in static-eval mode on it, in a working directory holding the
+// static run config; env carries the password for further commands.
+func staticCluster(t *testing.T, password string) (*redistest.Server, string, []string) {
+	t.Helper()
+	srv := redistest.Start(t, redistest.WithPassword(password))
+	dir := workdir(t, staticConfig)
+	for range 2 {
+		startWorker(t, dir, srv, "--static-eval")
+	}
+	return srv, dir, []string{"STAR_REDIS_PASSWORD=" + srv.Password}
+}
+
 // startWorker starts a worker process on the real Redis.
 func startWorker(t *testing.T, dir string, srv *redistest.Server, extra ...string) *exec.Cmd {
 	t.Helper()
@@ -333,12 +346,7 @@ func TestCoordinatorCrashes(t *testing.T) {
 	}
 	t.Parallel()
 	want := reference(t)
-	srv := redistest.Start(t, redistest.WithPassword("crash-test-pw"))
-	dir := workdir(t, staticConfig)
-	env := []string{"STAR_REDIS_PASSWORD=" + srv.Password}
-	for range 2 {
-		startWorker(t, dir, srv, "--static-eval")
-	}
+	srv, dir, env := staticCluster(t, "crash-test-pw")
 	killUntilFinished(t, dir, env, want, rand.New(rand.NewPCG(1, 2)), "--static-eval", "--redis", srv.Socket)
 }
 
@@ -644,12 +652,7 @@ func TestTwoCoordinatorProcesses(t *testing.T) {
 	}
 	t.Parallel()
 	want := reference(t)
-	srv := redistest.Start(t, redistest.WithPassword("two-coordinators-pw"))
-	dir := workdir(t, staticConfig)
-	env := []string{"STAR_REDIS_PASSWORD=" + srv.Password}
-	for range 2 {
-		startWorker(t, dir, srv, "--static-eval")
-	}
+	srv, dir, env := staticCluster(t, "two-coordinators-pw")
 	stdout, stderr, code := runCLI(t, dir, env, "submit", "--config", "search.yaml", "--static-eval", "--redis", srv.Socket, "--detach")
 	if code != 0 {
 		t.Fatalf("submit --detach: exit %d\n%s", code, stderr)
@@ -679,12 +682,7 @@ func TestCoordinatorBesideSubmit(t *testing.T) {
 	}
 	t.Parallel()
 	want := reference(t)
-	srv := redistest.Start(t, redistest.WithPassword("beside-submit-pw"))
-	dir := workdir(t, staticConfig)
-	env := []string{"STAR_REDIS_PASSWORD=" + srv.Password}
-	for range 2 {
-		startWorker(t, dir, srv, "--static-eval")
-	}
+	srv, dir, env := staticCluster(t, "beside-submit-pw")
 	startProcess(t, dir, env, "coordinator", "--redis", srv.Socket, "--poll", "50ms", "--lease", "3s")
 	stdout, stderr, code := runCLI(t, dir, env, "submit", "--config", "search.yaml", "--static-eval",
 		"--redis", srv.Socket, "--workers", "0", "--lease", "3s")
@@ -758,13 +756,8 @@ func TestCoordinatorKilledTakeover(t *testing.T) {
 	for _, remote := range []bool{false, true} {
 		t.Run(fmt.Sprintf("remote=%t", remote), func(t *testing.T) {
 			t.Parallel()
-			srv := redistest.Start(t, redistest.WithPassword("takeover-pw"))
-			dir := workdir(t, staticConfig)
+			srv, dir, env := staticCluster(t, "takeover-pw")
 			dbPath := filepath.Join(dir, "star.db")
-			env := []string{"STAR_REDIS_PASSWORD=" + srv.Password}
-			for range 2 {
-				startWorker(t, dir, srv, "--static-eval")
-			}
 			id := storeRun(t, dir)
 			owner, _ := startProcess(t, dir, env, "coordinator", "--redis", srv.Socket, "--poll", "100ms", "--lease", "3s")
 			pollRun(t, dbPath, id, "generation 1", time.Minute, func(r storage.Run) bool { return r.CurrentGeneration >= 1 || ended(r) })
@@ -857,24 +850,12 @@ func TestLeaseAndOutageFlags(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	dir := workdir(t, staticConfig)
-	for _, c := range []struct {
-		args []string
-		want string
-	}{
+	wantUsageErrors(t, []usageCase{
 		{[]string{"submit", "--config", "search.yaml", "--static-eval", "--lease", "10ms"}, "--lease"},
 		{[]string{"resume", "r1", "--lease", "0s"}, "--lease"},
 		{[]string{"coordinator", "--redis", "127.0.0.1:1", "--lease", "-1s"}, "--lease"},
 		{[]string{"submit", "--config", "search.yaml", "--static-eval", "--redis-outage", "-1s"}, "--redis-outage"},
 		{[]string{"worker", "--redis", "127.0.0.1:1", "--redis-outage", "-5m"}, "--redis-outage"},
 		{[]string{"coordinator", "--redis", "127.0.0.1:1", "--redis-outage", "x"}, "redis-outage"},
-	} {
-		_, stderr, code := runCLI(t, dir, nil, c.args...)
-		if code != 2 || !strings.Contains(stderr, c.want) {
-			t.Errorf("%s: exit %d, want 2 with %q; stderr:\n%s", strings.Join(c.args, " "), code, c.want, stderr)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(dir, "star.db")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("bad flags wrote a database: %v", err)
-	}
+	})
 }
