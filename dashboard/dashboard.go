@@ -24,8 +24,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hibiken/asynq"
-
+	"github.com/star-pipeline/star-pipeline/runner"
 	"github.com/star-pipeline/star-pipeline/storage"
 )
 
@@ -41,6 +40,11 @@ var ErrInvalidOptions = errors.New("invalid dashboard options")
 // DefaultRefresh is how often the pages of a running run reload.
 const DefaultRefresh = 5 * time.Second
 
+// QueueStatser reads the job counts of every queue.
+type QueueStatser interface {
+	QueueStats(ctx context.Context) ([]runner.QueueStats, error)
+}
+
 // Options configure a Server. The zero value serves a read-only dashboard.
 type Options struct {
 	// AllowActions enables the POST endpoints that pause, resume and
@@ -48,9 +52,9 @@ type Options struct {
 	// buttons.
 	AllowActions bool
 
-	// Inspector, when set, adds the asynq queue sizes to /metrics.
-	// Default nil: no queue metrics.
-	Inspector *asynq.Inspector
+	// Queues, when set, adds the queue sizes to /metrics.
+	// runner.Broker is one. Default nil: no queue metrics.
+	Queues QueueStatser
 
 	// MonitoringPath, when set, is linked from every page as the queue
 	// monitor. Default "": no link.

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/star-pipeline/star-pipeline/dashboard"
 	"github.com/star-pipeline/star-pipeline/plot/plottest"
 	"github.com/star-pipeline/star-pipeline/runner"
@@ -336,10 +334,10 @@ func TestQueueMetrics(t *testing.T) {
 			b.Close()
 		}
 	}()
-	if _, err := b.Client().Enqueue(asynq.NewTask("star:test", nil), asynq.Queue("train")); err != nil {
+	if _, err := b.EnqueueOnce(context.Background(), runner.Job{Kind: "star:test", ID: "test-1", Queue: "train"}); err != nil {
 		t.Fatal(err)
 	}
-	s, _ := setup(t, dashboard.Options{Inspector: b.Inspector()})
+	s, _ := setup(t, dashboard.Options{Queues: b})
 	code, _, body := do(t, s, "GET", "/metrics")
 	if code != 200 {
 		t.Fatalf("GET /metrics: %d", code)

@@ -32,7 +32,7 @@ func finalRun(t *testing.T) (*storage.DB, string) {
 	}
 	t.Cleanup(func() { db.Close() })
 	h := &tasks.Handlers{Evaluator: tasks.StaticEvaluator{}, Reports: b, Worker: "w"}
-	w, err := b.NewWorker(h.Mux(), runner.WorkerOptions{Concurrency: 2,
+	w, err := b.NewWorker(h.Handler(), runner.WorkerOptions{Concurrency: 2,
 		Queues: map[string]int{tasks.QueueEvolve: 1, tasks.QueueTrain: 1}, TaskCheckInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

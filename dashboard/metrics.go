@@ -2,10 +2,10 @@ package dashboard
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -89,7 +89,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	families := []*metricFamily{info, gen, gens, evaluated, failed, training, pending, hv, tps, elapsed}
-	families = append(families, s.queueMetrics()...)
+	families = append(families, s.queueMetrics(r.Context())...)
 
 	var buf bytes.Buffer
 	for _, f := range families {
@@ -102,8 +102,8 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 // queueMetrics reads the asynq queues through the Inspector, if any. A
 // Redis that does not answer reports star_queue_up 0 instead of failing the
 // scrape.
-func (s *Server) queueMetrics() []*metricFamily {
-	in := s.opts.Inspector
+func (s *Server) queueMetrics(ctx context.Context) []*metricFamily {
+	in := s.opts.Queues
 	if in == nil {
 		return nil
 	}
@@ -111,20 +111,14 @@ func (s *Server) queueMetrics() []*metricFamily {
 	tasks := &metricFamily{name: "star_queue_tasks", typ: "gauge", help: "Tasks in an asynq queue by state."}
 	latency := &metricFamily{name: "star_queue_latency_seconds", typ: "gauge",
 		help: "Age of the oldest pending task of an asynq queue."}
-	queues, err := in.Queues()
+	queues, err := in.QueueStats(ctx)
 	if err != nil {
 		s.opts.Logger.Warn("reading queue metrics", "err", err)
 		up.add(0)
 		return []*metricFamily{up}
 	}
-	slices.Sort(queues)
-	for _, q := range queues {
-		qi, err := in.GetQueueInfo(q)
-		if err != nil {
-			s.opts.Logger.Warn("reading queue metrics", "queue", q, "err", err)
-			up.add(0)
-			return []*metricFamily{up}
-		}
+	for _, qi := range queues {
+		q := qi.Queue
 		for _, st := range []struct {
 			state string
 			n     int

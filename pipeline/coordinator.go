@@ -19,8 +19,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/runner"
 	"github.com/star-pipeline/star-pipeline/storage"
@@ -363,10 +361,10 @@ func (s *session) releaseHeld(ctx context.Context) {
 // receive is the control worker's handler: it hands the report to the
 // driving loop and waits until it is recorded, so an unrecorded report
 // stays in the queue.
-func (c *Coordinator) receive(ctx context.Context, t *asynq.Task) error {
-	rep, err := tasks.DecodeControl(t.Type(), t.Payload())
+func (c *Coordinator) receive(ctx context.Context, job *runner.Delivery) error {
+	rep, err := tasks.DecodeControl(job.Kind, job.Payload)
 	if err != nil {
-		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+		return fmt.Errorf("%w: %w", err, runner.SkipRetry)
 	}
 	d := delivery{rep: rep, done: make(chan error, 1)}
 	select {

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/evolve"
 	"github.com/star-pipeline/star-pipeline/genome"
@@ -284,7 +282,7 @@ func (c *Coordinator) enqueue(ctx context.Context, r *run, ts storage.TaskState)
 	if err != nil {
 		return err
 	}
-	if _, err := c.broker.EnqueueOnce(ctx, asynq.NewTask(n.Stage.Kind(), data), c.policy(n.Stage, r).Options(n)...); err != nil {
+	if _, err := c.broker.EnqueueOnce(ctx, c.policy(n.Stage, r).Job(n, data)); err != nil {
 		return err
 	}
 	return c.update(ctx, r.row.ID, func(tx *storage.Tx) error {

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/star-pipeline/star-pipeline/runner"
 	"github.com/star-pipeline/star-pipeline/storage"
 	"github.com/star-pipeline/star-pipeline/tasks"
@@ -122,7 +120,7 @@ func (s *session) startControl() error {
 	if s.control != nil {
 		return nil
 	}
-	control, err := s.c.broker.NewWorker(asynq.HandlerFunc(s.c.receive), runner.WorkerOptions{
+	control, err := s.c.broker.NewWorker(s.c.receive, runner.WorkerOptions{
 		Concurrency:       1,
 		Queues:            map[string]int{tasks.QueueControl: 1},
 		TaskCheckInterval: pollInterval,

@@ -210,11 +210,12 @@ func TestLostLeaseStopsWrites(t *testing.T) {
 	// Every task it queued ends; their reports wait in the queue.
 	waitFor(t, "the queued tasks to end and report", func() bool {
 		busy, reports := 0, 0
-		for _, q := range []string{tasks.QueueEvolve, tasks.QueueTrain, tasks.QueueControl} {
-			info, err := h.broker.Inspector().GetQueueInfo(q)
-			if err != nil {
-				continue // not created yet
-			}
+		stats, err := h.broker.QueueStats(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, info := range stats {
+			q := info.Queue
 			n := info.Pending + info.Active + info.Scheduled + info.Retry
 			if q == tasks.QueueControl {
 				reports += n

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/pipeline"
 	"github.com/star-pipeline/star-pipeline/runner"
@@ -48,7 +46,7 @@ type failing struct {
 func (f *failing) Train(ctx context.Context, p tasks.TrainPayload) (tasks.TrainResult, error) {
 	if strings.HasPrefix(p.Genome, "5") {
 		f.failed.Add(1)
-		return tasks.TrainResult{}, fmt.Errorf("refusing %s: %w", p.Genome, asynq.SkipRetry)
+		return tasks.TrainResult{}, fmt.Errorf("refusing %s: %w", p.Genome, runner.SkipRetry)
 	}
 	return f.StaticEvaluator.Train(ctx, p)
 }
@@ -79,7 +77,7 @@ func newHarnessOn(t *testing.T, ev tasks.Evaluator, opts runner.Options) *harnes
 	}
 	t.Cleanup(func() { db.Close() })
 	h := &tasks.Handlers{Evaluator: ev, Reports: b, Worker: "test-worker"}
-	w, err := b.NewWorker(h.Mux(), runner.WorkerOptions{Concurrency: 2,
+	w, err := b.NewWorker(h.Handler(), runner.WorkerOptions{Concurrency: 2,
 		Queues: map[string]int{tasks.QueueEvolve: 3, tasks.QueueTrain: 2}, TaskCheckInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/star-pipeline/star-pipeline/pipeline"
 	"github.com/star-pipeline/star-pipeline/runner"
 	"github.com/star-pipeline/star-pipeline/storage"
@@ -165,9 +163,9 @@ func TestRetriedTrainingIsNotTraining(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	ev := &failingOnce{gated{started: make(chan string, 16), release: make(chan struct{})}}
 	hd := &tasks.Handlers{Evaluator: ev, Reports: b, Worker: "test-worker"}
-	w, err := b.NewWorker(hd.Mux(), runner.WorkerOptions{Concurrency: 1,
+	w, err := b.NewWorker(hd.Handler(), runner.WorkerOptions{Concurrency: 1,
 		Queues: map[string]int{tasks.QueueEvolve: 3, tasks.QueueTrain: 2}, TaskCheckInterval: 20 * time.Millisecond,
-		RetryDelay: func(int, error, *asynq.Task) time.Duration { return time.Hour }})
+		RetryDelay: func(int, error) time.Duration { return time.Hour }})
 	if err != nil {
 		t.Fatal(err)
 	}

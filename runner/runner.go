@@ -281,24 +281,18 @@ func (b *Broker) Addr() string {
 // Embedded reports whether the broker runs its own miniredis.
 func (b *Broker) Embedded() bool { return b.embedded != nil }
 
-// Client returns the broker's asynq client. It stays valid until Close.
-func (b *Broker) Client() *asynq.Client { return b.client }
-
-// Inspector returns the broker's asynq inspector. It stays valid until
-// Close.
-func (b *Broker) Inspector() *asynq.Inspector { return b.inspector }
-
 // Redis returns the broker's connection pool. It stays valid until Close.
 func (b *Broker) Redis() *redis.Client { return b.rdb }
 
-// EnqueueOnce enqueues task unless a task with the same id (asynq.TaskID)
-// is already in that queue in any state, including completed within its
-// retention; it reports whether it enqueued. With deterministic ids this
-// makes enqueueing a DAG node idempotent, and so retrying it while Redis
-// is unreachable (Options.OutageLimit): a try whose answer was lost finds
-// its task there.
-func (b *Broker) EnqueueOnce(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (bool, error) {
-	err := b.retry(ctx, "enqueueing "+task.Type(), func() error {
+// EnqueueOnce enqueues job unless a job with the same ID is already in
+// its queue in any state, including completed within its retention; it
+// reports whether it enqueued. With deterministic ids this makes
+// enqueueing a DAG node idempotent, and so retrying it while Redis is
+// unreachable (Options.OutageLimit): a try whose answer was lost finds its
+// job there.
+func (b *Broker) EnqueueOnce(ctx context.Context, job Job) (bool, error) {
+	task, opts := job.task()
+	err := b.retry(ctx, "enqueueing "+job.Kind, func() error {
 		_, err := b.client.EnqueueContext(ctx, task, opts...)
 		return err
 	})
@@ -308,7 +302,7 @@ func (b *Broker) EnqueueOnce(ctx context.Context, task *asynq.Task, opts ...asyn
 	case errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask):
 		return false, nil
 	default:
-		return false, fmt.Errorf("enqueueing %s: %w", task.Type(), err)
+		return false, fmt.Errorf("enqueueing %s: %w", job.Kind, err)
 	}
 }
 

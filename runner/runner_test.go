@@ -40,7 +40,7 @@ func setup(t *testing.T, opts Options) (*Broker, context.Context) {
 
 // serve runs a worker until the test ends (or until the returned stop is
 // called) and reports Run's result on the returned channel.
-func serve(t *testing.T, b *Broker, h asynq.Handler, opts WorkerOptions) (stop func(), done <-chan error) {
+func serve(t *testing.T, b *Broker, h Handler, opts WorkerOptions) (stop func(), done <-chan error) {
 	t.Helper()
 	if opts.TaskCheckInterval == 0 {
 		opts.TaskCheckInterval = 50 * time.Millisecond
@@ -66,7 +66,7 @@ func serve(t *testing.T, b *Broker, h asynq.Handler, opts WorkerOptions) (stop f
 }
 
 // waitState polls until the task reaches want or the deadline passes.
-func waitState(t *testing.T, ctx context.Context, b *Broker, queue, id string, want TaskState, within time.Duration) *asynq.TaskInfo {
+func waitState(t *testing.T, ctx context.Context, b *Broker, queue, id string, want TaskState, within time.Duration) *TaskInfo {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -90,9 +90,9 @@ func waitState(t *testing.T, ctx context.Context, b *Broker, queue, id string, w
 func roundTrip(t *testing.T, b *Broker, ctx context.Context) {
 	t.Helper()
 	ran := make(chan string, 1)
-	h := asynq.HandlerFunc(func(ctx context.Context, task *asynq.Task) error {
-		id, _ := asynq.GetTaskID(ctx)
-		if _, err := task.ResultWriter().Write([]byte("result:" + string(task.Payload()))); err != nil {
+	h := Handler(func(ctx context.Context, task *Delivery) error {
+		id := task.ID
+		if err := task.WriteResult([]byte("result:" + string(task.Payload))); err != nil {
 			return err
 		}
 		ran <- id
@@ -101,8 +101,8 @@ func roundTrip(t *testing.T, b *Broker, ctx context.Context) {
 	serve(t, b, h, WorkerOptions{Queues: map[string]int{"star-control": 2, "star-train": 1}})
 
 	id := "run1/g000/train/0000"
-	opts := []asynq.Option{asynq.TaskID(id), asynq.Queue("star-train"), asynq.Retention(time.Hour), asynq.MaxRetry(3)}
-	enq, err := b.EnqueueOnce(ctx, asynq.NewTask("star:train", []byte("p1")), opts...)
+	job := Job{Kind: "star:train", ID: id, Queue: "star-train", Retention: time.Hour, MaxRetry: 3}
+	enq, err := b.EnqueueOnce(ctx, withPayload(job, "p1"))
 	if err != nil || !enq {
 		t.Fatalf("EnqueueOnce = %v, %v", enq, err)
 	}
@@ -118,10 +118,11 @@ func roundTrip(t *testing.T, b *Broker, ctx context.Context) {
 	if string(info.Result) != "result:p1" {
 		t.Errorf("result = %q", info.Result)
 	}
-	if _, err := b.Client().EnqueueContext(ctx, asynq.NewTask("star:train", nil), opts...); !errors.Is(err, asynq.ErrTaskIDConflict) {
+	task, opts := job.task()
+	if _, err := b.client.EnqueueContext(ctx, task, opts...); !errors.Is(err, asynq.ErrTaskIDConflict) {
 		t.Errorf("enqueueing a completed id = %v, want ErrTaskIDConflict", err)
 	}
-	if enq, err := b.EnqueueOnce(ctx, asynq.NewTask("star:train", nil), opts...); err != nil || enq {
+	if enq, err := b.EnqueueOnce(ctx, job); err != nil || enq {
 		t.Errorf("EnqueueOnce(completed id) = %v, %v; want false, nil", enq, err)
 	}
 	for _, tc := range []struct{ queue, id string }{{"star-train", "nope"}, {"no-such-queue", id}} {
@@ -136,7 +137,7 @@ func roundTrip(t *testing.T, b *Broker, ctx context.Context) {
 	if err := b.DeleteTask(ctx, "star-train", id); err != nil {
 		t.Errorf("deleting a missing task: %v", err)
 	}
-	if enq, err := b.EnqueueOnce(ctx, asynq.NewTask("star:train", []byte("p2")), opts...); err != nil || !enq {
+	if enq, err := b.EnqueueOnce(ctx, withPayload(job, "p2")); err != nil || !enq {
 		t.Errorf("EnqueueOnce after delete = %v, %v", enq, err)
 	}
 	<-ran
@@ -258,7 +259,7 @@ func TestGracefulShutdown(t *testing.T) {
 	b, ctx := setup(t, Options{})
 	started := make(chan struct{}, 1)
 	checkpointed := make(chan error, 1)
-	h := asynq.HandlerFunc(func(ctx context.Context, task *asynq.Task) error {
+	h := Handler(func(ctx context.Context, task *Delivery) error {
 		started <- struct{}{}
 		<-ctx.Done()
 		checkpointed <- context.Cause(ctx)
@@ -266,8 +267,7 @@ func TestGracefulShutdown(t *testing.T) {
 	})
 	stop, _ := serve(t, b, h, WorkerOptions{ShutdownTimeout: 20 * time.Second})
 	id := "run1/g000/train/0001"
-	opts := []asynq.Option{asynq.TaskID(id), asynq.Queue(DefaultQueue), asynq.MaxRetry(2), asynq.Retention(time.Hour)}
-	if _, err := b.EnqueueOnce(ctx, asynq.NewTask("star:train", nil), opts...); err != nil {
+	if _, err := b.EnqueueOnce(ctx, Job{Kind: "star:train", ID: id, Queue: DefaultQueue, MaxRetry: 2, Retention: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	<-started
@@ -285,7 +285,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 
 	done := make(chan struct{})
-	serve(t, b, asynq.HandlerFunc(func(context.Context, *asynq.Task) error { close(done); return nil }), WorkerOptions{})
+	serve(t, b, Handler(func(context.Context, *Delivery) error { close(done); return nil }), WorkerOptions{})
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -301,14 +301,14 @@ func TestShutdownOnLastTry(t *testing.T) {
 	t.Parallel()
 	b, ctx := setup(t, Options{})
 	started := make(chan struct{}, 1)
-	h := asynq.HandlerFunc(func(ctx context.Context, task *asynq.Task) error {
+	h := Handler(func(ctx context.Context, task *Delivery) error {
 		started <- struct{}{}
 		<-ctx.Done()
 		return ctx.Err()
 	})
 	stop, _ := serve(t, b, h, WorkerOptions{ShutdownTimeout: time.Second})
 	id := "run1/g000/select/0000"
-	if _, err := b.EnqueueOnce(ctx, asynq.NewTask("star:select", nil), asynq.TaskID(id), asynq.MaxRetry(0)); err != nil {
+	if _, err := b.EnqueueOnce(ctx, Job{Kind: "star:select", ID: id}); err != nil {
 		t.Fatal(err)
 	}
 	<-started
@@ -323,17 +323,17 @@ func TestShutdownOnLastTry(t *testing.T) {
 func TestFailureIsRetried(t *testing.T) {
 	t.Parallel()
 	b, ctx := setup(t, Options{})
-	h := asynq.HandlerFunc(func(ctx context.Context, task *asynq.Task) error {
-		if string(task.Payload()) == "permanent" {
-			return fmt.Errorf("bad genome: %w", asynq.SkipRetry)
+	h := Handler(func(ctx context.Context, task *Delivery) error {
+		if string(task.Payload) == "permanent" {
+			return fmt.Errorf("bad genome: %w", SkipRetry)
 		}
 		return errors.New("transient")
 	})
 	serve(t, b, h, WorkerOptions{})
-	if _, err := b.EnqueueOnce(ctx, asynq.NewTask("k", nil), asynq.TaskID("t1"), asynq.MaxRetry(3)); err != nil {
+	if _, err := b.EnqueueOnce(ctx, Job{Kind: "k", ID: "t1", MaxRetry: 3}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.EnqueueOnce(ctx, asynq.NewTask("k", []byte("permanent")), asynq.TaskID("t2"), asynq.MaxRetry(3)); err != nil {
+	if _, err := b.EnqueueOnce(ctx, Job{Kind: "k", ID: "t2", Payload: []byte("permanent"), MaxRetry: 3}); err != nil {
 		t.Fatal(err)
 	}
 	info := waitState(t, ctx, b, DefaultQueue, "t1", StateRetry, 10*time.Second)
@@ -355,8 +355,8 @@ func TestLostQueue(t *testing.T) {
 	srv := redistest.Start(t)
 	b, ctx := setup(t, Options{Addr: srv.Socket})
 	impatient, _ := setup(t, Options{Addr: srv.Socket, OutageLimit: -1})
-	opts := []asynq.Option{asynq.TaskID("r/g001/mutate/0003"), asynq.Queue("star-evolve")}
-	if enq, err := b.EnqueueOnce(ctx, asynq.NewTask("star:mutate", nil), opts...); err != nil || !enq {
+	job := Job{Kind: "star:mutate", ID: "r/g001/mutate/0003", Queue: "star-evolve"}
+	if enq, err := b.EnqueueOnce(ctx, job); err != nil || !enq {
 		t.Fatal(enq, err)
 	}
 	waitState(t, ctx, b, "star-evolve", "r/g001/mutate/0003", StatePending, time.Second)
@@ -377,7 +377,7 @@ func TestLostQueue(t *testing.T) {
 	if l := <-looked; l.err != nil || l.st != StateMissing {
 		t.Errorf("lookup across the restart = %s, %v; want missing", l.st, l.err)
 	}
-	if enq, err := b.EnqueueOnce(ctx, asynq.NewTask("star:mutate", nil), opts...); err != nil || !enq {
+	if enq, err := b.EnqueueOnce(ctx, job); err != nil || !enq {
 		t.Errorf("re-enqueue after loss = %v, %v", enq, err)
 	}
 }
@@ -392,9 +392,8 @@ func TestOutage(t *testing.T) {
 	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	b, ctx := setup(t, Options{Addr: srv.Socket, Logger: log})
-	task := asynq.NewTask("star:mutate", nil)
 	for i, stall := range []bool{false, true} {
-		opts := []asynq.Option{asynq.TaskID(fmt.Sprintf("r/g001/mutate/%04d", i)), asynq.Queue("star-evolve")}
+		job := Job{Kind: "star:mutate", ID: fmt.Sprintf("r/g001/mutate/%04d", i), Queue: "star-evolve"}
 		if stall {
 			srv.Pause()
 		} else {
@@ -402,7 +401,7 @@ func TestOutage(t *testing.T) {
 		}
 		enqueued := make(chan error, 1)
 		go func() {
-			_, err := b.EnqueueOnce(ctx, task, opts...)
+			_, err := b.EnqueueOnce(ctx, job)
 			enqueued <- err
 		}()
 		for !strings.Contains(logs.String(), "redis unreachable") {
@@ -430,7 +429,7 @@ func TestOutage(t *testing.T) {
 	short, _ := setup(t, Options{Addr: srv.Socket, OutageLimit: 300 * time.Millisecond})
 	srv.Kill()
 	start := time.Now()
-	_, err := short.EnqueueOnce(ctx, task, asynq.TaskID("r/g001/mutate/0009"), asynq.Queue("star-evolve"))
+	_, err := short.EnqueueOnce(ctx, Job{Kind: "star:mutate", ID: "r/g001/mutate/0009", Queue: "star-evolve"})
 	if !errors.Is(err, ErrRedisUnreachable) || !strings.Contains(err.Error(), "outage limit") {
 		t.Errorf("outage past the limit: %v, want ErrRedisUnreachable", err)
 	}
@@ -506,17 +505,16 @@ func TestIsTransient(t *testing.T) {
 
 func TestRetryDelay(t *testing.T) {
 	t.Parallel()
-	task := asynq.NewTask("k", nil)
-	if d := RetryDelay(3, asynq.ErrLeaseExpired, task); d != 0 {
+	if d := RetryDelay(3, asynq.ErrLeaseExpired); d != 0 {
 		t.Errorf("lease expired: %v", d)
 	}
-	if d := RetryDelay(0, fmt.Errorf("%w: context canceled", ErrInterrupted), task); d != 0 {
+	if d := RetryDelay(0, fmt.Errorf("%w: context canceled", ErrInterrupted)); d != 0 {
 		t.Errorf("interrupted: %v", d)
 	}
-	if d := RetryDelay(0, errors.New("x"), task); d < 15*time.Second {
+	if d := RetryDelay(0, errors.New("x")); d < 15*time.Second {
 		t.Errorf("error: %v", d)
 	}
-	if d := RetryDelay(7, fmt.Errorf("report: %w", ErrRequeue), task); d != 0 {
+	if d := RetryDelay(7, fmt.Errorf("report: %w", ErrRequeue)); d != 0 {
 		t.Errorf("requeued: %v", d)
 	}
 	if isFailure(fmt.Errorf("%w: x", ErrInterrupted)) || isFailure(fmt.Errorf("x: %w", ErrRequeue)) ||
@@ -540,7 +538,7 @@ func TestParseQueues(t *testing.T) {
 		}
 	}
 	b, _ := setup(t, Options{})
-	if _, err := b.NewWorker(asynq.HandlerFunc(nil), WorkerOptions{Queues: map[string]int{"q": 0}}); err == nil {
+	if _, err := b.NewWorker(Handler(nil), WorkerOptions{Queues: map[string]int{"q": 0}}); err == nil {
 		t.Error("priority 0 accepted")
 	}
 	if _, err := b.NewWorker(nil, WorkerOptions{}); err == nil {
@@ -595,7 +593,7 @@ func TestPasswordNeverLogged(t *testing.T) {
 		t.Errorf("String() = %q", s)
 	}
 	b, ctx := setup(t, Options{Password: "hunter2", Logger: log})
-	w, err := b.NewWorker(asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil }), WorkerOptions{})
+	w, err := b.NewWorker(Handler(func(context.Context, *Delivery) error { return nil }), WorkerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -657,14 +655,14 @@ func TestLookupArchivedByOperator(t *testing.T) {
 	var logs bytes.Buffer
 	b, ctx := setup(t, Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	for _, id := range []string{"run1/g000/train/0000", "run1/g000/train/0001"} {
-		if _, err := b.EnqueueOnce(ctx, asynq.NewTask("star:train", nil), asynq.TaskID(id), asynq.Queue("star-train")); err != nil {
+		if _, err := b.EnqueueOnce(ctx, Job{Kind: "star:train", ID: id, Queue: "star-train"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := b.Inspector().ArchiveTask("star-train", "run1/g000/train/0000"); err != nil {
+	if err := b.inspector.ArchiveTask("star-train", "run1/g000/train/0000"); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := b.Inspector().ArchiveAllPendingTasks("star-train"); err != nil || n != 1 {
+	if n, err := b.ArchivePending(ctx, "star-train"); err != nil || n != 1 {
 		t.Fatalf("ArchiveAllPendingTasks = %d, %v", n, err)
 	}
 	for _, id := range []string{"run1/g000/train/0000", "run1/g000/train/0001"} {
@@ -672,7 +670,7 @@ func TestLookupArchivedByOperator(t *testing.T) {
 		if err != nil || st != StateMissing || info != nil {
 			t.Errorf("LookupTask(%s archived by an operator) = %s, %v, %v; want missing", id, st, info, err)
 		}
-		if enq, err := b.EnqueueOnce(ctx, asynq.NewTask("star:train", nil), asynq.TaskID(id), asynq.Queue("star-train")); err != nil || !enq {
+		if enq, err := b.EnqueueOnce(ctx, Job{Kind: "star:train", ID: id, Queue: "star-train"}); err != nil || !enq {
 			t.Errorf("EnqueueOnce(%s) after LookupTask = %v, %v; want enqueued again", id, enq, err)
 		}
 	}
@@ -681,15 +679,21 @@ func TestLookupArchivedByOperator(t *testing.T) {
 	}
 
 	// A task that failed for good keeps its verdict.
-	fail := asynq.HandlerFunc(func(context.Context, *asynq.Task) error {
-		return fmt.Errorf("bad genome: %w", asynq.SkipRetry)
+	fail := Handler(func(context.Context, *Delivery) error {
+		return fmt.Errorf("bad genome: %w", SkipRetry)
 	})
 	serve(t, b, fail, WorkerOptions{Queues: map[string]int{"star-evolve": 1}})
-	if _, err := b.EnqueueOnce(ctx, asynq.NewTask("star:mutate", nil), asynq.TaskID("run1/g001/mutate/0000"), asynq.Queue("star-evolve")); err != nil {
+	if _, err := b.EnqueueOnce(ctx, Job{Kind: "star:mutate", ID: "run1/g001/mutate/0000", Queue: "star-evolve"}); err != nil {
 		t.Fatal(err)
 	}
 	info := waitState(t, ctx, b, "star-evolve", "run1/g001/mutate/0000", StateArchived, 10*time.Second)
 	if !strings.Contains(info.LastErr, "bad genome") {
 		t.Errorf("failed task archived with %q", info.LastErr)
 	}
+}
+
+// withPayload returns job carrying payload.
+func withPayload(job Job, payload string) Job {
+	job.Payload = []byte(payload)
+	return job
 }

@@ -51,8 +51,9 @@ type WorkerOptions struct {
 	// it is pushed back to its queue and abandoned. Default 30s.
 	ShutdownTimeout time.Duration
 
-	// RetryDelay says when a failed task runs again. Default RetryDelay.
-	RetryDelay asynq.RetryDelayFunc
+	// RetryDelay says when a failed task runs again, given how many
+	// attempts failed before and the error. Default RetryDelay.
+	RetryDelay func(retried int, err error) time.Duration
 
 	// TaskCheckInterval is how long an idle worker waits before polling
 	// empty queues again. Default 1s (asynq's).
@@ -61,9 +62,6 @@ type WorkerOptions struct {
 	// DelayedTaskCheckInterval is how often scheduled and retrying tasks
 	// whose time has come move to pending. Default 1s.
 	DelayedTaskCheckInterval time.Duration
-
-	// ErrorHandler, if set, sees every error a handler returns.
-	ErrorHandler asynq.ErrorHandler
 
 	// HealthCheck, if set, is called every HealthCheckInterval with the
 	// result of pinging Redis (nil when healthy).
@@ -108,11 +106,11 @@ func (o WorkerOptions) validate() error {
 // worker died; asynq noticed late already), an interrupted shutdown or
 // ErrRequeue, and asynq's exponential back-off (15s, 16s, 31s, 96s, ...
 // plus jitter) after a handler error.
-func RetryDelay(n int, err error, t *asynq.Task) time.Duration {
+func RetryDelay(retried int, err error) time.Duration {
 	if errors.Is(err, asynq.ErrLeaseExpired) || errors.Is(err, ErrInterrupted) || errors.Is(err, ErrRequeue) {
 		return 0
 	}
-	return asynq.DefaultRetryDelayFunc(n, err, t)
+	return asynq.DefaultRetryDelayFunc(retried, err, nil)
 }
 
 // isFailure keeps interruptions and requeued tasks out of the retry count.
@@ -137,7 +135,7 @@ type Worker struct {
 // task's context is cancelled when the worker shuts down; a handler that
 // then returns (typically ctx.Err(), after checkpointing) has its task put
 // back in the queue without a retry counted.
-func (b *Broker) NewWorker(h asynq.Handler, opts WorkerOptions) (*Worker, error) {
+func (b *Broker) NewWorker(h Handler, opts WorkerOptions) (*Worker, error) {
 	if h == nil {
 		return nil, errors.New("creating worker: nil handler")
 	}
@@ -151,18 +149,17 @@ func (b *Broker) NewWorker(h asynq.Handler, opts WorkerOptions) (*Worker, error)
 		Concurrency:              opts.Concurrency,
 		Queues:                   opts.Queues,
 		StrictPriority:           opts.StrictPriority,
-		RetryDelayFunc:           opts.RetryDelay,
+		RetryDelayFunc:           func(n int, err error, _ *asynq.Task) time.Duration { return opts.RetryDelay(n, err) },
 		IsFailure:                isFailure,
 		ShutdownTimeout:          opts.ShutdownTimeout,
 		TaskCheckInterval:        opts.TaskCheckInterval,
 		DelayedTaskCheckInterval: opts.DelayedTaskCheckInterval,
-		ErrorHandler:             opts.ErrorHandler,
 		HealthCheckFunc:          opts.HealthCheck,
 		HealthCheckInterval:      opts.HealthCheckInterval,
 		Logger:                   NewLogger(b.log),
 		LogLevel:                 logLevel(b.log),
 	})
-	w.handler = w.wrap(h)
+	w.handler = w.wrap(h.asynq())
 	return w, nil
 }
 

@@ -9,7 +9,7 @@ import (
 	"errors"
 
 	"fmt"
-	"github.com/hibiken/asynq"
+	"github.com/star-pipeline/star-pipeline/runner"
 	"strconv"
 	"strings"
 )
@@ -102,7 +102,7 @@ func ParseNode(id string) (Node, error) {
 
 // ErrPermanent marks a failure that retrying cannot fix (a bad genome, a
 // non-finite loss, out of memory). Handlers wrap it together with
-// asynq.SkipRetry so the queue archives the task at once.
+// runner.SkipRetry so the queue archives the task at once.
 var ErrPermanent = errors.New("permanent failure")
 
 // permanent marks err as a failure no retry can fix.
@@ -114,11 +114,11 @@ func permanent(err error) error {
 }
 
 // permanentError keeps err's message and matches ErrPermanent and
-// asynq.SkipRetry, so the queue archives the task without retrying.
+// runner.SkipRetry, so the queue archives the task without retrying.
 type permanentError struct{ err error }
 
 func (e permanentError) Error() string   { return e.err.Error() }
-func (e permanentError) Unwrap() []error { return []error{e.err, ErrPermanent, asynq.SkipRetry} }
+func (e permanentError) Unwrap() []error { return []error{e.err, ErrPermanent, runner.SkipRetry} }
 
 // IsPermanent reports whether err is a permanent failure.
 func IsPermanent(err error) bool { return errors.Is(err, ErrPermanent) }

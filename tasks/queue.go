@@ -3,7 +3,7 @@ package tasks
 import (
 	"time"
 
-	"github.com/hibiken/asynq"
+	"github.com/star-pipeline/star-pipeline/runner"
 )
 
 // Queues of a search. Workers serve the evolution and training queues; the
@@ -41,13 +41,8 @@ func DefaultPolicy(s Stage, trainTimeout time.Duration) Policy {
 	}
 }
 
-// Options returns the asynq options that enqueue node n under policy p.
-func (p Policy) Options(n Node) []asynq.Option {
-	return []asynq.Option{
-		asynq.TaskID(n.ID()),
-		asynq.Queue(p.Queue),
-		asynq.Timeout(p.Timeout),
-		asynq.MaxRetry(p.MaxRetry),
-		asynq.Retention(p.Retention),
-	}
+// Job returns the queue job of node n, carrying payload, under policy p.
+func (p Policy) Job(n Node, payload []byte) runner.Job {
+	return runner.Job{Kind: n.Stage.Kind(), ID: n.ID(), Queue: p.Queue, Payload: payload,
+		Timeout: p.Timeout, MaxRetry: p.MaxRetry, Retention: p.Retention}
 }

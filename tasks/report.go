@@ -9,7 +9,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/hibiken/asynq"
+	"github.com/star-pipeline/star-pipeline/runner"
 )
 
 // KindReport is the task type of a worker's report to the coordinator.
@@ -62,44 +62,36 @@ func RequeuedID(node string) string { return "requeued/" + node }
 
 // NewStartedTask returns the control-queue task saying that r.Node began on
 // r.Worker at r.Started.
-func NewStartedTask(r Report) (*asynq.Task, []asynq.Option, error) {
+func NewStartedTask(r Report) (runner.Job, error) {
 	r.Running, r.Requeued, r.OK, r.Result, r.Error = true, false, false, nil, ""
 	return newNote(KindStarted, StartedID(r.Node), r)
 }
 
 // NewRequeuedTask returns the control-queue task saying that an attempt of
 // r.Node ended with r.Error and the node went back to the queue.
-func NewRequeuedTask(r Report) (*asynq.Task, []asynq.Option, error) {
+func NewRequeuedTask(r Report) (runner.Job, error) {
 	r.Running, r.Requeued, r.OK, r.Result = false, true, false, nil
 	return newNote(KindRequeued, RequeuedID(r.Node), r)
 }
 
 // newNote is a control-queue task that says how a node is going: no
 // result, no retention.
-func newNote(kind, id string, r Report) (*asynq.Task, []asynq.Option, error) {
+func newNote(kind, id string, r Report) (runner.Job, error) {
 	data, err := json.Marshal(r)
 	if err != nil {
-		return nil, nil, fmt.Errorf("encoding a note on %s: %w", r.Node, err)
+		return runner.Job{}, fmt.Errorf("encoding a note on %s: %w", r.Node, err)
 	}
-	return asynq.NewTask(kind, data), []asynq.Option{
-		asynq.TaskID(id),
-		asynq.Queue(QueueControl),
-		asynq.MaxRetry(3),
-	}, nil
+	return runner.Job{Kind: kind, ID: id, Queue: QueueControl, Payload: data, MaxRetry: 3}, nil
 }
 
 // NewReportTask returns the control-queue task carrying r.
-func NewReportTask(r Report) (*asynq.Task, []asynq.Option, error) {
+func NewReportTask(r Report) (runner.Job, error) {
 	data, err := json.Marshal(r)
 	if err != nil {
-		return nil, nil, fmt.Errorf("encoding report of %s: %w", r.Node, err)
+		return runner.Job{}, fmt.Errorf("encoding report of %s: %w", r.Node, err)
 	}
-	return asynq.NewTask(KindReport, data), []asynq.Option{
-		asynq.TaskID(ReportID(r.Node)),
-		asynq.Queue(QueueControl),
-		asynq.MaxRetry(25),
-		asynq.Retention(Retention),
-	}, nil
+	return runner.Job{Kind: KindReport, ID: ReportID(r.Node), Queue: QueueControl, Payload: data,
+		MaxRetry: 25, Retention: Retention}, nil
 }
 
 // DecodeReport decodes a report task's payload.
@@ -138,7 +130,7 @@ func DecodeControl(kind string, data []byte) (Report, error) {
 // Enqueuer enqueues a task unless one with the same id exists; it reports
 // whether it enqueued. runner.Broker.EnqueueOnce is one.
 type Enqueuer interface {
-	EnqueueOnce(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (bool, error)
+	EnqueueOnce(ctx context.Context, job runner.Job) (bool, error)
 }
 
 // Handlers runs the nodes of searches on a worker.
@@ -161,8 +153,8 @@ type Handlers struct {
 // DefaultAnnounceAfter is the default Handlers.AnnounceAfter.
 const DefaultAnnounceAfter = time.Second
 
-// Mux returns the asynq handler of every stage.
-func (h *Handlers) Mux() *asynq.ServeMux {
+// Handler returns the handler of every stage's jobs.
+func (h *Handlers) Handler() runner.Handler {
 	if h.Worker == "" {
 		host, _ := os.Hostname()
 		h.Worker = fmt.Sprintf("%s:%d", host, os.Getpid())
@@ -170,13 +162,13 @@ func (h *Handlers) Mux() *asynq.ServeMux {
 	if h.Logger == nil {
 		h.Logger = slog.New(slog.DiscardHandler)
 	}
-	mux := asynq.NewServeMux()
+	mux := runner.NewMux()
 	mux.Handle(StageRecombine.Kind(), h.stage(decoded(Recombine)))
 	mux.Handle(StageMutate.Kind(), h.stage(decoded(Mutate)))
 	mux.Handle(StageSelect.Kind(), h.stage(decoded(Select)))
 	mux.Handle(StageTrain.Kind(), h.announced(h.stage(decoded(h.Evaluator.Train))))
 	mux.Handle(StageEvaluate.Kind(), h.stage(decoded(h.Evaluator.Evaluate)))
-	return mux
+	return mux.Handler()
 }
 
 // decoded adapts a typed stage function to raw JSON in and out.
@@ -194,20 +186,18 @@ func decoded[P, R any](fn func(context.Context, P) (R, error)) func(context.Cont
 // as the task's result, so a restarted coordinator finds it in the queue),
 // or its error when no retry is left. An interrupted node reports nothing:
 // it goes back to the queue.
-func (h *Handlers) stage(fn func(context.Context, []byte) (any, error)) asynq.HandlerFunc {
-	return func(ctx context.Context, t *asynq.Task) error {
-		id, _ := asynq.GetTaskID(ctx)
+func (h *Handlers) stage(fn func(context.Context, []byte) (any, error)) runner.Handler {
+	return func(ctx context.Context, d *runner.Delivery) error {
+		id := d.ID
 		rep := Report{Node: id, Worker: h.Worker, Started: time.Now().UTC()}
-		res, err := fn(ctx, t.Payload())
+		res, err := fn(ctx, d.Payload)
 		rep.Finished = time.Now().UTC()
 		if err != nil {
 			if ctx.Err() != nil {
 				return err
 			}
-			retried, _ := asynq.GetRetryCount(ctx)
-			maxRetry, _ := asynq.GetMaxRetry(ctx)
 			rep.Permanent = IsPermanent(err)
-			if !rep.Permanent && retried < maxRetry {
+			if !rep.Permanent && !d.LastAttempt() {
 				h.Logger.Warn("node failed; the queue retries it", "node", id, "err", err)
 				return err
 			}
@@ -221,10 +211,8 @@ func (h *Handlers) stage(fn func(context.Context, []byte) (any, error)) asynq.Ha
 		if rep.Result, err = json.Marshal(res); err != nil {
 			return permanent(fmt.Errorf("encoding result: %w", err))
 		}
-		if w := t.ResultWriter(); w != nil {
-			if _, err := w.Write(rep.Result); err != nil {
-				return fmt.Errorf("writing result of %s: %w", id, err)
-			}
+		if err := d.WriteResult(rep.Result); err != nil {
+			return err
 		}
 		return h.report(ctx, rep)
 	}
@@ -236,9 +224,9 @@ func (h *Handlers) stage(fn func(context.Context, []byte) (any, error)) asynq.Ha
 // stopping): a training takes minutes, and its candidate shows as training
 // while, and only while, a worker trains it. The notes are best effort: a
 // failure to send one is logged and the node runs all the same.
-func (h *Handlers) announced(next asynq.Handler) asynq.HandlerFunc {
-	return func(ctx context.Context, t *asynq.Task) error {
-		id, _ := asynq.GetTaskID(ctx)
+func (h *Handlers) announced(next runner.Handler) runner.Handler {
+	return func(ctx context.Context, d *runner.Delivery) error {
+		id := d.ID
 		started := Report{Node: id, Worker: h.Worker, Started: time.Now().UTC()}
 		after := h.AnnounceAfter
 		if after <= 0 {
@@ -249,7 +237,7 @@ func (h *Handlers) announced(next asynq.Handler) asynq.HandlerFunc {
 			defer close(noted)
 			h.note(ctx, NewStartedTask, started)
 		})
-		err := next.ProcessTask(ctx, t)
+		err := next(ctx, d)
 		if timer.Stop() {
 			return err // ended before it was announced: nothing to take back
 		}
@@ -257,9 +245,7 @@ func (h *Handlers) announced(next asynq.Handler) asynq.HandlerFunc {
 		if err == nil {
 			return nil
 		}
-		retried, _ := asynq.GetRetryCount(ctx)
-		maxRetry, _ := asynq.GetMaxRetry(ctx)
-		if ctx.Err() != nil || (!IsPermanent(err) && retried < maxRetry) {
+		if ctx.Err() != nil || (!IsPermanent(err) && !d.LastAttempt()) {
 			h.note(ctx, NewRequeuedTask, Report{Node: id, Worker: h.Worker, Finished: time.Now().UTC(), Error: err.Error()})
 		}
 		return err
@@ -267,13 +253,13 @@ func (h *Handlers) announced(next asynq.Handler) asynq.HandlerFunc {
 }
 
 // note sends a started or requeued note, logging a failure.
-func (h *Handlers) note(ctx context.Context, build func(Report) (*asynq.Task, []asynq.Option, error), r Report) {
-	task, opts, err := build(r)
+func (h *Handlers) note(ctx context.Context, build func(Report) (runner.Job, error), r Report) {
+	job, err := build(r)
 	if err == nil {
 		// A note on a node interrupted by a shutdown must still leave.
 		nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		_, err = h.Reports.EnqueueOnce(nctx, task, opts...)
+		_, err = h.Reports.EnqueueOnce(nctx, job)
 	}
 	if err != nil {
 		h.Logger.Warn("telling the coordinator how a node goes", "node", r.Node, "err", err)
@@ -281,7 +267,7 @@ func (h *Handlers) note(ctx context.Context, build func(Report) (*asynq.Task, []
 }
 
 func (h *Handlers) report(ctx context.Context, r Report) error {
-	task, opts, err := NewReportTask(r)
+	job, err := NewReportTask(r)
 	if err != nil {
 		return err
 	}
@@ -289,7 +275,7 @@ func (h *Handlers) report(ctx context.Context, r Report) error {
 	// right after the work is done.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if _, err := h.Reports.EnqueueOnce(ctx, task, opts...); err != nil {
+	if _, err := h.Reports.EnqueueOnce(ctx, job); err != nil {
 		return fmt.Errorf("reporting %s: %w", r.Node, err)
 	}
 	return nil

@@ -7,11 +7,10 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/evolve"
 	"github.com/star-pipeline/star-pipeline/genome"
+	"github.com/star-pipeline/star-pipeline/runner"
 	"github.com/star-pipeline/star-pipeline/search"
 	"github.com/star-pipeline/star-pipeline/trainer"
 )
@@ -65,7 +64,7 @@ func FuzzDecodeReport(f *testing.F) {
 func TestPermanentErrors(t *testing.T) {
 	t.Parallel()
 	err := permanent(errors.New("bad genome"))
-	if !IsPermanent(err) || !errors.Is(err, asynq.SkipRetry) || err.Error() != "bad genome" {
+	if !IsPermanent(err) || !errors.Is(err, runner.SkipRetry) || err.Error() != "bad genome" {
 		t.Errorf("permanent = %v", err)
 	}
 	if IsPermanent(errors.New("flaky")) || permanent(nil) != nil {
@@ -250,11 +249,11 @@ func TestEvalBatchesReachTheTextTask(t *testing.T) {
 // is a start or an end; other kinds are refused.
 func TestDecodeControl(t *testing.T) {
 	t.Parallel()
-	task, opts, err := NewStartedTask(Report{Node: "r/g000/train/0001", Worker: "w1", OK: true, Result: []byte(`{}`)})
-	if err != nil || task.Type() != KindStarted || len(opts) == 0 {
-		t.Fatalf("NewStartedTask = %v, %v, %v", task, opts, err)
+	job, err := NewStartedTask(Report{Node: "r/g000/train/0001", Worker: "w1", OK: true, Result: []byte(`{}`)})
+	if err != nil || job.Kind != KindStarted || job.Queue != QueueControl || job.ID != StartedID("r/g000/train/0001") {
+		t.Fatalf("NewStartedTask = %+v, %v", job, err)
 	}
-	r, err := DecodeControl(task.Type(), task.Payload())
+	r, err := DecodeControl(job.Kind, job.Payload)
 	if err != nil || !r.Running || r.OK || r.Result != nil || r.Worker != "w1" {
 		t.Errorf("started report decoded as %+v, %v", r, err)
 	}
@@ -262,15 +261,15 @@ func TestDecodeControl(t *testing.T) {
 	if err != nil || r.Running || !r.OK {
 		t.Errorf("final report decoded as %+v, %v", r, err)
 	}
-	task, _, err = NewRequeuedTask(Report{Node: "r/g000/train/0001", Worker: "w1", Error: "flaky", OK: true})
-	if err != nil || task.Type() != KindRequeued {
-		t.Fatalf("NewRequeuedTask = %v, %v", task, err)
+	job, err = NewRequeuedTask(Report{Node: "r/g000/train/0001", Worker: "w1", Error: "flaky", OK: true})
+	if err != nil || job.Kind != KindRequeued {
+		t.Fatalf("NewRequeuedTask = %+v, %v", job, err)
 	}
-	r, err = DecodeControl(task.Type(), task.Payload())
+	r, err = DecodeControl(job.Kind, job.Payload)
 	if err != nil || !r.Requeued || r.Running || r.OK || r.Error != "flaky" {
 		t.Errorf("requeued note decoded as %+v, %v", r, err)
 	}
-	if _, err := DecodeControl("star:other", task.Payload()); err == nil {
+	if _, err := DecodeControl("star:other", job.Payload); err == nil {
 		t.Error("an unknown control task kind was accepted")
 	}
 	if StartedID("r/g000/train/0001") == ReportID("r/g000/train/0001") {

@@ -144,7 +144,7 @@ func benchSearch(ctx context.Context, cfg config.Config, opts runner.Options, wo
 	}
 	defer db.Close()
 	h := &tasks.Handlers{Evaluator: tasks.StaticEvaluator{}, Reports: b}
-	w, err := b.NewWorker(h.Mux(), runner.WorkerOptions{Concurrency: workers, Queues: workerQueues(false),
+	w, err := b.NewWorker(h.Handler(), runner.WorkerOptions{Concurrency: workers, Queues: workerQueues(false),
 		TaskCheckInterval: 50 * time.Millisecond})
 	if err != nil {
 		return pipelineBench{}, err

@@ -212,7 +212,7 @@ func startWorkers(c *cli.Context, b *runner.Broker, n int, ev tasks.Evaluator) (
 		return func() {}, nil
 	}
 	h := &tasks.Handlers{Evaluator: ev, Reports: b, Logger: logger(c)}
-	w, err := b.NewWorker(h.Mux(), runner.WorkerOptions{Concurrency: n, Queues: workerQueues(false),
+	w, err := b.NewWorker(h.Handler(), runner.WorkerOptions{Concurrency: n, Queues: workerQueues(false),
 		TaskCheckInterval: 50 * time.Millisecond})
 	if err != nil {
 		return nil, err

@@ -73,7 +73,8 @@ func TestResumeAfterArchive(t *testing.T) {
 	want := reference(t)
 	srv := redistest.Start(t)
 	dir := workdir(t, staticConfig)
-	b, err := runner.Open(context.Background(), runner.Options{Addr: srv.Socket})
+	ctx := context.Background()
+	b, err := runner.Open(ctx, runner.Options{Addr: srv.Socket})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,14 +88,14 @@ func TestResumeAfterArchive(t *testing.T) {
 		t.Fatal(err)
 	}
 	pending := func() map[string]int {
-		queues, err := b.Inspector().Queues()
+		stats, err := b.QueueStats(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		out := map[string]int{}
-		for _, q := range queues {
-			if info, err := b.Inspector().GetQueueInfo(q); err == nil && info.Pending > 0 {
-				out[q] = info.Pending
+		for _, info := range stats {
+			if info.Pending > 0 {
+				out[info.Queue] = info.Pending
 			}
 		}
 		return out
@@ -114,7 +115,7 @@ func TestResumeAfterArchive(t *testing.T) {
 
 	archived := 0
 	for q := range pending() {
-		n, err := b.Inspector().ArchiveAllPendingTasks(q)
+		n, err := b.ArchivePending(ctx, q)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,12 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hibiken/asynqmon"
-	"github.com/redis/go-redis/v9"
 	"github.com/urfave/cli/v2"
 
 	"github.com/star-pipeline/star-pipeline/dashboard"
-	"github.com/star-pipeline/star-pipeline/runner"
 )
 
 func init() { register(serveCommand()) }
@@ -61,13 +58,6 @@ func serveCommand() *cli.Command {
 		Action: serve,
 	}
 }
-
-// brokerConn hands asynqmon a fresh client with the broker's connection
-// settings each time it asks, so that closing the monitor closes only its
-// own connections.
-type brokerConn struct{ b *runner.Broker }
-
-func (c brokerConn) MakeRedisClient() any { return redis.NewClient(c.b.Redis().Options()) }
 
 func serve(c *cli.Context) error {
 	args, err := commandArgs(c)
@@ -123,9 +113,8 @@ func serve(c *cli.Context) error {
 			return err
 		}
 		defer b.Close()
-		opts.Inspector = b.Inspector()
-		mon := asynqmon.New(asynqmon.Options{RootPath: monitoringPath, RedisConnOpt: brokerConn{b},
-			ReadOnly: !opts.AllowActions})
+		opts.Queues = b
+		mon := b.Monitor(monitoringPath, !opts.AllowActions)
 		defer mon.Close()
 		opts.Monitor, opts.MonitoringPath = mon, monitoringPath+"/"
 	}

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/star-pipeline/star-pipeline/internal/redistest"
 	"github.com/star-pipeline/star-pipeline/plot/plottest"
 	"github.com/star-pipeline/star-pipeline/runner"
@@ -303,16 +301,22 @@ func TestServeMonitorGuarded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if _, err := b.Client().Enqueue(asynq.NewTask("star:test", nil), asynq.Queue("star-train")); err != nil {
+	if _, err := b.EnqueueOnce(context.Background(), runner.Job{Kind: "star:test", ID: "test-1", Queue: "star-train"}); err != nil {
 		t.Fatal(err)
 	}
 	queue := func() (paused bool, pending, archived int) {
 		t.Helper()
-		info, err := b.Inspector().GetQueueInfo("star-train")
+		stats, err := b.QueueStats(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		return info.Paused, info.Pending, info.Archived
+		for _, info := range stats {
+			if info.Queue == "star-train" {
+				return info.Paused, info.Pending, info.Archived
+			}
+		}
+		t.Fatal("no queue star-train")
+		return
 	}
 
 	url, stop := startServe(t, "--db", dbPath, "--redis", srv.Socket, "--allow-actions", "--verbose")
@@ -351,7 +355,7 @@ func TestServeMonitorGuarded(t *testing.T) {
 
 	url, _ = startServe(t, "--db", dbPath, "--redis", srv.Socket)
 	sameOrigin = map[string]string{"Origin": url, "Sec-Fetch-Site": "same-origin"}
-	if _, err := b.Client().Enqueue(asynq.NewTask("star:test", nil), asynq.Queue("star-train")); err != nil {
+	if _, err := b.EnqueueOnce(context.Background(), runner.Job{Kind: "star:test", ID: "test-2", Queue: "star-train"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {

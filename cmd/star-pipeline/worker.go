@@ -63,7 +63,7 @@ func worker(c *cli.Context) error {
 	}
 	defer b.Close()
 	h := &tasks.Handlers{Evaluator: ev, Reports: b, Logger: logger(c)}
-	w, err := b.NewWorker(h.Mux(), runner.WorkerOptions{Concurrency: c.Int("concurrency"), Queues: queues,
+	w, err := b.NewWorker(h.Handler(), runner.WorkerOptions{Concurrency: c.Int("concurrency"), Queues: queues,
 		TaskCheckInterval: c.Duration("poll")})
 	if err != nil {
 		return err

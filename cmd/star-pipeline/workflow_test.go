@@ -451,11 +451,11 @@ func TestWorkerCrash(t *testing.T) {
 	}
 	defer b.Close()
 	for deadline := time.Now().Add(2 * time.Minute); ; {
-		active, _ := b.Inspector().ListActiveTasks(tasks.QueueTrain)
-		if len(active) > 0 && active[0].Type == tasks.StageTrain.Kind() {
+		active, _ := b.ActiveJobs(ctx, tasks.QueueTrain)
+		if len(active) > 0 && trainNode(active[0]) {
 			time.Sleep(300 * time.Millisecond) // well inside the training
 			_ = victim.Process.Kill()
-			t.Logf("killed worker %d while it ran %s", victim.Process.Pid, active[0].ID)
+			t.Logf("killed worker %d while it ran %s", victim.Process.Pid, active[0])
 			break
 		}
 		if time.Now().After(deadline) {
@@ -858,4 +858,10 @@ func TestLeaseAndOutageFlags(t *testing.T) {
 		{[]string{"worker", "--redis", "127.0.0.1:1", "--redis-outage", "-5m"}, "--redis-outage"},
 		{[]string{"coordinator", "--redis", "127.0.0.1:1", "--redis-outage", "x"}, "redis-outage"},
 	})
+}
+
+// trainNode reports whether the job id names a training node.
+func trainNode(id string) bool {
+	n, err := tasks.ParseNode(id)
+	return err == nil && n.Stage == tasks.StageTrain
 }
