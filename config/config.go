@@ -9,9 +9,11 @@
 package config
 
 import (
+	"slices"
 	"time"
 
 	"github.com/star-pipeline/star-pipeline/arch"
+	"github.com/star-pipeline/star-pipeline/data"
 )
 
 // Algorithm names.
@@ -33,7 +35,9 @@ const (
 // Objectives lists every known objective name in a fixed order.
 var Objectives = []string{Perplexity, MADScore, Params, CacheBytes, Latency}
 
-// MAD task names (docs/design.md, section 4).
+// MAD task names as run configs spell them (docs/design.md, section 4):
+// data's names (data.MADTasks) with underscores for dashes, in the same
+// order.
 const (
 	InContextRecall  = "in_context_recall"
 	NoisyRecall      = "noisy_recall"
@@ -291,27 +295,28 @@ type MADTask struct {
 	TestExamples int `yaml:"test_examples,omitempty" json:"test_examples,omitempty"`
 }
 
+// A search's MAD sets are smaller than the MAD paper's (data's
+// DefaultTrainExamples and DefaultTestExamples): every candidate trains
+// on every task at every sweep point (docs/design.md, section 4).
+const (
+	SearchTrainExamples = 4096
+	SearchTestExamples  = 256
+)
+
 // MADDefaults returns the baseline knobs of the named task, or false if the
-// name is unknown.
+// name is unknown. The knobs are data's table (data.MADDefaults), the one
+// place they are written; the set sizes are a search's.
 func MADDefaults(name string) (MADTask, bool) {
-	t := MADTask{Name: name, TrainExamples: 4096, TestExamples: 256}
-	switch name {
-	case InContextRecall:
-		t.Vocab, t.Length = 16, 128
-	case NoisyRecall:
-		t.Vocab, t.Length, t.Noise, t.NoiseVocab = 16, 128, 0.2, 16
-	case FuzzyRecall:
-		t.Vocab, t.Length, t.MaxKeyLen = 16, 128, 3
-	case SelectiveCopying:
-		t.Vocab, t.Length, t.Tokens = 16, 256, 16
-	case Compression:
-		t.Vocab, t.Length = 16, 32
-	case Memorization:
-		t.Vocab, t.Length = 256, 32
-	default:
+	if !slices.Contains(MADTasks, name) {
 		return MADTask{}, false
 	}
-	return t, true
+	d, err := data.MADDefaults(name)
+	if err != nil {
+		return MADTask{}, false
+	}
+	return MADTask{Name: name, Vocab: d.Vocab, Length: d.Length, Noise: d.Noise, NoiseVocab: d.NoiseVocab,
+		MaxKeyLen: d.MaxKeyLen, Tokens: d.Tokens,
+		TrainExamples: SearchTrainExamples, TestExamples: SearchTestExamples}, true
 }
 
 // withDefaults fills every zero knob with the task's baseline value.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/star-pipeline/star-pipeline/data"
 )
 
 func mustParse(t *testing.T, s string) Config {
@@ -583,5 +585,35 @@ func TestBackendValues(t *testing.T) {
 		if _, err := Parse([]byte("backend: " + b)); err == nil || !strings.Contains(err.Error(), "backend") {
 			t.Errorf("backend %s accepted (err %v)", b, err)
 		}
+	}
+}
+
+// The MAD table is data's: config's names are data's spelled with
+// underscores, in the same order, and every knob default comes from it.
+func TestMADTableIsData(t *testing.T) {
+	t.Parallel()
+	if len(MADTasks) != len(data.MADTasks) {
+		t.Fatalf("config lists %d MAD tasks, data %d", len(MADTasks), len(data.MADTasks))
+	}
+	for i, name := range MADTasks {
+		if want := strings.ReplaceAll(data.MADTasks[i], "-", "_"); name != want {
+			t.Errorf("MADTasks[%d] = %q, want %q", i, name, want)
+		}
+		got, ok := MADDefaults(name)
+		d, err := data.MADDefaults(name)
+		if !ok || err != nil {
+			t.Fatalf("MADDefaults(%q): %v, %v", name, ok, err)
+		}
+		if got.Vocab != d.Vocab || got.Length != d.Length || got.Noise != d.Noise || got.NoiseVocab != d.NoiseVocab ||
+			got.MaxKeyLen != d.MaxKeyLen || got.Tokens != d.Tokens {
+			t.Errorf("%s: config defaults %+v differ from data's %+v", name, got, d)
+		}
+		if got.TrainExamples != SearchTrainExamples || got.TestExamples != SearchTestExamples {
+			t.Errorf("%s: set sizes %d/%d, want the search's %d/%d", name, got.TrainExamples, got.TestExamples,
+				SearchTrainExamples, SearchTestExamples)
+		}
+	}
+	if _, ok := MADDefaults("in-context-recall"); ok {
+		t.Error("config accepted data's spelling of a task name; run configs use underscores")
 	}
 }

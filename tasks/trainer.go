@@ -179,18 +179,10 @@ func recipe(c config.Config, seed uint64, j job) trainer.Config {
 	t := c.Training
 	return trainer.Config{
 		Steps: t.Steps, BatchSize: t.BatchSize, LearningRate: j.LR,
-		WarmupFraction: orNone(t.WarmupFraction), Beta1: t.Beta1, Beta2: t.Beta2,
-		WeightDecay: orNone(j.WD), GradClip: t.GradClip, Seed: seed,
+		WarmupFraction: trainer.ZeroMeansNone(t.WarmupFraction), Beta1: t.Beta1, Beta2: t.Beta2,
+		WeightDecay: trainer.ZeroMeansNone(j.WD), GradClip: t.GradClip, Seed: seed,
 		CheckpointEvery: t.CheckpointEvery, Precision: trainer.Precision(t.Precision),
 	}
-}
-
-// orNone maps an explicit 0 to the trainer's "none" (a negative value).
-func orNone(v float64) float64 {
-	if v == 0 {
-		return -1
-	}
-	return v
 }
 
 // evalMetrics is what evaluation reports per model.

@@ -65,6 +65,16 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// ZeroMeansNone maps a setting a user gave as 0 (no weight decay, no
+// warmup) to Config's "none", a negative value: in a Config, 0 means the
+// default. Run configs and the train command's flags both say 0 for none.
+func ZeroMeansNone(v float64) float64 {
+	if v == 0 {
+		return -1
+	}
+	return v
+}
+
 // Defaults of Config.
 const (
 	DefaultBatchSize      = 16

@@ -120,7 +120,7 @@ func trainAction(c *cli.Context) error {
 	dims := arch.Config{Width: c.Int("width"), HeadDim: c.Int("head-dim")}
 	cfg := trainer.Config{
 		Steps: c.Int("steps"), BatchSize: c.Int("batch"), LearningRate: c.Float64("lr"),
-		WeightDecay: noneIfZero(c.Float64("weight-decay")), WarmupFraction: noneIfZero(c.Float64("warmup")),
+		WeightDecay: trainer.ZeroMeansNone(c.Float64("weight-decay")), WarmupFraction: trainer.ZeroMeansNone(c.Float64("warmup")),
 		Seed: c.Uint64("seed"), Precision: precision, CheckpointDir: c.String("checkpoint"), CheckpointEvery: c.Int("checkpoint-every"),
 	}
 	switch {
@@ -259,15 +259,6 @@ func precisionOf(c *cli.Context) (trainer.Precision, error) {
 		return "", badInput("--precision: %w", err)
 	}
 	return p, nil
-}
-
-// noneIfZero maps a flag value of 0 (explicitly none) to the trainer's
-// "none" setting, a negative value.
-func noneIfZero(v float64) float64 {
-	if v == 0 {
-		return -1
-	}
-	return v
 }
 
 // newBackend creates the compute backend named by spec ("" for
