@@ -70,19 +70,11 @@ func serve(c *cli.Context) error {
 	if err := checkQueueFlags(c); err != nil {
 		return err
 	}
-	level := slog.LevelWarn
-	if c.Bool("verbose") {
-		level = slog.LevelInfo
+	log := serveLogger(c)
+	refresh, err := refreshOf(c)
+	if err != nil {
+		return err
 	}
-	log := slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
-	refresh := c.Duration("refresh")
-	switch {
-	case refresh < 0:
-		return badInput("--refresh %v is negative; give a duration such as 5s, or 0 to never reload", refresh)
-	case refresh == 0:
-		refresh = -1 // the dashboard's "never"
-	}
-
 	opener := openDB // the dashboard only reads, unless it may change runs
 	if c.Bool("allow-actions") {
 		opener = openDBToChange
@@ -98,12 +90,7 @@ func serve(c *cli.Context) error {
 		return badInput("listening on --addr %q: %w", c.String("addr"), err)
 	}
 	defer ln.Close()
-	var extra []string
-	for _, h := range c.StringSlice("allowed-hosts") {
-		if h = strings.TrimSpace(h); h != "" {
-			extra = append(extra, h)
-		}
-	}
+	extra := extraHosts(c)
 	opts := dashboard.Options{AllowActions: c.Bool("allow-actions"), Refresh: refresh, Logger: log,
 		AllowedHosts: allowedHosts(c.String("addr"), ln.Addr(), extra)}
 	if c.String("redis") != "" {
@@ -125,32 +112,75 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-
-	host, _, _ := net.SplitHostPort(ln.Addr().String())
-	if opts.AllowActions && !isLoopback(host) {
-		log.Warn("run actions are enabled on a non-loopback address: anyone who reaches it can pause and cancel runs",
-			"addr", ln.Addr().String())
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() && len(extra) == 0 {
-		log.Warn("listening on every interface, but answering only requests for localhost, 127.0.0.1 and [::1]: "+
-			"give the names clients use with --allowed-hosts, or '*' for any", "addr", ln.Addr().String())
-	}
-	srv := &http.Server{Handler: dash, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	warnExposure(log, ln.Addr(), opts.AllowActions, len(extra) > 0)
 	fmt.Fprintf(c.App.Writer, "dashboard at http://%s/\n", ln.Addr())
+	return serveUntilInterrupted(c.Context, ln, dash, log)
+}
 
+// serveLogger logs warnings to stderr, and with --verbose every request
+// that changes runs or queues.
+func serveLogger(c *cli.Context) *slog.Logger {
+	level := slog.LevelWarn
+	if c.Bool("verbose") {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
+}
+
+// refreshOf returns --refresh as the dashboard takes it: 0 means never,
+// which the dashboard spells -1.
+func refreshOf(c *cli.Context) (time.Duration, error) {
+	refresh := c.Duration("refresh")
+	switch {
+	case refresh < 0:
+		return 0, badInput("--refresh %v is negative; give a duration such as 5s, or 0 to never reload", refresh)
+	case refresh == 0:
+		return -1, nil
+	}
+	return refresh, nil
+}
+
+// extraHosts returns the non-empty entries of --allowed-hosts.
+func extraHosts(c *cli.Context) []string {
+	var extra []string
+	for _, h := range c.StringSlice("allowed-hosts") {
+		if h = strings.TrimSpace(h); h != "" {
+			extra = append(extra, h)
+		}
+	}
+	return extra
+}
+
+// warnExposure warns when run actions are reachable beyond loopback, and
+// when every interface is bound but only loopback names are answered.
+func warnExposure(log *slog.Logger, addr net.Addr, actions, extraHosts bool) {
+	host, _, _ := net.SplitHostPort(addr.String())
+	if actions && !isLoopback(host) {
+		log.Warn("run actions are enabled on a non-loopback address: anyone who reaches it can pause and cancel runs",
+			"addr", addr.String())
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() && !extraHosts {
+		log.Warn("listening on every interface, but answering only requests for localhost, 127.0.0.1 and [::1]: "+
+			"give the names clients use with --allowed-hosts, or '*' for any", "addr", addr.String())
+	}
+}
+
+// serveUntilInterrupted serves h on ln until ctx ends (Ctrl-C), then shuts
+// down cleanly, giving requests in flight 5 seconds. Interrupting is how a
+// dashboard is stopped, so it then returns nil.
+func serveUntilInterrupted(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
 	case err := <-served:
 		return fmt.Errorf("serving the dashboard: %w", err)
-	case <-c.Context.Done():
+	case <-ctx.Done():
 	}
-	// Interrupting is how a dashboard is stopped: after a clean shutdown
-	// it exits 0, quietly. Requests still in flight get 5 seconds.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Context), 5*time.Second)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
+	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutting the dashboard down: %w", err)
 	}
 	return nil

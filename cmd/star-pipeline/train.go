@@ -89,19 +89,62 @@ type trainOutput struct {
 }
 
 func trainAction(c *cli.Context) error {
-	g, err := genomeInput(c)
+	run, err := trainRunOf(c)
 	if err != nil {
 		return err
 	}
+	backend, err := newBackend(c.String("backend"))
+	if err != nil {
+		return err
+	}
+	defer backend.Finalize()
+	run.cfg.Backend = backend
+
+	stderr := c.App.ErrWriter
+	prog := newProgress(stderr, "train "+run.task.Name(), run.cfg.Steps)
+	res, err := trainer.Train(c.Context, run.genome, run.dims, run.task, run.cfg, prog.step)
+	prog.done()
+	switch {
+	case errors.Is(err, trainer.ErrInvalid):
+		return badInput("%w", err)
+	case errors.Is(err, context.Canceled) && run.cfg.CheckpointDir != "":
+		fmt.Fprintf(stderr, "interrupted after step %d; the checkpoint in %s resumes it: run the same command again\n",
+			res.Steps, run.cfg.CheckpointDir)
+		return err
+	case err != nil:
+		return err
+	}
+	out := trainOutputOf(res, run.task, run.cfg.Precision)
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, out)
+	}
+	return printTrainOutput(c.App.Writer, out)
+}
+
+// trainRun is what train trains, from its arguments and flags.
+type trainRun struct {
+	genome genome.Genome
+	task   data.Task
+	dims   arch.Config
+	cfg    trainer.Config
+}
+
+// trainRunOf reads and checks train's arguments and flags: every bad
+// value is bad usage, found before anything is trained.
+func trainRunOf(c *cli.Context) (trainRun, error) {
+	g, err := genomeInput(c)
+	if err != nil {
+		return trainRun{}, err
+	}
 	if err := genome.Validate(g, genome.Space{}); err != nil {
-		return badInput("checking genome: %w (genome repair makes its sharing legal)", err)
+		return trainRun{}, badInput("checking genome: %w (genome repair makes its sharing legal)", err)
 	}
 	spec := c.String("task")
 	if spec == "" {
-		return badInput("--task is required: mad:<task> or text:<path>")
+		return trainRun{}, badInput("--task is required: mad:<task> or text:<path>")
 	}
 	if err := checkTrainSizes(c, spec); err != nil {
-		return err
+		return trainRun{}, err
 	}
 	opts := data.TaskOptions{
 		Context:    c.Int("context"),
@@ -111,51 +154,37 @@ func trainAction(c *cli.Context) error {
 	}
 	task, err := data.NewTask(spec, opts)
 	if err != nil {
-		return badInput("%w", err)
+		return trainRun{}, badInput("%w", err)
 	}
 	precision, err := precisionOf(c)
 	if err != nil {
-		return err
+		return trainRun{}, err
 	}
-	dims := arch.Config{Width: c.Int("width"), HeadDim: c.Int("head-dim")}
+	switch {
+	case c.Int("batch") < 1:
+		return trainRun{}, badInput("--batch must be >= 1, got %d", c.Int("batch"))
+	case !(c.Float64("lr") > 0):
+		return trainRun{}, badInput("--lr must be > 0, got %v", c.Float64("lr"))
+	case c.Float64("weight-decay") < 0:
+		return trainRun{}, badInput("--weight-decay must be >= 0, got %v", c.Float64("weight-decay"))
+	case c.Float64("warmup") < 0:
+		return trainRun{}, badInput("--warmup must be in [0, 1), got %v", c.Float64("warmup"))
+	}
 	cfg := trainer.Config{
 		Steps: c.Int("steps"), BatchSize: c.Int("batch"), LearningRate: c.Float64("lr"),
 		WeightDecay: trainer.ZeroMeansNone(c.Float64("weight-decay")), WarmupFraction: trainer.ZeroMeansNone(c.Float64("warmup")),
 		Seed: c.Uint64("seed"), Precision: precision, CheckpointDir: c.String("checkpoint"), CheckpointEvery: c.Int("checkpoint-every"),
 	}
-	switch {
-	case c.Int("batch") < 1:
-		return badInput("--batch must be >= 1, got %d", c.Int("batch"))
-	case !(c.Float64("lr") > 0):
-		return badInput("--lr must be > 0, got %v", c.Float64("lr"))
-	case c.Float64("weight-decay") < 0:
-		return badInput("--weight-decay must be >= 0, got %v", c.Float64("weight-decay"))
-	case c.Float64("warmup") < 0:
-		return badInput("--warmup must be in [0, 1), got %v", c.Float64("warmup"))
-	}
 	if err := cfg.WithDefaults().Validate(); err != nil {
-		return badInput("%w", err)
+		return trainRun{}, badInput("%w", err)
 	}
-	backend, err := newBackend(c.String("backend"))
-	if err != nil {
-		return err
-	}
-	defer backend.Finalize()
-	cfg.Backend = backend
+	return trainRun{genome: g, task: task, dims: arch.Config{Width: c.Int("width"), HeadDim: c.Int("head-dim")}, cfg: cfg}, nil
+}
 
-	stderr := c.App.ErrWriter
-	prog := newProgress(stderr, "train "+task.Name(), cfg.Steps)
-	res, err := trainer.Train(c.Context, g, dims, task, cfg, prog.step)
-	prog.done()
-	switch {
-	case errors.Is(err, trainer.ErrInvalid):
-		return badInput("%w", err)
-	case errors.Is(err, context.Canceled) && cfg.CheckpointDir != "":
-		fmt.Fprintf(stderr, "interrupted after step %d; the checkpoint in %s resumes it: run the same command again\n",
-			res.Steps, cfg.CheckpointDir)
-		return err
-	case err != nil:
-		return err
+// trainOutputOf is what train prints of a finished run on task.
+func trainOutputOf(res trainer.Result, task data.Task, precision trainer.Precision) trainOutput {
+	if precision == "" {
+		precision = trainer.FP32
 	}
 	out := trainOutput{Task: res.Task, Genome: res.Genome, Params: res.Params, Vocab: res.Vocab, Context: res.Context,
 		Width: res.Width, Precision: string(precision), Steps: res.Steps, ResumedFrom: res.ResumedFrom, FinalLoss: res.FinalLoss, EvalLoss: res.EvalLoss,
@@ -172,10 +201,12 @@ func trainAction(c *cli.Context) error {
 		acc := res.Accuracy
 		out.Accuracy = &acc
 	}
-	if c.Bool("json") {
-		return writeJSON(c.App.Writer, out)
-	}
-	t := newTable(c.App.Writer, "field", "value")
+	return out
+}
+
+// printTrainOutput prints out as a table of fields.
+func printTrainOutput(w io.Writer, out trainOutput) error {
+	t := newTable(w, "field", "value")
 	t.row("task", out.Task)
 	t.row("genome", out.Genome)
 	t.row("params", out.Params)
