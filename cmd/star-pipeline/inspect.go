@@ -16,7 +16,6 @@ import (
 
 	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/evolve"
-	"github.com/star-pipeline/star-pipeline/export"
 	"github.com/star-pipeline/star-pipeline/storage"
 	"github.com/star-pipeline/star-pipeline/tasks"
 )
@@ -26,7 +25,6 @@ func init() {
 	register(statusCommand())
 	register(paretoCommand())
 	register(lineageCommand())
-	register(exportCommand())
 }
 
 func runsCommand() *cli.Command {
@@ -71,24 +69,6 @@ func lineageCommand() *cli.Command {
 		UsageText: "star-pipeline lineage r20240501-1/g005/c0003\nstar-pipeline lineage r20240501-1/g005/c0003 --json",
 		Flags:     []cli.Flag{dbFlag(), jsonFlag()},
 		Action:    lineageAction,
-	}
-}
-
-func exportCommand() *cli.Command {
-	return &cli.Command{
-		Name: "export",
-		Usage: "print everything about a candidate as JSON: genome, hash, run config, static costs, " +
-			"objectives, metrics, checkpoint",
-		ArgsUsage: "CANDIDATE_ID",
-		UsageText: "star-pipeline export r20240501-1/g005/c0003 > best.json",
-		Description: "Two parameter counts appear, on purpose: objectives.params and costs.params count the model at the " +
-			"run's dims (search.vocab, 256 by default); metrics.train.jobs[].trained_params count each model the trainer " +
-			"built, at its task's vocabulary (trained_vocab: 16 for most MAD tasks). Throughputs: train_tokens_per_s is " +
-			"training, eval.jobs[].forward_tokens_per_s the forward pass latency is measured on. docs/api.md lists every field.",
-		// --json is accepted like on every other command; the output is
-		// always JSON.
-		Flags:  []cli.Flag{dbFlag(), jsonFlag()},
-		Action: exportAction,
 	}
 }
 
@@ -810,37 +790,4 @@ func printLineage(w io.Writer, n *lineageNode, objs []string, first, rest string
 		}
 	}
 	return nil
-}
-
-func exportAction(c *cli.Context) error {
-	id, err := oneArg(c, "CANDIDATE_ID", candidateHint)
-	if err != nil {
-		return err
-	}
-	db, err := openDB(c)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	ctx := c.Context
-	cand, err := getCandidate(ctx, db, id)
-	if err != nil {
-		return err
-	}
-	r, err := getRun(ctx, db, cand.RunID)
-	if err != nil {
-		return err
-	}
-	cfg, err := runConfig(r)
-	if err != nil {
-		return err
-	}
-	out, err := export.Build(cand, r, cfg)
-	if err != nil {
-		return err
-	}
-	if out.CostErr != nil {
-		return out.CostErr
-	}
-	return writeJSON(c.App.Writer, out)
 }
