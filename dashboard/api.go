@@ -10,7 +10,7 @@ import (
 	"github.com/star-pipeline/star-pipeline/arch"
 	exportpkg "github.com/star-pipeline/star-pipeline/export"
 	"github.com/star-pipeline/star-pipeline/genome"
-	"github.com/star-pipeline/star-pipeline/plot"
+	"github.com/star-pipeline/star-pipeline/runview"
 	"github.com/star-pipeline/star-pipeline/storage"
 )
 
@@ -120,7 +120,7 @@ func (s *Server) apiRun(w http.ResponseWriter, r *http.Request) {
 			}
 			out.History = append(out.History, gj)
 		}
-		for _, c := range plot.Front(d.cands, d.objs) {
+		for _, c := range runview.Front(d.cands, d.objs) {
 			out.Front = append(out.Front, frontEntry{ID: c.ID, Generation: c.Generation, Genome: c.Genome,
 				Objectives: c.Objectives})
 		}

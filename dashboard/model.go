@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/star-pipeline/star-pipeline/config"
-	"github.com/star-pipeline/star-pipeline/plot"
+	"github.com/star-pipeline/star-pipeline/runview"
 	"github.com/star-pipeline/star-pipeline/storage"
 )
 
@@ -74,7 +74,7 @@ type runData struct {
 }
 
 // loadRun reads run id and its candidates and generations from src.
-func loadRun(ctx context.Context, src plot.Source, id string) (runData, error) {
+func loadRun(ctx context.Context, src runview.Source, id string) (runData, error) {
 	r, err := src.GetRun(ctx, id)
 	if err != nil {
 		return runData{}, err
@@ -87,7 +87,7 @@ func loadRun(ctx context.Context, src plot.Source, id string) (runData, error) {
 	if err != nil {
 		return runData{}, err
 	}
-	cfg := plot.RunConfig(r)
+	cfg := runview.ConfigOrDefault(r)
 	return runData{run: r, cfg: cfg, objs: cfg.Objectives, cands: cands, gens: gens}, nil
 }
 

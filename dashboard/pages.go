@@ -17,7 +17,7 @@ import (
 
 	"github.com/star-pipeline/star-pipeline/arch"
 	"github.com/star-pipeline/star-pipeline/genome"
-	"github.com/star-pipeline/star-pipeline/plot"
+	"github.com/star-pipeline/star-pipeline/runview"
 	"github.com/star-pipeline/star-pipeline/storage"
 )
 
@@ -220,11 +220,11 @@ func notFoundRun(err error, id string) error {
 	return err
 }
 
-func (s *Server) buildRunView(ctx context.Context, src plot.Source, d runData, q url.Values) (runView, error) {
-	v := runView{Summary: summarise(d, s.opts.Now()), Axes: plot.Axes(d.run), Objectives: d.objs,
+func (s *Server) buildRunView(ctx context.Context, src runview.Source, d runData, q url.Values) (runView, error) {
+	v := runView{Summary: summarise(d, s.opts.Now()), Axes: runview.Axes(d.run), Objectives: d.objs,
 		Gens: generationIndices(d), Actions: allowedActions(d.run)}
 	var p runParams
-	p.x, p.y = plot.DefaultAxes(d.run)
+	p.x, p.y = runview.DefaultAxes(d.run)
 	var err error
 	if p.x, err = choice(q, "x", p.x, v.Axes); err != nil {
 		return v, err
@@ -255,13 +255,13 @@ func (s *Server) buildRunView(ctx context.Context, src plot.Source, d runData, q
 		v.Config = d.run.Config
 	}
 
-	pd, err := plot.Pareto(ctx, src, d.run.ID, p.x, p.y)
+	pd, err := runview.Pareto(ctx, src, d.run.ID, p.x, p.y)
 	if err != nil {
 		return v, err
 	}
 	v.Pareto = paretoChart(pd)
 	v.FrontCount = len(pd.Front())
-	hv, err := plot.Hypervolume(ctx, src, d.run.ID)
+	hv, err := runview.Hypervolume(ctx, src, d.run.ID)
 	if err != nil {
 		return v, err
 	}
@@ -286,7 +286,7 @@ func (s *Server) buildRunView(ctx context.Context, src plot.Source, d runData, q
 		}
 	}
 	front := map[string]bool{}
-	for _, c := range plot.Front(rows, d.objs) {
+	for _, c := range runview.Front(rows, d.objs) {
 		front[c.ID] = true
 	}
 	sortCandidates(rows, p.sort, p.desc)
@@ -523,7 +523,7 @@ type classesView struct {
 	Gens    []int
 	Gen     int
 	Chart   *classBars
-	Current plot.GenerationClasses
+	Current runview.GenerationClasses
 	Columns []int
 	Table   []classRow
 }
@@ -548,7 +548,7 @@ func (s *Server) classesPage(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return notFoundRun(err, id)
 		}
-		cd, err := plot.Classes(r.Context(), tx, id)
+		cd, err := runview.Classes(r.Context(), tx, id)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/plot"
+	"github.com/star-pipeline/star-pipeline/runview"
 	"github.com/star-pipeline/star-pipeline/study"
 )
 
@@ -89,7 +90,7 @@ func plotAction(c *cli.Context) error {
 	var data any
 	switch kind {
 	case "pareto":
-		x, y := plot.DefaultAxes(r)
+		x, y := runview.DefaultAxes(r)
 		if c.IsSet("x") {
 			x = c.String("x")
 		}
@@ -97,11 +98,11 @@ func plotAction(c *cli.Context) error {
 			y = c.String("y")
 		}
 		for _, a := range []string{x, y} {
-			if !slices.Contains(plot.Axes(r), a) {
-				return badInput("objective %q: run %s has %s", a, id, strings.Join(plot.Axes(r), ", "))
+			if !slices.Contains(runview.Axes(r), a) {
+				return badInput("objective %q: run %s has %s", a, id, strings.Join(runview.Axes(r), ", "))
 			}
 		}
-		d, err := plot.Pareto(ctx, db, id, x, y)
+		d, err := runview.Pareto(ctx, db, id, x, y)
 		if err != nil {
 			return err
 		}
@@ -110,7 +111,7 @@ func plotAction(c *cli.Context) error {
 			return err
 		}
 	case "hypervolume":
-		hv, err := plot.Hypervolume(ctx, db, id)
+		hv, err := runview.Hypervolume(ctx, db, id)
 		if err != nil {
 			return err
 		}
@@ -135,12 +136,12 @@ func plotAction(c *cli.Context) error {
 			return err
 		}
 	case "classes":
-		d, err := plot.Classes(ctx, db, id)
+		d, err := runview.Classes(ctx, db, id)
 		if err != nil {
 			return err
 		}
 		g := c.Int("generation")
-		if g >= 0 && !slices.ContainsFunc(d.Generations, func(gc plot.GenerationClasses) bool { return gc.Generation == g }) {
+		if g >= 0 && !slices.ContainsFunc(d.Generations, func(gc runview.GenerationClasses) bool { return gc.Generation == g }) {
 			if len(d.Generations) == 0 {
 				return badInput("--generation %d: run %s has no candidates yet", g, id)
 			}

@@ -1,12 +1,4 @@
-// Package plot turns a run's lineage into chart data and draws it: the Pareto
-// front for a pair of objectives, the hypervolume per generation and the LIV
-// classes of the front against those of the population.
-//
-// The data functions (Pareto, Hypervolume, Classes) only read the lineage
-// database and are pure otherwise; the dashboard draws the same data as
-// inline SVG. ParetoPlot, HypervolumePlot and ClassesPlot draw it with
-// gonum.org/v1/plot, and Save writes a PNG or SVG file.
-package plot
+package runview
 
 import (
 	"cmp"
@@ -15,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/evolve"
 	"github.com/star-pipeline/star-pipeline/genome"
 	"github.com/star-pipeline/star-pipeline/storage"
@@ -28,31 +19,6 @@ const Generation = "generation"
 // ErrUnknownAxis: an axis names neither one of the run's objectives nor
 // Generation.
 var ErrUnknownAxis = errors.New("unknown objective")
-
-// Source is what the data functions read: a *storage.DB, or a *storage.Tx
-// for one consistent snapshot.
-type Source interface {
-	GetRun(ctx context.Context, id string) (storage.Run, error)
-	ListCandidates(ctx context.Context, runID string, generation int) ([]storage.Candidate, error)
-	ListGenerations(ctx context.Context, runID string) ([]storage.Generation, error)
-}
-
-// Objectives returns a run's objectives in the order of its configuration.
-// A configuration that does not parse yields the default objectives.
-func Objectives(r storage.Run) []string {
-	return RunConfig(r).Objectives
-}
-
-// RunConfig returns a run's configuration, or the default configuration when
-// the stored YAML does not parse (a run written by another version): the
-// pages of such a run still show what the lineage holds.
-func RunConfig(r storage.Run) config.Config {
-	cfg, err := config.Parse([]byte(r.Config))
-	if err != nil {
-		return config.Default()
-	}
-	return cfg
-}
 
 // Point is one evaluated candidate on a Pareto chart.
 type Point struct {
