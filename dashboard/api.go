@@ -98,29 +98,17 @@ func (s *Server) apiRun(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var out runDetail
 	err := s.view(r.Context(), func(tx *storage.Tx) error {
-		d, err := loadRun(r.Context(), tx, id)
+		d, err := runview.Load(r.Context(), tx, id)
 		if err != nil {
 			return notFoundRun(err, id)
 		}
-		out = runDetail{RunSummary: summarise(d, s.opts.Now()), ConfigYAML: d.run.Config,
+		out = runDetail{RunSummary: summarise(d, s.opts.Now()), ConfigYAML: d.Run.Config,
 			History: []generationJSON{}, Front: []frontEntry{}}
-		counts := map[int]map[storage.CandidateStatus]int{}
-		for _, c := range d.cands {
-			if counts[c.Generation] == nil {
-				counts[c.Generation] = map[storage.CandidateStatus]int{}
-			}
-			counts[c.Generation][c.Status]++
+		for _, g := range runview.SummariseGenerations(d) {
+			out.History = append(out.History, generationJSON{Index: g.Index, Status: g.Status, Started: g.Started,
+				Finished: g.Finished, Hypervolume: g.Hypervolume, Population: g.Population, Candidates: g.ByStatus})
 		}
-		for _, g := range d.gens {
-			gj := generationJSON{Index: g.Index, Status: g.Status, Started: timePtr(g.Started),
-				Finished: timePtr(g.Finished), Hypervolume: g.Hypervolume, Population: nonNil(g.Population),
-				Candidates: counts[g.Index]}
-			if gj.Candidates == nil {
-				gj.Candidates = map[storage.CandidateStatus]int{}
-			}
-			out.History = append(out.History, gj)
-		}
-		for _, c := range runview.Front(d.cands, d.objs) {
+		for _, c := range runview.Front(d.Candidates, d.Objectives) {
 			out.Front = append(out.Front, frontEntry{ID: c.ID, Generation: c.Generation, Genome: c.Genome,
 				Objectives: c.Objectives})
 		}
@@ -172,7 +160,7 @@ func (s *Server) apiCandidate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := cd.c
-	dims := cd.run.cfg.Search.Dims.WithDefaults()
+	dims := cd.run.Config.Search.Dims.WithDefaults()
 	g, gerr := genome.Parse(c.Genome)
 	if gerr == nil {
 		gerr = genome.CheckRanges(g, genome.Space{})
@@ -193,7 +181,7 @@ func (s *Server) apiCandidate(w http.ResponseWriter, r *http.Request) {
 		hash = genome.Hash(g)
 	}
 	if export {
-		out, err := exportpkg.Build(c, cd.run.run, cd.run.cfg)
+		out, err := exportpkg.Build(c, cd.run.Run, cd.run.Config)
 		if err != nil {
 			s.writeError(w, r, &httpError{code: http.StatusConflict,
 				msg: "candidate " + c.ID + " has a genome that does not parse: " + gerr.Error()})

@@ -106,7 +106,7 @@ func (s *Server) listRuns(ctx context.Context, statuses ...storage.RunStatus) ([
 		}
 		now := s.opts.Now()
 		for i := len(runs) - 1; i >= 0; i-- {
-			d, err := loadRun(ctx, tx, runs[i].ID)
+			d, err := runview.Load(ctx, tx, runs[i].ID)
 			if err != nil {
 				return err
 			}
@@ -195,7 +195,7 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var v runView
 	err := s.view(r.Context(), func(tx *storage.Tx) error {
-		d, err := loadRun(r.Context(), tx, id)
+		d, err := runview.Load(r.Context(), tx, id)
 		if err != nil {
 			return notFoundRun(err, id)
 		}
@@ -221,10 +221,10 @@ func notFoundRun(err error, id string) error {
 }
 
 func (s *Server) buildRunView(ctx context.Context, src runview.Source, d runData, q url.Values) (runView, error) {
-	v := runView{Summary: summarise(d, s.opts.Now()), Axes: runview.Axes(d.run), Objectives: d.objs,
-		Gens: generationIndices(d), Actions: allowedActions(d.run)}
+	v := runView{Summary: summarise(d, s.opts.Now()), Axes: runview.Axes(d.Run), Objectives: d.Objectives,
+		Gens: generationIndices(d), Actions: allowedActions(d.Run)}
 	var p runParams
-	p.x, p.y = runview.DefaultAxes(d.run)
+	p.x, p.y = runview.DefaultAxes(d.Run)
 	var err error
 	if p.x, err = choice(q, "x", p.x, v.Axes); err != nil {
 		return v, err
@@ -232,7 +232,7 @@ func (s *Server) buildRunView(ctx context.Context, src runview.Source, d runData
 	if p.y, err = choice(q, "y", p.y, v.Axes); err != nil {
 		return v, err
 	}
-	sortKeys := append([]string{"id", "operator", "status"}, d.objs...)
+	sortKeys := append([]string{"id", "operator", "status"}, d.Objectives...)
 	if p.sort, err = choice(q, "sort", "", append(sortKeys, "")); err != nil {
 		return v, err
 	}
@@ -249,19 +249,19 @@ func (s *Server) buildRunView(ctx context.Context, src runview.Source, d runData
 		return v, err
 	}
 	v.X, v.Y, v.Gen = p.x, p.y, p.gen
-	if y, err := d.cfg.YAML(); err == nil && d.run.Config != "" {
+	if y, err := d.Config.YAML(); err == nil && d.Run.Config != "" {
 		v.Config = string(y)
 	} else {
-		v.Config = d.run.Config
+		v.Config = d.Run.Config
 	}
 
-	pd, err := runview.Pareto(ctx, src, d.run.ID, p.x, p.y)
+	pd, err := runview.Pareto(ctx, src, d.Run.ID, p.x, p.y)
 	if err != nil {
 		return v, err
 	}
 	v.Pareto = paretoChart(pd)
 	v.FrontCount = len(pd.Front())
-	hv, err := runview.Hypervolume(ctx, src, d.run.ID)
+	hv, err := runview.Hypervolume(ctx, src, d.Run.ID)
 	if err != nil {
 		return v, err
 	}
@@ -271,7 +271,7 @@ func (s *Server) buildRunView(ctx context.Context, src runview.Source, d runData
 	// kept from earlier generations.
 	v.GenStatus = "no candidates yet"
 	selected := map[string]bool{}
-	for _, g := range d.gens {
+	for _, g := range d.Generations {
 		if g.Index == p.gen {
 			v.GenStatus = string(g.Status)
 			for _, id := range g.Population {
@@ -280,13 +280,13 @@ func (s *Server) buildRunView(ctx context.Context, src runview.Source, d runData
 		}
 	}
 	var rows []storage.Candidate
-	for _, c := range d.cands {
+	for _, c := range d.Candidates {
 		if c.Generation == p.gen || (selected[c.ID] && c.Generation < p.gen) {
 			rows = append(rows, c)
 		}
 	}
 	front := map[string]bool{}
-	for _, c := range runview.Front(rows, d.objs) {
+	for _, c := range runview.Front(rows, d.Objectives) {
 		front[c.ID] = true
 	}
 	sortCandidates(rows, p.sort, p.desc)
@@ -294,7 +294,7 @@ func (s *Server) buildRunView(ctx context.Context, src runview.Source, d runData
 		row := rowView{ID: c.ID, Href: candidatePath(c.ID), Genome: c.Genome, Operator: string(c.Operator),
 			Status: string(c.Status), Error: c.Error, Selected: selected[c.ID], Front: front[c.ID],
 			Parents: c.Parents, Inherited: c.Generation != p.gen}
-		for _, o := range d.objs {
+		for _, o := range d.Objectives {
 			if val, ok := c.Objectives[o]; ok {
 				row.Values = append(row.Values, formatValue(val))
 			} else {
@@ -410,13 +410,13 @@ func (s *Server) loadCandidate(ctx context.Context, id string) (candidateData, e
 		if err != nil {
 			return err
 		}
-		d, err := loadRun(ctx, tx, c.RunID)
+		d, err := runview.Load(ctx, tx, c.RunID)
 		if err != nil {
 			return err
 		}
 		cd = candidateData{c: c, run: d}
 		byID := map[string]storage.Candidate{}
-		for _, o := range d.cands {
+		for _, o := range d.Candidates {
 			byID[o.ID] = o
 			if slices.Contains(o.Parents, c.ID) {
 				cd.children = append(cd.children, o)
@@ -444,14 +444,14 @@ func (s *Server) candidatePage(w http.ResponseWriter, r *http.Request) {
 	}
 	c := cd.c
 	v := candidateView{C: c, Run: summarise(cd.run, s.opts.Now()), Export: "/api" + candidatePath(c.ID) + "/export",
-		API: "/api" + candidatePath(c.ID), Dims: cd.run.cfg.Search.Dims.WithDefaults()}
-	for _, o := range cd.run.objs {
+		API: "/api" + candidatePath(c.ID), Dims: cd.run.Config.Search.Dims.WithDefaults()}
+	for _, o := range cd.run.Objectives {
 		if val, ok := c.Objectives[o]; ok {
 			v.Objectives = append(v.Objectives, namedValue{o, val})
 		}
 	}
 	for _, k := range sortedKeys(c.Objectives) {
-		if !slices.Contains(cd.run.objs, k) {
+		if !slices.Contains(cd.run.Objectives, k) {
 			v.Objectives = append(v.Objectives, namedValue{k, c.Objectives[k]})
 		}
 	}
@@ -499,7 +499,7 @@ func (s *Server) candidatePage(w http.ResponseWriter, r *http.Request) {
 	for _, ch := range cd.children {
 		v.Children = append(v.Children, link(ch))
 	}
-	s.render(w, r, http.StatusOK, "candidate", page{Title: "Candidate " + c.ID, Refresh: s.refresh(cd.run.run.Status),
+	s.render(w, r, http.StatusOK, "candidate", page{Title: "Candidate " + c.ID, Refresh: s.refresh(cd.run.Run.Status),
 		Body: v})
 }
 
@@ -544,7 +544,7 @@ func (s *Server) classesPage(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var v classesView
 	err := s.view(r.Context(), func(tx *storage.Tx) error {
-		d, err := loadRun(r.Context(), tx, id)
+		d, err := runview.Load(r.Context(), tx, id)
 		if err != nil {
 			return notFoundRun(err, id)
 		}
