@@ -159,50 +159,48 @@ func (s *Server) apiCandidate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	c := cd.c
-	dims := cd.run.Config.Search.Dims.WithDefaults()
-	g, gerr := genome.Parse(c.Genome)
-	if gerr == nil {
-		gerr = genome.CheckRanges(g, genome.Space{})
-	}
-	var costs *arch.CostReport
-	var costErr string
-	if gerr == nil {
-		if cr, err := arch.Costs(g, dims); err == nil {
-			costs = &cr
-		} else {
-			costErr = err.Error()
-		}
-	} else {
-		costErr = "parsing genome: " + gerr.Error()
-	}
-	hash := c.GenomeHash
-	if hash == "" && gerr == nil {
-		hash = genome.Hash(g)
-	}
 	if export {
-		out, err := exportpkg.Build(c, cd.run.Run, cd.run.Config)
-		if err != nil {
-			s.writeError(w, r, &httpError{code: http.StatusConflict,
-				msg: "candidate " + c.ID + " has a genome that does not parse: " + gerr.Error()})
-			return
-		}
-		w.Header().Set("Content-Disposition", `attachment; filename="`+strings.ReplaceAll(c.ID, "/", "_")+`.json"`)
-		writeJSON(w, http.StatusOK, out)
+		s.apiExport(w, r, cd)
 		return
 	}
+	writeJSON(w, http.StatusOK, describeCandidate(cd))
+}
+
+// apiExport answers a candidate's export as a download.
+func (s *Server) apiExport(w http.ResponseWriter, r *http.Request, cd candidateData) {
+	out, err := exportpkg.Build(cd.c, cd.run.Run, cd.run.Config)
+	if err != nil {
+		s.writeError(w, r, &httpError{code: http.StatusConflict,
+			msg: "candidate " + cd.c.ID + " has a genome that does not parse: " + err.Error()})
+		return
+	}
+	w.Header().Set("Content-Disposition", `attachment; filename="`+strings.ReplaceAll(cd.c.ID, "/", "_")+`.json"`)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// describeCandidate is /api/candidates/{id}: the stored candidate, with
+// its wiring and static costs from the export (computed once) when its
+// genome parses.
+func describeCandidate(cd candidateData) candidateJSON {
+	c := cd.c
 	out := candidateJSON{ID: c.ID, RunID: c.RunID, Generation: c.Generation, Index: c.Index, Status: c.Status,
-		Genome: c.Genome, Hash: hash, Parents: nonNil(c.Parents), Children: []string{}, Operator: c.Operator,
+		Genome: c.Genome, Hash: c.GenomeHash, Parents: nonNil(c.Parents), Children: []string{}, Operator: c.Operator,
 		Seed: c.Seed, Objectives: c.Objectives, Metrics: c.Metrics, Error: c.Error, Queued: timePtr(c.Queued),
 		Started: timePtr(c.Started), Finished: timePtr(c.Finished), TrainSeconds: c.TrainSeconds,
-		Checkpoint: c.Checkpoint, Worker: c.Worker, Costs: costs, CostError: costErr}
-	if gerr == nil {
-		out.Wiring = g.Wiring()
-	}
+		Checkpoint: c.Checkpoint, Worker: c.Worker}
 	for _, ch := range cd.children {
 		out.Children = append(out.Children, ch.ID)
 	}
-	writeJSON(w, http.StatusOK, out)
+	ex, err := exportpkg.Build(c, cd.run.Run, cd.run.Config)
+	if err != nil {
+		out.CostError = err.Error()
+		return out
+	}
+	out.Hash, out.Wiring, out.Costs = ex.Hash, genome.Genome(ex.Slots).Wiring(), ex.Costs
+	if ex.CostErr != nil {
+		out.CostError = ex.CostErr.Error()
+	}
+	return out
 }
 
 func timePtr(t time.Time) *time.Time {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/star-pipeline/star-pipeline/arch"
+	exportpkg "github.com/star-pipeline/star-pipeline/export"
 	"github.com/star-pipeline/star-pipeline/genome"
 	"github.com/star-pipeline/star-pipeline/runview"
 	"github.com/star-pipeline/star-pipeline/storage"
@@ -455,18 +456,14 @@ func (s *Server) candidatePage(w http.ResponseWriter, r *http.Request) {
 			v.Objectives = append(v.Objectives, namedValue{k, c.Objectives[k]})
 		}
 	}
-	g, err := genome.Parse(c.Genome)
-	if err != nil {
+	if ex, err := exportpkg.Build(c, cd.run.Run, cd.run.Config); err != nil {
 		v.GenomeErr = err.Error()
-	} else if cerr := genome.CheckRanges(g, genome.Space{}); cerr != nil {
-		v.GenomeErr = cerr.Error()
 	} else {
+		g := genome.Genome(ex.Slots)
 		v.Strip = backboneStrip(g)
-		costs, err := arch.Costs(g, v.Dims)
-		if err != nil {
-			v.CostErr = err.Error()
-		} else {
-			v.Costs = &costs
+		v.Costs = ex.Costs
+		if ex.CostErr != nil {
+			v.CostErr = ex.CostErr.Error()
 		}
 		wiring := g.Wiring()
 		for i, sl := range g {
