@@ -101,16 +101,12 @@ func (s *Server) view(ctx context.Context, fn func(tx *storage.Tx) error) error 
 func (s *Server) listRuns(ctx context.Context, statuses ...storage.RunStatus) ([]RunSummary, error) {
 	out := []RunSummary{}
 	err := s.view(ctx, func(tx *storage.Tx) error {
-		runs, err := tx.ListRuns(ctx, statuses...)
+		runs, err := runview.LoadAll(ctx, tx, statuses...)
 		if err != nil {
 			return err
 		}
 		now := s.opts.Now()
-		for i := len(runs) - 1; i >= 0; i-- {
-			d, err := runview.Load(ctx, tx, runs[i].ID)
-			if err != nil {
-				return err
-			}
+		for _, d := range runs {
 			out = append(out, summarise(d, now))
 		}
 		return nil
