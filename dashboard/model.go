@@ -72,20 +72,6 @@ func losses(m json.RawMessage) []float64 {
 	return out
 }
 
-// generationIndices returns every generation index of a run: those with a
-// stored row and those its candidates were created in, ascending.
-func generationIndices(d runData) []int {
-	var idx []int
-	for _, g := range d.Generations {
-		idx = append(idx, g.Index)
-	}
-	for _, c := range d.Candidates {
-		idx = append(idx, c.Generation)
-	}
-	slices.Sort(idx)
-	return slices.Compact(idx)
-}
-
 // formatDuration prints d to the second: 12s, 4m10s, 2h05m, 3d04h.
 func formatDuration(d time.Duration) string {
 	d = d.Round(time.Second)

@@ -219,30 +219,10 @@ func notFoundRun(err error, id string) error {
 
 func (s *Server) buildRunView(ctx context.Context, src runview.Source, d runData, q url.Values) (runView, error) {
 	v := runView{Summary: summarise(d, s.opts.Now()), Axes: runview.Axes(d.Run), Objectives: d.Objectives,
-		Gens: generationIndices(d), Actions: allowedActions(d.Run)}
-	var p runParams
-	p.x, p.y = runview.DefaultAxes(d.Run)
-	var err error
-	if p.x, err = choice(q, "x", p.x, v.Axes); err != nil {
-		return v, err
-	}
-	if p.y, err = choice(q, "y", p.y, v.Axes); err != nil {
-		return v, err
-	}
+		Gens: runview.GenerationIndices(d), Actions: allowedActions(d.Run)}
 	sortKeys := append([]string{"id", "operator", "status"}, d.Objectives...)
-	if p.sort, err = choice(q, "sort", "", append(sortKeys, "")); err != nil {
-		return v, err
-	}
-	order, err := choice(q, "order", "asc", []string{"asc", "desc"})
+	p, err := parseRunParams(q, d.Run, v.Axes, sortKeys, v.Gens)
 	if err != nil {
-		return v, err
-	}
-	p.desc = order == "desc"
-	p.gen = -1
-	if len(v.Gens) > 0 {
-		p.gen = v.Gens[len(v.Gens)-1]
-	}
-	if p.gen, err = generationParam(q, p.gen, v.Gens); err != nil {
 		return v, err
 	}
 	v.X, v.Y, v.Gen = p.x, p.y, p.gen
@@ -251,7 +231,6 @@ func (s *Server) buildRunView(ctx context.Context, src runview.Source, d runData
 	} else {
 		v.Config = d.Run.Config
 	}
-
 	pd, err := runview.Pareto(ctx, src, d.Run.ID, p.x, p.y)
 	if err != nil {
 		return v, err
@@ -263,33 +242,54 @@ func (s *Server) buildRunView(ctx context.Context, src runview.Source, d runData
 		return v, err
 	}
 	v.HV = hypervolumeChart(hv)
+	v.GenStatus, v.Rows = populationRows(d, p)
+	v.Headers = sortHeaders(sortKeys, p)
+	return v, nil
+}
 
-	// The table: the generation's new candidates and what its selection
-	// kept from earlier generations.
-	v.GenStatus = "no candidates yet"
-	selected := map[string]bool{}
-	for _, g := range d.Generations {
-		if g.Index == p.gen {
-			v.GenStatus = string(g.Status)
-			for _, id := range g.Population {
-				selected[id] = true
-			}
-		}
+// parseRunParams reads the run page's query: the chart's axes, the
+// table's sort key and order, and the generation shown (the last by
+// default).
+func parseRunParams(q url.Values, r storage.Run, axes, sortKeys []string, gens []int) (runParams, error) {
+	var p runParams
+	var err error
+	p.x, p.y = runview.DefaultAxes(r)
+	if p.x, err = choice(q, "x", p.x, axes); err != nil {
+		return p, err
 	}
-	var rows []storage.Candidate
-	for _, c := range d.Candidates {
-		if c.Generation == p.gen || (selected[c.ID] && c.Generation < p.gen) {
-			rows = append(rows, c)
-		}
+	if p.y, err = choice(q, "y", p.y, axes); err != nil {
+		return p, err
 	}
+	if p.sort, err = choice(q, "sort", "", append(slices.Clone(sortKeys), "")); err != nil {
+		return p, err
+	}
+	order, err := choice(q, "order", "asc", []string{"asc", "desc"})
+	if err != nil {
+		return p, err
+	}
+	p.desc = order == "desc"
+	p.gen = -1
+	if len(gens) > 0 {
+		p.gen = gens[len(gens)-1]
+	}
+	p.gen, err = generationParam(q, p.gen, gens)
+	return p, err
+}
+
+// populationRows is the run page's table: the generation's new candidates
+// and what its selection kept from earlier generations, sorted as asked,
+// with the generation's status.
+func populationRows(d runData, p runParams) (string, []rowView) {
+	m := runview.Members(d, p.gen)
 	front := map[string]bool{}
-	for _, c := range runview.Front(rows, d.Objectives) {
+	for _, c := range runview.Front(m.Candidates, d.Objectives) {
 		front[c.ID] = true
 	}
-	sortCandidates(rows, p.sort, p.desc)
-	for _, c := range rows {
+	sortCandidates(m.Candidates, p.sort, p.desc)
+	var rows []rowView
+	for _, c := range m.Candidates {
 		row := rowView{ID: c.ID, Href: candidatePath(c.ID), Genome: c.Genome, Operator: string(c.Operator),
-			Status: string(c.Status), Error: c.Error, Selected: selected[c.ID], Front: front[c.ID],
+			Status: string(c.Status), Error: c.Error, Selected: m.Selected[c.ID], Front: front[c.ID],
 			Parents: c.Parents, Inherited: c.Generation != p.gen}
 		for _, o := range d.Objectives {
 			if val, ok := c.Objectives[o]; ok {
@@ -298,8 +298,19 @@ func (s *Server) buildRunView(ctx context.Context, src runview.Source, d runData
 				row.Values = append(row.Values, "")
 			}
 		}
-		v.Rows = append(v.Rows, row)
+		rows = append(rows, row)
 	}
+	status := "no candidates yet"
+	if m.Status != "" {
+		status = string(m.Status)
+	}
+	return status, rows
+}
+
+// sortHeaders are the table's column headers, each a link that sorts by
+// it (the active one reversing its order).
+func sortHeaders(sortKeys []string, p runParams) []header {
+	var out []header
 	for _, key := range sortKeys {
 		h := header{Name: key, Active: key == p.sort || (key == "id" && p.sort == "")}
 		desc := false
@@ -308,9 +319,9 @@ func (s *Server) buildRunView(ctx context.Context, src runview.Source, d runData
 			desc = !p.desc
 		}
 		h.Href = p.query(p.x, p.y, key, desc, p.gen) + "#population"
-		v.Headers = append(v.Headers, h)
+		out = append(out, h)
 	}
-	return v, nil
+	return out
 }
 
 // choice returns query parameter name, def when absent, or a 400 error when

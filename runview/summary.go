@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/star-pipeline/star-pipeline/config"
@@ -299,4 +300,45 @@ func timePtr(t time.Time) *time.Time {
 		return nil
 	}
 	return &t
+}
+
+// GenerationIndices returns every generation index of a run: those with a
+// stored row and those its candidates were created in, ascending.
+func GenerationIndices(d Run) []int {
+	var idx []int
+	for _, g := range d.Generations {
+		idx = append(idx, g.Index)
+	}
+	for _, c := range d.Candidates {
+		idx = append(idx, c.Generation)
+	}
+	slices.Sort(idx)
+	return slices.Compact(idx)
+}
+
+// GenerationMembers is what one generation shows: the candidates created
+// in it and those its selection kept from earlier generations.
+type GenerationMembers struct {
+	Status     storage.GenerationStatus // "" when the generation has no stored row yet
+	Candidates []storage.Candidate      // in run order
+	Selected   map[string]bool          // ids in the generation's selection
+}
+
+// Members returns generation gen's members.
+func Members(d Run, gen int) GenerationMembers {
+	m := GenerationMembers{Selected: map[string]bool{}}
+	for _, g := range d.Generations {
+		if g.Index == gen {
+			m.Status = g.Status
+			for _, id := range g.Population {
+				m.Selected[id] = true
+			}
+		}
+	}
+	for _, c := range d.Candidates {
+		if c.Generation == gen || (m.Selected[c.ID] && c.Generation < gen) {
+			m.Candidates = append(m.Candidates, c)
+		}
+	}
+	return m
 }

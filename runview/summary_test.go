@@ -315,3 +315,37 @@ func TestStatusTrainingAndEvents(t *testing.T) {
 		t.Errorf("no events asked: %v, %v", st.Events, err)
 	}
 }
+
+func TestMembers(t *testing.T) {
+	t.Parallel()
+	db, ctx := setup(t)
+	d, err := runview.Load(ctx, db, plottest.Demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := runview.GenerationIndices(d); !slices.Equal(got, []int{0, 1, 2, 3}) {
+		t.Errorf("generation indices %v", got)
+	}
+	m := runview.Members(d, 2)
+	sel := d.Generations[2].Population
+	if m.Status != storage.GenDone || len(m.Selected) != len(sel) {
+		t.Errorf("generation 2: status %s, %d selected, want done and %d", m.Status, len(m.Selected), len(sel))
+	}
+	created, inherited := 0, 0
+	for _, c := range m.Candidates {
+		switch {
+		case c.Generation == 2:
+			created++
+		case c.Generation < 2 && m.Selected[c.ID]:
+			inherited++
+		default:
+			t.Errorf("%s is not a member of generation 2", c.ID)
+		}
+	}
+	if created != 6 || created+inherited > created+len(sel) {
+		t.Errorf("generation 2: %d created, %d inherited", created, inherited)
+	}
+	if m := runview.Members(d, 7); m.Status != "" || len(m.Candidates) != 0 {
+		t.Errorf("a generation that does not exist: %+v", m)
+	}
+}

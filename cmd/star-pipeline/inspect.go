@@ -461,21 +461,6 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// lineageNode is one candidate of an ancestry tree. A candidate reached a
-// second time (two parents sharing an ancestor) is marked Repeated and its
-// parents are not listed again.
-type lineageNode struct {
-	ID         string                  `json:"id"`
-	Generation int                     `json:"generation"`
-	Operator   storage.Operator        `json:"operator"`
-	Genome     string                  `json:"genome"`
-	Status     storage.CandidateStatus `json:"status"`
-	Objectives map[string]float64      `json:"objectives,omitempty"`
-	Error      string                  `json:"error,omitempty"`
-	Repeated   bool                    `json:"repeated,omitempty"`
-	Parents    []*lineageNode          `json:"parents,omitempty"`
-}
-
 func lineageAction(c *cli.Context) error {
 	id, err := oneArg(c, "CANDIDATE_ID", candidateHint)
 	if err != nil {
@@ -495,10 +480,10 @@ func lineageAction(c *cli.Context) error {
 	if r, err := db.GetRun(ctx, root.RunID); err == nil {
 		objs = runview.ReportedObjectives(r, []storage.Candidate{root})
 	}
-	var tree *lineageNode
+	var tree *runview.LineageNode
 	err = db.View(ctx, func(tx *storage.Tx) error {
 		var err error
-		tree, err = buildLineage(ctx, tx, root, map[string]bool{})
+		tree, err = runview.Lineage(ctx, tx, root)
 		return err
 	})
 	if err != nil {
@@ -511,33 +496,9 @@ func lineageAction(c *cli.Context) error {
 	return printLineage(w, tree, objs, "", "")
 }
 
-// buildLineage returns the ancestry tree of cand, expanding each candidate
-// once (shown records those expanded).
-func buildLineage(ctx context.Context, tx *storage.Tx, cand storage.Candidate, shown map[string]bool) (*lineageNode, error) {
-	n := &lineageNode{ID: cand.ID, Generation: cand.Generation, Operator: cand.Operator, Genome: cand.Genome,
-		Status: cand.Status, Objectives: cand.Objectives, Error: cand.Error}
-	if shown[cand.ID] {
-		n.Repeated = len(cand.Parents) > 0
-		return n, nil
-	}
-	shown[cand.ID] = true
-	for _, pid := range cand.Parents {
-		p, err := tx.GetCandidate(ctx, pid)
-		if err != nil {
-			return nil, fmt.Errorf("reading parent %s of %s: %w", pid, cand.ID, err)
-		}
-		pn, err := buildLineage(ctx, tx, p, shown)
-		if err != nil {
-			return nil, err
-		}
-		n.Parents = append(n.Parents, pn)
-	}
-	return n, nil
-}
-
 // printLineage prints n on one line after first, then its parents as
 // branches, each line of them prefixed by rest.
-func printLineage(w io.Writer, n *lineageNode, objs []string, first, rest string) error {
+func printLineage(w io.Writer, n *runview.LineageNode, objs []string, first, rest string) error {
 	op := string(n.Operator)
 	if op == "" {
 		op = "-"
