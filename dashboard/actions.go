@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/star-pipeline/star-pipeline/runview"
 	"github.com/star-pipeline/star-pipeline/storage"
 )
 
@@ -96,7 +97,7 @@ func (s *Server) actionAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	var sum RunSummary
 	err := s.view(r.Context(), func(tx *storage.Tx) error {
-		d, err := loadRun(r.Context(), tx, id)
+		d, err := runview.Load(r.Context(), tx, id)
 		sum = summarise(d, s.opts.Now())
 		return err
 	})

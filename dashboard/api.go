@@ -10,7 +10,7 @@ import (
 	"github.com/star-pipeline/star-pipeline/arch"
 	exportpkg "github.com/star-pipeline/star-pipeline/export"
 	"github.com/star-pipeline/star-pipeline/genome"
-	"github.com/star-pipeline/star-pipeline/plot"
+	"github.com/star-pipeline/star-pipeline/runview"
 	"github.com/star-pipeline/star-pipeline/storage"
 )
 
@@ -98,29 +98,17 @@ func (s *Server) apiRun(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var out runDetail
 	err := s.view(r.Context(), func(tx *storage.Tx) error {
-		d, err := loadRun(r.Context(), tx, id)
+		d, err := runview.Load(r.Context(), tx, id)
 		if err != nil {
 			return notFoundRun(err, id)
 		}
-		out = runDetail{RunSummary: summarise(d, s.opts.Now()), ConfigYAML: d.run.Config,
+		out = runDetail{RunSummary: summarise(d, s.opts.Now()), ConfigYAML: d.Run.Config,
 			History: []generationJSON{}, Front: []frontEntry{}}
-		counts := map[int]map[storage.CandidateStatus]int{}
-		for _, c := range d.cands {
-			if counts[c.Generation] == nil {
-				counts[c.Generation] = map[storage.CandidateStatus]int{}
-			}
-			counts[c.Generation][c.Status]++
+		for _, g := range runview.SummariseGenerations(d) {
+			out.History = append(out.History, generationJSON{Index: g.Index, Status: g.Status, Started: g.Started,
+				Finished: g.Finished, Hypervolume: g.Hypervolume, Population: g.Population, Candidates: g.ByStatus})
 		}
-		for _, g := range d.gens {
-			gj := generationJSON{Index: g.Index, Status: g.Status, Started: timePtr(g.Started),
-				Finished: timePtr(g.Finished), Hypervolume: g.Hypervolume, Population: nonNil(g.Population),
-				Candidates: counts[g.Index]}
-			if gj.Candidates == nil {
-				gj.Candidates = map[storage.CandidateStatus]int{}
-			}
-			out.History = append(out.History, gj)
-		}
-		for _, c := range plot.Front(d.cands, d.objs) {
+		for _, c := range runview.Front(d.Candidates, d.Objectives) {
 			out.Front = append(out.Front, frontEntry{ID: c.ID, Generation: c.Generation, Genome: c.Genome,
 				Objectives: c.Objectives})
 		}
@@ -171,50 +159,48 @@ func (s *Server) apiCandidate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	c := cd.c
-	dims := cd.run.cfg.Search.Dims.WithDefaults()
-	g, gerr := genome.Parse(c.Genome)
-	if gerr == nil {
-		gerr = genome.CheckRanges(g, genome.Space{})
-	}
-	var costs *arch.CostReport
-	var costErr string
-	if gerr == nil {
-		if cr, err := arch.Costs(g, dims); err == nil {
-			costs = &cr
-		} else {
-			costErr = err.Error()
-		}
-	} else {
-		costErr = "parsing genome: " + gerr.Error()
-	}
-	hash := c.GenomeHash
-	if hash == "" && gerr == nil {
-		hash = genome.Hash(g)
-	}
 	if export {
-		out, err := exportpkg.Build(c, cd.run.run, cd.run.cfg)
-		if err != nil {
-			s.writeError(w, r, &httpError{code: http.StatusConflict,
-				msg: "candidate " + c.ID + " has a genome that does not parse: " + gerr.Error()})
-			return
-		}
-		w.Header().Set("Content-Disposition", `attachment; filename="`+strings.ReplaceAll(c.ID, "/", "_")+`.json"`)
-		writeJSON(w, http.StatusOK, out)
+		s.apiExport(w, r, cd)
 		return
 	}
+	writeJSON(w, http.StatusOK, describeCandidate(cd))
+}
+
+// apiExport answers a candidate's export as a download.
+func (s *Server) apiExport(w http.ResponseWriter, r *http.Request, cd candidateData) {
+	out, err := exportpkg.Build(cd.c, cd.run.Run, cd.run.Config)
+	if err != nil {
+		s.writeError(w, r, &httpError{code: http.StatusConflict,
+			msg: "candidate " + cd.c.ID + " has a genome that does not parse: " + err.Error()})
+		return
+	}
+	w.Header().Set("Content-Disposition", `attachment; filename="`+strings.ReplaceAll(cd.c.ID, "/", "_")+`.json"`)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// describeCandidate is /api/candidates/{id}: the stored candidate, with
+// its wiring and static costs from the export (computed once) when its
+// genome parses.
+func describeCandidate(cd candidateData) candidateJSON {
+	c := cd.c
 	out := candidateJSON{ID: c.ID, RunID: c.RunID, Generation: c.Generation, Index: c.Index, Status: c.Status,
-		Genome: c.Genome, Hash: hash, Parents: nonNil(c.Parents), Children: []string{}, Operator: c.Operator,
+		Genome: c.Genome, Hash: c.GenomeHash, Parents: nonNil(c.Parents), Children: []string{}, Operator: c.Operator,
 		Seed: c.Seed, Objectives: c.Objectives, Metrics: c.Metrics, Error: c.Error, Queued: timePtr(c.Queued),
 		Started: timePtr(c.Started), Finished: timePtr(c.Finished), TrainSeconds: c.TrainSeconds,
-		Checkpoint: c.Checkpoint, Worker: c.Worker, Costs: costs, CostError: costErr}
-	if gerr == nil {
-		out.Wiring = g.Wiring()
-	}
+		Checkpoint: c.Checkpoint, Worker: c.Worker}
 	for _, ch := range cd.children {
 		out.Children = append(out.Children, ch.ID)
 	}
-	writeJSON(w, http.StatusOK, out)
+	ex, err := exportpkg.Build(c, cd.run.Run, cd.run.Config)
+	if err != nil {
+		out.CostError = err.Error()
+		return out
+	}
+	out.Hash, out.Wiring, out.Costs = ex.Hash, genome.Genome(ex.Slots).Wiring(), ex.Costs
+	if ex.CostErr != nil {
+		out.CostError = ex.CostErr.Error()
+	}
+	return out
 }
 
 func timePtr(t time.Time) *time.Time {

@@ -23,15 +23,15 @@ type finalView struct {
 // loadFinal builds the final-stage section of run d, or nil when the run
 // has no final stage.
 func loadFinal(ctx context.Context, tx *storage.Tx, d runData) (*finalView, error) {
-	if d.cfg.Final == nil {
+	if d.Config.Final == nil {
 		return nil, nil
 	}
-	entries, err := tx.ListFinalEntries(ctx, d.run.ID)
+	entries, err := tx.ListFinalEntries(ctx, d.Run.ID)
 	if err != nil {
 		return nil, err
 	}
-	rep, err := study.Compute(study.Input{Run: d.run, Config: d.cfg, Entries: entries, Candidates: d.cands,
-		Generations: d.gens})
+	rep, err := study.Compute(study.Input{Run: d.Run, Config: d.Config, Entries: entries, Candidates: d.Candidates,
+		Generations: d.Generations})
 	if err != nil {
 		return nil, err
 	}

@@ -2,50 +2,27 @@ package dashboard
 
 import (
 	"cmp"
-	"context"
 	"encoding/json"
 	"math"
 	"slices"
 	"time"
 
-	"github.com/star-pipeline/star-pipeline/config"
-	"github.com/star-pipeline/star-pipeline/plot"
+	"github.com/star-pipeline/star-pipeline/runview"
 	"github.com/star-pipeline/star-pipeline/storage"
 )
 
 // CancelMessage is the error text of a run cancelled from the dashboard.
 const CancelMessage = "cancelled from the dashboard"
 
-// RunSummary is one run as the runs page and /api/runs show it. Its JSON
-// field names follow `star-pipeline runs --json`.
+// RunSummary is one run as the runs page and /api/runs show it: the read
+// model's summary, whose JSON `star-pipeline runs --json` prints too.
 type RunSummary struct {
-	ID                string             `json:"id"`
-	Status            storage.RunStatus  `json:"status"`
-	Algorithm         string             `json:"algorithm"`
-	Seed              uint64             `json:"seed"`
-	Population        int                `json:"population"`
-	Generations       int                `json:"generations"`
-	CurrentGeneration int                `json:"current_generation"`
-	Objectives        []string           `json:"objectives"`
-	Best              map[string]float64 `json:"best"` // min per objective over evaluated candidates
-	Candidates        int                `json:"candidates"`
-	Evaluated         int                `json:"evaluated"`
-	Failed            int                `json:"failed"`
-	Training          int                `json:"training"`
-	Pending           int                `json:"pending"`
-	Hypervolume       *float64           `json:"hypervolume,omitempty"` // of the last selected generation
-	TokensPerSecond   *float64           `json:"train_tokens_per_s,omitempty"`
-	Created           time.Time          `json:"created"`
-	Updated           time.Time          `json:"updated"`
-	Finished          *time.Time         `json:"finished,omitempty"`
-	ElapsedSeconds    float64            `json:"elapsed_seconds"`
-	ConfigHash        string             `json:"config_hash"`
-	Error             string             `json:"error,omitempty"`
+	runview.Summary
 }
 
 // Elapsed is the run's elapsed time for a page.
 func (s RunSummary) Elapsed() string {
-	return formatDuration(time.Duration(s.ElapsedSeconds * float64(time.Second)))
+	return formatDuration(s.Summary.Elapsed())
 }
 
 // BestList is Best in objective order, for a page.
@@ -65,110 +42,11 @@ type namedValue struct {
 }
 
 // runData is everything read about one run, from one snapshot.
-type runData struct {
-	run   storage.Run
-	cfg   config.Config
-	objs  []string
-	cands []storage.Candidate
-	gens  []storage.Generation
-}
-
-// loadRun reads run id and its candidates and generations from src.
-func loadRun(ctx context.Context, src plot.Source, id string) (runData, error) {
-	r, err := src.GetRun(ctx, id)
-	if err != nil {
-		return runData{}, err
-	}
-	cands, err := src.ListCandidates(ctx, id, -1)
-	if err != nil {
-		return runData{}, err
-	}
-	gens, err := src.ListGenerations(ctx, id)
-	if err != nil {
-		return runData{}, err
-	}
-	cfg := plot.RunConfig(r)
-	return runData{run: r, cfg: cfg, objs: cfg.Objectives, cands: cands, gens: gens}, nil
-}
+type runData = runview.Run
 
 // summarise builds a run's summary at time now.
 func summarise(d runData, now time.Time) RunSummary {
-	r := d.run
-	s := RunSummary{ID: r.ID, Status: r.Status, Algorithm: r.Algorithm, Seed: r.Seed,
-		Population: r.Population, Generations: r.Generations, CurrentGeneration: r.CurrentGeneration,
-		Objectives: d.objs, Best: map[string]float64{}, Candidates: len(d.cands), Created: r.Created,
-		Updated: r.Updated, ConfigHash: r.ConfigHash, Error: r.Error}
-	var tps []float64
-	for _, c := range d.cands {
-		switch c.Status {
-		case storage.CandFailed:
-			s.Failed++
-		case storage.CandTraining:
-			s.Training++
-		case storage.CandPending:
-			s.Pending++
-		case storage.CandEvaluated:
-			s.Evaluated++
-			for _, n := range d.objs {
-				if v, ok := c.Objectives[n]; ok {
-					if best, seen := s.Best[n]; !seen || v < best {
-						s.Best[n] = v
-					}
-				}
-			}
-		}
-		if v, ok := tokensPerSecond(c.Metrics); ok {
-			tps = append(tps, v)
-		}
-	}
-	if len(tps) > 0 {
-		var sum float64
-		for _, v := range tps {
-			sum += v
-		}
-		mean := sum / float64(len(tps))
-		s.TokensPerSecond = &mean
-	}
-	for _, g := range d.gens {
-		if g.Hypervolume != nil {
-			hv := *g.Hypervolume
-			s.Hypervolume = &hv
-		}
-	}
-	end := now
-	switch {
-	case !r.Finished.IsZero():
-		f := r.Finished
-		s.Finished, end = &f, f
-	case r.Status != storage.RunRunning:
-		end = r.Updated
-	}
-	s.ElapsedSeconds = math.Max(0, end.Sub(r.Created).Seconds())
-	return s
-}
-
-// tokensPerSecondKeys are the metrics keys read as training throughput,
-// in order of preference.
-var tokensPerSecondKeys = []string{"train_tokens_per_s", "train_tokens_per_second", "tokens_per_s",
-	"tokens_per_second", "TrainTokensPerS", "TokensPerS"}
-
-// tokensPerSecond returns the training throughput a candidate's metrics
-// report, if any.
-func tokensPerSecond(m json.RawMessage) (float64, bool) {
-	if len(m) == 0 {
-		return 0, false
-	}
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(m, &obj) != nil {
-		return 0, false
-	}
-	for _, k := range tokensPerSecondKeys {
-		var v float64
-		if raw, ok := obj[k]; ok && json.Unmarshal(raw, &v) == nil && !math.IsNaN(v) && !math.IsInf(v, 0) {
-			return v, true
-		}
-	}
-	return 0, false
+	return RunSummary{runview.Summarise(d, now)}
 }
 
 // losses returns the "losses" array of a candidate's metrics, or nil.
@@ -192,20 +70,6 @@ func losses(m json.RawMessage) []float64 {
 		return nil
 	}
 	return out
-}
-
-// generationIndices returns every generation index of a run: those with a
-// stored row and those its candidates were created in, ascending.
-func generationIndices(d runData) []int {
-	var idx []int
-	for _, g := range d.gens {
-		idx = append(idx, g.Index)
-	}
-	for _, c := range d.cands {
-		idx = append(idx, c.Generation)
-	}
-	slices.Sort(idx)
-	return slices.Compact(idx)
 }
 
 // formatDuration prints d to the second: 12s, 4m10s, 2h05m, 3d04h.

@@ -16,8 +16,9 @@ import (
 	"time"
 
 	"github.com/star-pipeline/star-pipeline/arch"
+	exportpkg "github.com/star-pipeline/star-pipeline/export"
 	"github.com/star-pipeline/star-pipeline/genome"
-	"github.com/star-pipeline/star-pipeline/plot"
+	"github.com/star-pipeline/star-pipeline/runview"
 	"github.com/star-pipeline/star-pipeline/storage"
 )
 
@@ -100,16 +101,12 @@ func (s *Server) view(ctx context.Context, fn func(tx *storage.Tx) error) error 
 func (s *Server) listRuns(ctx context.Context, statuses ...storage.RunStatus) ([]RunSummary, error) {
 	out := []RunSummary{}
 	err := s.view(ctx, func(tx *storage.Tx) error {
-		runs, err := tx.ListRuns(ctx, statuses...)
+		runs, err := runview.LoadAll(ctx, tx, statuses...)
 		if err != nil {
 			return err
 		}
 		now := s.opts.Now()
-		for i := len(runs) - 1; i >= 0; i-- {
-			d, err := loadRun(ctx, tx, runs[i].ID)
-			if err != nil {
-				return err
-			}
+		for _, d := range runs {
 			out = append(out, summarise(d, now))
 		}
 		return nil
@@ -195,7 +192,7 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var v runView
 	err := s.view(r.Context(), func(tx *storage.Tx) error {
-		d, err := loadRun(r.Context(), tx, id)
+		d, err := runview.Load(r.Context(), tx, id)
 		if err != nil {
 			return notFoundRun(err, id)
 		}
@@ -220,89 +217,100 @@ func notFoundRun(err error, id string) error {
 	return err
 }
 
-func (s *Server) buildRunView(ctx context.Context, src plot.Source, d runData, q url.Values) (runView, error) {
-	v := runView{Summary: summarise(d, s.opts.Now()), Axes: plot.Axes(d.run), Objectives: d.objs,
-		Gens: generationIndices(d), Actions: allowedActions(d.run)}
-	var p runParams
-	p.x, p.y = plot.DefaultAxes(d.run)
-	var err error
-	if p.x, err = choice(q, "x", p.x, v.Axes); err != nil {
-		return v, err
-	}
-	if p.y, err = choice(q, "y", p.y, v.Axes); err != nil {
-		return v, err
-	}
-	sortKeys := append([]string{"id", "operator", "status"}, d.objs...)
-	if p.sort, err = choice(q, "sort", "", append(sortKeys, "")); err != nil {
-		return v, err
-	}
-	order, err := choice(q, "order", "asc", []string{"asc", "desc"})
+func (s *Server) buildRunView(ctx context.Context, src runview.Source, d runData, q url.Values) (runView, error) {
+	v := runView{Summary: summarise(d, s.opts.Now()), Axes: runview.Axes(d.Run), Objectives: d.Objectives,
+		Gens: runview.GenerationIndices(d), Actions: allowedActions(d.Run)}
+	sortKeys := append([]string{"id", "operator", "status"}, d.Objectives...)
+	p, err := parseRunParams(q, d.Run, v.Axes, sortKeys, v.Gens)
 	if err != nil {
 		return v, err
 	}
-	p.desc = order == "desc"
-	p.gen = -1
-	if len(v.Gens) > 0 {
-		p.gen = v.Gens[len(v.Gens)-1]
-	}
-	if p.gen, err = generationParam(q, p.gen, v.Gens); err != nil {
-		return v, err
-	}
 	v.X, v.Y, v.Gen = p.x, p.y, p.gen
-	if y, err := d.cfg.YAML(); err == nil && d.run.Config != "" {
+	if y, err := d.Config.YAML(); err == nil && d.Run.Config != "" {
 		v.Config = string(y)
 	} else {
-		v.Config = d.run.Config
+		v.Config = d.Run.Config
 	}
-
-	pd, err := plot.Pareto(ctx, src, d.run.ID, p.x, p.y)
+	pd, err := runview.Pareto(ctx, src, d.Run.ID, p.x, p.y)
 	if err != nil {
 		return v, err
 	}
 	v.Pareto = paretoChart(pd)
 	v.FrontCount = len(pd.Front())
-	hv, err := plot.Hypervolume(ctx, src, d.run.ID)
+	hv, err := runview.Hypervolume(ctx, src, d.Run.ID)
 	if err != nil {
 		return v, err
 	}
 	v.HV = hypervolumeChart(hv)
+	v.GenStatus, v.Rows = populationRows(d, p)
+	v.Headers = sortHeaders(sortKeys, p)
+	return v, nil
+}
 
-	// The table: the generation's new candidates and what its selection
-	// kept from earlier generations.
-	v.GenStatus = "no candidates yet"
-	selected := map[string]bool{}
-	for _, g := range d.gens {
-		if g.Index == p.gen {
-			v.GenStatus = string(g.Status)
-			for _, id := range g.Population {
-				selected[id] = true
-			}
-		}
+// parseRunParams reads the run page's query: the chart's axes, the
+// table's sort key and order, and the generation shown (the last by
+// default).
+func parseRunParams(q url.Values, r storage.Run, axes, sortKeys []string, gens []int) (runParams, error) {
+	var p runParams
+	var err error
+	p.x, p.y = runview.DefaultAxes(r)
+	if p.x, err = choice(q, "x", p.x, axes); err != nil {
+		return p, err
 	}
-	var rows []storage.Candidate
-	for _, c := range d.cands {
-		if c.Generation == p.gen || (selected[c.ID] && c.Generation < p.gen) {
-			rows = append(rows, c)
-		}
+	if p.y, err = choice(q, "y", p.y, axes); err != nil {
+		return p, err
 	}
+	if p.sort, err = choice(q, "sort", "", append(slices.Clone(sortKeys), "")); err != nil {
+		return p, err
+	}
+	order, err := choice(q, "order", "asc", []string{"asc", "desc"})
+	if err != nil {
+		return p, err
+	}
+	p.desc = order == "desc"
+	p.gen = -1
+	if len(gens) > 0 {
+		p.gen = gens[len(gens)-1]
+	}
+	p.gen, err = generationParam(q, p.gen, gens)
+	return p, err
+}
+
+// populationRows is the run page's table: the generation's new candidates
+// and what its selection kept from earlier generations, sorted as asked,
+// with the generation's status.
+func populationRows(d runData, p runParams) (string, []rowView) {
+	m := runview.Members(d, p.gen)
 	front := map[string]bool{}
-	for _, c := range plot.Front(rows, d.objs) {
+	for _, c := range runview.Front(m.Candidates, d.Objectives) {
 		front[c.ID] = true
 	}
-	sortCandidates(rows, p.sort, p.desc)
-	for _, c := range rows {
+	sortCandidates(m.Candidates, p.sort, p.desc)
+	var rows []rowView
+	for _, c := range m.Candidates {
 		row := rowView{ID: c.ID, Href: candidatePath(c.ID), Genome: c.Genome, Operator: string(c.Operator),
-			Status: string(c.Status), Error: c.Error, Selected: selected[c.ID], Front: front[c.ID],
+			Status: string(c.Status), Error: c.Error, Selected: m.Selected[c.ID], Front: front[c.ID],
 			Parents: c.Parents, Inherited: c.Generation != p.gen}
-		for _, o := range d.objs {
+		for _, o := range d.Objectives {
 			if val, ok := c.Objectives[o]; ok {
 				row.Values = append(row.Values, formatValue(val))
 			} else {
 				row.Values = append(row.Values, "")
 			}
 		}
-		v.Rows = append(v.Rows, row)
+		rows = append(rows, row)
 	}
+	status := "no candidates yet"
+	if m.Status != "" {
+		status = string(m.Status)
+	}
+	return status, rows
+}
+
+// sortHeaders are the table's column headers, each a link that sorts by
+// it (the active one reversing its order).
+func sortHeaders(sortKeys []string, p runParams) []header {
+	var out []header
 	for _, key := range sortKeys {
 		h := header{Name: key, Active: key == p.sort || (key == "id" && p.sort == "")}
 		desc := false
@@ -311,9 +319,9 @@ func (s *Server) buildRunView(ctx context.Context, src plot.Source, d runData, q
 			desc = !p.desc
 		}
 		h.Href = p.query(p.x, p.y, key, desc, p.gen) + "#population"
-		v.Headers = append(v.Headers, h)
+		out = append(out, h)
 	}
-	return v, nil
+	return out
 }
 
 // choice returns query parameter name, def when absent, or a 400 error when
@@ -410,13 +418,13 @@ func (s *Server) loadCandidate(ctx context.Context, id string) (candidateData, e
 		if err != nil {
 			return err
 		}
-		d, err := loadRun(ctx, tx, c.RunID)
+		d, err := runview.Load(ctx, tx, c.RunID)
 		if err != nil {
 			return err
 		}
 		cd = candidateData{c: c, run: d}
 		byID := map[string]storage.Candidate{}
-		for _, o := range d.cands {
+		for _, o := range d.Candidates {
 			byID[o.ID] = o
 			if slices.Contains(o.Parents, c.ID) {
 				cd.children = append(cd.children, o)
@@ -444,29 +452,25 @@ func (s *Server) candidatePage(w http.ResponseWriter, r *http.Request) {
 	}
 	c := cd.c
 	v := candidateView{C: c, Run: summarise(cd.run, s.opts.Now()), Export: "/api" + candidatePath(c.ID) + "/export",
-		API: "/api" + candidatePath(c.ID), Dims: cd.run.cfg.Search.Dims.WithDefaults()}
-	for _, o := range cd.run.objs {
+		API: "/api" + candidatePath(c.ID), Dims: cd.run.Config.Search.Dims.WithDefaults()}
+	for _, o := range cd.run.Objectives {
 		if val, ok := c.Objectives[o]; ok {
 			v.Objectives = append(v.Objectives, namedValue{o, val})
 		}
 	}
 	for _, k := range sortedKeys(c.Objectives) {
-		if !slices.Contains(cd.run.objs, k) {
+		if !slices.Contains(cd.run.Objectives, k) {
 			v.Objectives = append(v.Objectives, namedValue{k, c.Objectives[k]})
 		}
 	}
-	g, err := genome.Parse(c.Genome)
-	if err != nil {
+	if ex, err := exportpkg.Build(c, cd.run.Run, cd.run.Config); err != nil {
 		v.GenomeErr = err.Error()
-	} else if cerr := genome.CheckRanges(g, genome.Space{}); cerr != nil {
-		v.GenomeErr = cerr.Error()
 	} else {
+		g := genome.Genome(ex.Slots)
 		v.Strip = backboneStrip(g)
-		costs, err := arch.Costs(g, v.Dims)
-		if err != nil {
-			v.CostErr = err.Error()
-		} else {
-			v.Costs = &costs
+		v.Costs = ex.Costs
+		if ex.CostErr != nil {
+			v.CostErr = ex.CostErr.Error()
 		}
 		wiring := g.Wiring()
 		for i, sl := range g {
@@ -499,7 +503,7 @@ func (s *Server) candidatePage(w http.ResponseWriter, r *http.Request) {
 	for _, ch := range cd.children {
 		v.Children = append(v.Children, link(ch))
 	}
-	s.render(w, r, http.StatusOK, "candidate", page{Title: "Candidate " + c.ID, Refresh: s.refresh(cd.run.run.Status),
+	s.render(w, r, http.StatusOK, "candidate", page{Title: "Candidate " + c.ID, Refresh: s.refresh(cd.run.Run.Status),
 		Body: v})
 }
 
@@ -523,7 +527,7 @@ type classesView struct {
 	Gens    []int
 	Gen     int
 	Chart   *classBars
-	Current plot.GenerationClasses
+	Current runview.GenerationClasses
 	Columns []int
 	Table   []classRow
 }
@@ -544,11 +548,11 @@ func (s *Server) classesPage(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var v classesView
 	err := s.view(r.Context(), func(tx *storage.Tx) error {
-		d, err := loadRun(r.Context(), tx, id)
+		d, err := runview.Load(r.Context(), tx, id)
 		if err != nil {
 			return notFoundRun(err, id)
 		}
-		cd, err := plot.Classes(r.Context(), tx, id)
+		cd, err := runview.Classes(r.Context(), tx, id)
 		if err != nil {
 			return err
 		}

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/star-pipeline/star-pipeline/genome"
-	"github.com/star-pipeline/star-pipeline/plot"
+	"github.com/star-pipeline/star-pipeline/runview"
 )
 
 // chart is the geometry of an inline SVG chart with two numeric axes, in
@@ -129,7 +129,7 @@ func trimFloat(v float64, digits int) string {
 }
 
 // integerAxes are the axes whose values are whole numbers.
-var integerAxes = map[string]bool{plot.Generation: true, "step": true}
+var integerAxes = map[string]bool{runview.Generation: true, "step": true}
 
 // newChart returns an empty chart of w by h pixels with room for axis
 // labels, its scales set from the data ranges. An axis named in integerAxes
@@ -173,7 +173,7 @@ func maxOf(vs []float64) float64 {
 
 // paretoChart draws every point faintly and the front in colour, joined as
 // a staircase; seeds are triangles. Every front point carries data-front="1".
-func paretoChart(d plot.ParetoData) *chart {
+func paretoChart(d runview.ParetoData) *chart {
 	var xs, ys []float64
 	for _, p := range d.Points {
 		xs = append(xs, p.X)
@@ -218,7 +218,7 @@ func paretoChart(d plot.ParetoData) *chart {
 }
 
 // hypervolumeChart draws the hypervolume per generation.
-func hypervolumeChart(hv []plot.HypervolumePoint) *chart {
+func hypervolumeChart(hv []runview.HypervolumePoint) *chart {
 	var xs, ys []float64
 	for _, h := range hv {
 		xs = append(xs, float64(h.Generation))
@@ -407,12 +407,12 @@ func slotText(s genome.Slot) string {
 }
 
 // classOf names a class id, tolerating ids the registry does not know.
-func classOf(id int) plot.ClassInfo {
+func classOf(id int) runview.ClassInfo {
 	c, err := genome.LookupClass(id)
 	if err != nil {
-		return plot.ClassInfo{ID: id, Name: fmt.Sprintf("class %d", id), Family: "unknown"}
+		return runview.ClassInfo{ID: id, Name: fmt.Sprintf("class %d", id), Family: "unknown"}
 	}
-	return plot.ClassInfo{ID: id, Name: c.Name, Family: c.Family.String()}
+	return runview.ClassInfo{ID: id, Name: c.Name, Family: c.Family.String()}
 }
 
 // classBars is the class chart of one generation: per class, a bar for its
@@ -441,7 +441,7 @@ type classBarRow struct {
 	FrontLabelX float64
 }
 
-func classChart(d plot.ClassData, g plot.GenerationClasses) *classBars {
+func classChart(d runview.ClassData, g runview.GenerationClasses) *classBars {
 	const left, right, rowH = 110.0, 620.0, 34.0
 	b := &classBars{W: 680, H: 30 + rowH*float64(len(d.Classes)), Left: left, Right: right}
 	top := 0.0

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/star-pipeline/star-pipeline/genome"
-	"github.com/star-pipeline/star-pipeline/plot"
+	"github.com/star-pipeline/star-pipeline/runview"
 	"github.com/star-pipeline/star-pipeline/storage"
 	"github.com/star-pipeline/star-pipeline/study"
 )
@@ -68,7 +68,7 @@ func TestFormats(t *testing.T) {
 
 func TestParetoChart(t *testing.T) {
 	t.Parallel()
-	d := plot.ParetoData{Run: "r", X: "a", Y: "b", Points: []plot.Point{
+	d := runview.ParetoData{Run: "r", X: "a", Y: "b", Points: []runview.Point{
 		{Candidate: "r/g000/c0000", X: 1, Y: 3, Front: true, Seed: true},
 		{Candidate: "r/g000/c0001", X: 2, Y: 2, Front: true},
 		{Candidate: "r/g000/c0002", X: 3, Y: 3},
@@ -91,7 +91,7 @@ func TestParetoChart(t *testing.T) {
 	if !c.Marks[len(c.Marks)-1].Front || c.Marks[0].Front {
 		t.Errorf("front marks are not drawn last: %+v", c.Marks)
 	}
-	if e := paretoChart(plot.ParetoData{X: "a", Y: "b"}); e.Empty == "" || len(e.Marks) != 0 {
+	if e := paretoChart(runview.ParetoData{X: "a", Y: "b"}); e.Empty == "" || len(e.Marks) != 0 {
 		t.Errorf("empty chart %+v", e)
 	}
 }

@@ -41,6 +41,8 @@ type Candidate struct {
 	// CostErr).
 	Costs   *arch.CostReport `json:"costs"`
 	CostErr error            `json:"-"`
+	// Weights is the safetensors file the export wrote, when it wrote one.
+	Weights *WeightsFile `json:"weights,omitempty"`
 }
 
 // Build exports cand of run, whose parsed config is cfg. It fails only when

@@ -1,11 +1,16 @@
+// Package plot draws a run's charts with gonum.org/v1/plot: the Pareto
+// front for a pair of objectives (ParetoPlot), the hypervolume per
+// generation (HypervolumePlot), the LIV classes of the front against those
+// of the population (ClassesPlot) and the final stage (FinalPlot), from
+// the data package runview computes; Save writes a PNG or SVG file.
 package plot
 
 import (
 	"errors"
 	"fmt"
 	"image/color"
+	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -13,6 +18,9 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/star-pipeline/star-pipeline/internal/atomicfile"
+	"github.com/star-pipeline/star-pipeline/runview"
 )
 
 // Default image size of Save.
@@ -33,7 +41,7 @@ var (
 
 // ParetoPlot draws every point faintly, the front in colour joined as a
 // staircase, and seed genomes as triangles.
-func ParetoPlot(d ParetoData) (*gplot.Plot, error) {
+func ParetoPlot(d runview.ParetoData) (*gplot.Plot, error) {
 	p := gplot.New()
 	p.Title.Text = fmt.Sprintf("Pareto front of %s", d.Run)
 	p.X.Label.Text = d.X
@@ -121,7 +129,7 @@ func staircase(front plotter.XYs) plotter.XYs {
 }
 
 // HypervolumePlot draws the hypervolume per generation as a line with points.
-func HypervolumePlot(run string, hv []HypervolumePoint) (*gplot.Plot, error) {
+func HypervolumePlot(run string, hv []runview.HypervolumePoint) (*gplot.Plot, error) {
 	p := gplot.New()
 	p.Title.Text = fmt.Sprintf("Hypervolume of %s", run)
 	p.X.Label.Text = "generation"
@@ -149,7 +157,7 @@ func HypervolumePlot(run string, hv []HypervolumePoint) (*gplot.Plot, error) {
 // ClassesPlot draws, for one generation, the share of population slots and
 // of front slots that each LIV class holds, as pairs of bars. generation < 0
 // means the last generation.
-func ClassesPlot(d ClassData, generation int) (*gplot.Plot, error) {
+func ClassesPlot(d runview.ClassData, generation int) (*gplot.Plot, error) {
 	if len(d.Generations) == 0 {
 		p := gplot.New()
 		p.Title.Text = fmt.Sprintf("LIV classes of %s: no candidates yet", d.Run)
@@ -221,27 +229,8 @@ func Save(p *gplot.Plot, path string, w, h vg.Length) (err error) {
 	if err != nil {
 		return fmt.Errorf("rendering %s: %w", path, err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = wt.WriteTo(f); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(path, func(f io.Writer) error {
+		_, err := wt.WriteTo(f)
+		return err
+	})
 }

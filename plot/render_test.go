@@ -1,6 +1,7 @@
 package plot_test
 
 import (
+	"context"
 	"encoding/xml"
 	"errors"
 	"image/png"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/star-pipeline/star-pipeline/plot"
 	"github.com/star-pipeline/star-pipeline/plot/plottest"
+	"github.com/star-pipeline/star-pipeline/runview"
+	"github.com/star-pipeline/star-pipeline/storage"
 )
 
 func TestRender(t *testing.T) {
@@ -22,23 +25,23 @@ func TestRender(t *testing.T) {
 		"pareto": func(run string) (*gplot.Plot, error) {
 			x, y := "mad_score", "params"
 			if run == plottest.Perplexity {
-				x, y = plot.Generation, "perplexity"
+				x, y = runview.Generation, "perplexity"
 			}
-			d, err := plot.Pareto(ctx, db, run, x, y)
+			d, err := runview.Pareto(ctx, db, run, x, y)
 			if err != nil {
 				return nil, err
 			}
 			return plot.ParetoPlot(d)
 		},
 		"hypervolume": func(run string) (*gplot.Plot, error) {
-			hv, err := plot.Hypervolume(ctx, db, run)
+			hv, err := runview.Hypervolume(ctx, db, run)
 			if err != nil {
 				return nil, err
 			}
 			return plot.HypervolumePlot(run, hv)
 		},
 		"classes": func(run string) (*gplot.Plot, error) {
-			d, err := plot.Classes(ctx, db, run)
+			d, err := runview.Classes(ctx, db, run)
 			if err != nil {
 				return nil, err
 			}
@@ -78,7 +81,7 @@ func TestRenderErrors(t *testing.T) {
 	if err := plot.Save(p, filepath.Join(dir, "missing", "a.png"), plot.DefaultWidth, plot.DefaultHeight); err == nil {
 		t.Error("saving into a missing directory succeeded")
 	}
-	if _, err := plot.ClassesPlot(plot.ClassData{Run: "r", Generations: []plot.GenerationClasses{{Generation: 0}}}, 5); err == nil {
+	if _, err := plot.ClassesPlot(runview.ClassData{Run: "r", Generations: []runview.GenerationClasses{{Generation: 0}}}, 5); err == nil {
 		t.Error("ClassesPlot of a missing generation succeeded")
 	}
 }
@@ -119,4 +122,20 @@ func checkImage(t *testing.T, path string) {
 			t.Errorf("%s: root element %q, want svg", path, root)
 		}
 	}
+}
+
+// setup opens a lineage database in a temporary directory and writes the
+// fixture runs into it.
+func setup(t *testing.T) (*storage.DB, context.Context) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "star.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := plottest.Populate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	return db, ctx
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/star-pipeline/star-pipeline/arch"
+	"github.com/star-pipeline/star-pipeline/internal/atomicfile"
 )
 
 // CheckpointFile is the name of the checkpoint inside a checkpoint
@@ -118,34 +119,52 @@ func (s *session) saveCheckpoint(dir string, hdr Checkpoint) (string, error) {
 		return "", fmt.Errorf("encoding checkpoint header: %w", err)
 	}
 	path := filepath.Join(dir, CheckpointFile)
-	tmp, err := os.CreateTemp(dir, "."+CheckpointFile+".tmp-*")
+	err = atomicfile.Write(path, func(w io.Writer) error {
+		if _, err := io.WriteString(w, checkpointMagic); err != nil {
+			return err
+		}
+		if err := binary.Write(w, binary.LittleEndian, uint64(len(head))); err != nil {
+			return err
+		}
+		if _, err := w.Write(head); err != nil {
+			return err
+		}
+		_, err := w.Write(payload.Bytes())
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("writing checkpoint: %w", err)
 	}
-	w := bufio.NewWriter(tmp)
-	w.WriteString(checkpointMagic)
-	binary.Write(w, binary.LittleEndian, uint64(len(head)))
-	w.Write(head)
-	w.Write(payload.Bytes())
-	err = w.Flush()
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return "", fmt.Errorf("writing checkpoint %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 	return path, nil
+}
+
+// Variable is one variable of a checkpoint: its scope path in the
+// trainer's store (the model's weights are under "/model/", named as
+// docs/architecture.md says), its shape and its raw little-endian bytes.
+type Variable struct {
+	Path      string
+	DType     string // GoMLX's name: "Float32", "Uint64", ...
+	Dims      []int
+	Trainable bool
+	Data      []byte
+}
+
+// ReadCheckpointVariables reads the checkpoint in dir with every variable's
+// value, in the order the checkpoint stores them. The error wraps
+// ErrNoCheckpoint when there is none.
+func ReadCheckpointVariables(dir string) (*Checkpoint, []Variable, error) {
+	hdr, payload, err := readCheckpoint(dir, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	vars := make([]Variable, len(hdr.Variables))
+	off := int64(0)
+	for i, sv := range hdr.Variables {
+		vars[i] = Variable{Path: sv.Path, DType: sv.DType, Dims: sv.Dims, Trainable: sv.Trainable,
+			Data: payload[off : off+sv.Bytes : off+sv.Bytes]}
+		off += sv.Bytes
+	}
+	return hdr, vars, nil
 }
 
 // ReadCheckpoint reads the header of the checkpoint in dir. The error

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -15,10 +14,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/star-pipeline/star-pipeline/config"
-	"github.com/star-pipeline/star-pipeline/evolve"
-	"github.com/star-pipeline/star-pipeline/export"
+	"github.com/star-pipeline/star-pipeline/runview"
 	"github.com/star-pipeline/star-pipeline/storage"
-	"github.com/star-pipeline/star-pipeline/tasks"
 )
 
 func init() {
@@ -26,7 +23,6 @@ func init() {
 	register(statusCommand())
 	register(paretoCommand())
 	register(lineageCommand())
-	register(exportCommand())
 }
 
 func runsCommand() *cli.Command {
@@ -74,24 +70,6 @@ func lineageCommand() *cli.Command {
 	}
 }
 
-func exportCommand() *cli.Command {
-	return &cli.Command{
-		Name: "export",
-		Usage: "print everything about a candidate as JSON: genome, hash, run config, static costs, " +
-			"objectives, metrics, checkpoint",
-		ArgsUsage: "CANDIDATE_ID",
-		UsageText: "star-pipeline export r20240501-1/g005/c0003 > best.json",
-		Description: "Two parameter counts appear, on purpose: objectives.params and costs.params count the model at the " +
-			"run's dims (search.vocab, 256 by default); metrics.train.jobs[].trained_params count each model the trainer " +
-			"built, at its task's vocabulary (trained_vocab: 16 for most MAD tasks). Throughputs: train_tokens_per_s is " +
-			"training, eval.jobs[].forward_tokens_per_s the forward pass latency is measured on. docs/api.md lists every field.",
-		// --json is accepted like on every other command; the output is
-		// always JSON.
-		Flags:  []cli.Flag{dbFlag(), jsonFlag()},
-		Action: exportAction,
-	}
-}
-
 // oneArg returns the single positional argument of c, named what in
 // messages, applying flags written after it.
 func oneArg(c *cli.Context, what, hint string) (string, error) {
@@ -130,33 +108,7 @@ func getCandidate(ctx context.Context, db *storage.DB, id string) (storage.Candi
 }
 
 // runConfig parses the configuration a run was submitted with.
-func runConfig(r storage.Run) (config.Config, error) {
-	cfg, err := config.Parse([]byte(r.Config))
-	if err != nil {
-		return cfg, fmt.Errorf("parsing the config of run %s: %w", r.ID, err)
-	}
-	return cfg, nil
-}
-
-// runObjectives returns a run's objective names in config order or, when
-// its config does not parse, the names its candidates report, sorted.
-func runObjectives(r storage.Run, cands []storage.Candidate) []string {
-	if cfg, err := runConfig(r); err == nil {
-		return cfg.Objectives
-	}
-	seen := map[string]bool{}
-	var names []string
-	for _, c := range cands {
-		for k := range c.Objectives {
-			if !seen[k] {
-				seen[k] = true
-				names = append(names, k)
-			}
-		}
-	}
-	sort.Strings(names)
-	return names
-}
+func runConfig(r storage.Run) (config.Config, error) { return runview.Config(r) }
 
 // formatObjective prints an objective value: integers in full, the rest
 // with 5 significant digits.
@@ -202,61 +154,6 @@ func formatDuration(d time.Duration) string {
 	return fmt.Sprintf("%dd%s", d/day, d%day)
 }
 
-// runSummary is one run as runs and status print it.
-type runSummary struct {
-	ID                string             `json:"id"`
-	Status            storage.RunStatus  `json:"status"`
-	Algorithm         string             `json:"algorithm"`
-	Seed              uint64             `json:"seed"`
-	Population        int                `json:"population"`
-	Generations       int                `json:"generations"`
-	CurrentGeneration int                `json:"current_generation"`
-	Objectives        []string           `json:"objectives"`
-	Best              map[string]float64 `json:"best"` // min per objective over evaluated candidates
-	Candidates        int                `json:"candidates"`
-	Evaluated         int                `json:"evaluated"`
-	Created           time.Time          `json:"created"`
-	Updated           time.Time          `json:"updated"`
-	Finished          *time.Time         `json:"finished,omitempty"`
-	ElapsedSeconds    float64            `json:"elapsed_seconds"`
-	ConfigHash        string             `json:"config_hash"`
-	Error             string             `json:"error,omitempty"`
-}
-
-func summariseRun(r storage.Run, cands []storage.Candidate, now time.Time) runSummary {
-	s := runSummary{ID: r.ID, Status: r.Status, Algorithm: r.Algorithm, Seed: r.Seed, Population: r.Population,
-		Generations: r.Generations, CurrentGeneration: r.CurrentGeneration, Objectives: runObjectives(r, cands),
-		Best: map[string]float64{}, Candidates: len(cands), Created: r.Created, Updated: r.Updated,
-		ConfigHash: r.ConfigHash, Error: r.Error}
-	for _, c := range cands {
-		if c.Status != storage.CandEvaluated {
-			continue
-		}
-		s.Evaluated++
-		for _, n := range s.Objectives {
-			if v, ok := c.Objectives[n]; ok {
-				if best, seen := s.Best[n]; !seen || v < best {
-					s.Best[n] = v
-				}
-			}
-		}
-	}
-	end := now
-	switch {
-	case !r.Finished.IsZero():
-		f := r.Finished
-		s.Finished, end = &f, f
-	case r.Status.Terminal() || r.Status == storage.RunPaused:
-		end = r.Updated
-	}
-	s.ElapsedSeconds = end.Sub(r.Created).Seconds()
-	return s
-}
-
-func (s runSummary) elapsed() string {
-	return formatDuration(time.Duration(s.ElapsedSeconds * float64(time.Second)))
-}
-
 func runsAction(c *cli.Context) error {
 	args, err := commandArgs(c)
 	if err != nil {
@@ -270,93 +167,33 @@ func runsAction(c *cli.Context) error {
 		return err
 	}
 	defer db.Close()
-	ctx := c.Context
-	runs, err := db.ListRuns(ctx)
+	runs, err := runview.LoadAll(c.Context, db)
 	if err != nil {
 		return err
 	}
 	now := time.Now()
-	out := make([]runSummary, 0, len(runs))
-	for i := len(runs) - 1; i >= 0; i-- { // newest first
-		cands, err := db.ListCandidates(ctx, runs[i].ID, -1)
-		if err != nil {
-			return err
-		}
-		out = append(out, summariseRun(runs[i], cands, now))
+	out := make([]runview.Summary, len(runs))
+	for i, d := range runs {
+		out[i] = runview.Summarise(d, now)
 	}
-	w := c.App.Writer
 	if c.Bool("json") {
-		return writeJSON(w, out)
+		return writeJSON(c.App.Writer, out)
 	}
-	if len(out) == 0 {
-		_, err := fmt.Fprintf(w, "no runs in %s; start one with `star-pipeline submit`\n", db.Path())
+	return printRuns(c.App.Writer, db.Path(), out)
+}
+
+// printRuns prints run summaries as a table.
+func printRuns(w io.Writer, dbPath string, runs []runview.Summary) error {
+	if len(runs) == 0 {
+		_, err := fmt.Fprintf(w, "no runs in %s; start one with `star-pipeline submit`\n", dbPath)
 		return err
 	}
 	t := newTable(w, "ID", "STATUS", "ALGORITHM", "GENERATION", "POPULATION", "BEST", "CREATED", "ELAPSED")
-	for _, s := range out {
+	for _, s := range runs {
 		t.row(s.ID, s.Status, s.Algorithm, fmt.Sprintf("%d/%d", s.CurrentGeneration, s.Generations), s.Population,
-			objectivesText(s.Objectives, s.Best), formatTime(s.Created), s.elapsed())
+			objectivesText(s.Objectives, s.Best), formatTime(s.Created), formatDuration(s.Elapsed()))
 	}
 	return t.flush()
-}
-
-// generationSummary is one generation as status prints it.
-type generationSummary struct {
-	Index       int                      `json:"index"`
-	Status      storage.GenerationStatus `json:"status"`
-	Candidates  int                      `json:"candidates"`
-	Evaluated   int                      `json:"evaluated"`
-	Failed      int                      `json:"failed"`
-	Unfinished  int                      `json:"unfinished"` // pending or training
-	Hypervolume *float64                 `json:"hypervolume"`
-	Survivors   int                      `json:"survivors"`
-	Started     *time.Time               `json:"started,omitempty"`
-	Finished    *time.Time               `json:"finished,omitempty"`
-}
-
-type eventJSON struct {
-	ID      int64           `json:"id"`
-	Time    time.Time       `json:"time"`
-	Kind    string          `json:"kind"`
-	Message json.RawMessage `json:"message"`
-}
-
-func timePtr(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
-// trainingJSON is a candidate a worker is training or evaluating.
-type trainingJSON struct {
-	ID      string    `json:"id"`
-	Genome  string    `json:"genome"`
-	Worker  string    `json:"worker"`
-	Started time.Time `json:"started"`
-}
-
-// trainingNow lists the candidates of run id whose training a worker has
-// started and not ended (their train node is running), in candidate
-// order.
-func trainingNow(ctx context.Context, db *storage.DB, id string, cands []storage.Candidate) ([]trainingJSON, error) {
-	nodes, err := db.ListTaskStates(ctx, id, storage.TaskRunning)
-	if err != nil {
-		return nil, err
-	}
-	running := map[string]bool{}
-	for _, ts := range nodes {
-		if ts.Stage == string(tasks.StageTrain) {
-			running[storage.CandidateID(id, ts.Generation, ts.Index)] = true
-		}
-	}
-	out := []trainingJSON{}
-	for _, c := range cands {
-		if running[c.ID] {
-			out = append(out, trainingJSON{ID: c.ID, Genome: c.Genome, Worker: c.Worker, Started: c.Started})
-		}
-	}
-	return out, nil
 }
 
 // newestRun returns the id of the run of db created last.
@@ -398,74 +235,28 @@ func statusAction(c *cli.Context) error {
 		}
 		fmt.Fprintf(c.App.ErrWriter, "status of the newest run %s (`star-pipeline runs` lists the others)\n", id)
 	}
-	r, err := getRun(ctx, db, id)
+	st, err := runview.LoadStatus(ctx, db, id, nEvents, time.Now())
 	if err != nil {
-		return err
+		return runError(err, db, id)
 	}
-	cands, err := db.ListCandidates(ctx, id, -1)
-	if err != nil {
-		return err
-	}
-	gens, err := db.ListGenerations(ctx, id)
-	if err != nil {
-		return err
-	}
-	var events []storage.Event
-	if nEvents > 0 {
-		if events, err = db.ListEvents(ctx, id, 0, 0); err != nil {
-			return err
-		}
-		if len(events) > nEvents {
-			events = events[len(events)-nEvents:]
-		}
-	}
-
-	sum := summariseRun(r, cands, time.Now())
-	counts := map[storage.CandidateStatus]int{storage.CandPending: 0, storage.CandTraining: 0,
-		storage.CandEvaluated: 0, storage.CandFailed: 0}
-	perGen := map[int]*generationSummary{}
-	gsums := make([]generationSummary, len(gens))
-	for i, g := range gens {
-		gsums[i] = generationSummary{Index: g.Index, Status: g.Status, Hypervolume: g.Hypervolume,
-			Survivors: len(g.Population), Started: timePtr(g.Started), Finished: timePtr(g.Finished)}
-		perGen[g.Index] = &gsums[i]
-	}
-	training, err := trainingNow(ctx, db, id, cands)
-	if err != nil {
-		return err
-	}
-	for _, cand := range cands {
-		counts[cand.Status]++
-		g := perGen[cand.Generation]
-		if g == nil {
-			continue
-		}
-		g.Candidates++
-		switch cand.Status {
-		case storage.CandEvaluated:
-			g.Evaluated++
-		case storage.CandFailed:
-			g.Failed++
-		default:
-			g.Unfinished++
-		}
-	}
-	evs := make([]eventJSON, len(events))
-	for i, e := range events {
-		evs[i] = eventJSON{ID: e.ID, Time: e.Time, Kind: e.Kind, Message: e.Message}
-	}
-
 	w := c.App.Writer
 	if c.Bool("json") {
-		return writeJSON(w, struct {
-			Run         runSummary                      `json:"run"`
-			Generations []generationSummary             `json:"generations"`
-			Candidates  map[storage.CandidateStatus]int `json:"candidates"`
-			Training    []trainingJSON                  `json:"training"`
-			Events      []eventJSON                     `json:"events"`
-		}{sum, gsums, counts, training, evs})
+		return writeJSON(w, st)
 	}
+	for _, print := range []func(io.Writer, runview.Status) error{printRunHeader, printGenerations, printCandidateCounts} {
+		if err := print(w, st); err != nil {
+			return err
+		}
+	}
+	if nEvents == 0 {
+		return nil
+	}
+	return printEvents(w, st)
+}
 
+// printRunHeader prints a run's summary as name-value lines.
+func printRunHeader(w io.Writer, st runview.Status) error {
+	sum := st.Run
 	t := newTable(w, "run", sum.ID)
 	t.row("status", sum.Status)
 	t.row("algorithm", fmt.Sprintf("%s (seed %d)", sum.Algorithm, sum.Seed))
@@ -477,61 +268,74 @@ func statusAction(c *cli.Context) error {
 	if sum.Finished != nil {
 		t.row("finished", formatTime(*sum.Finished))
 	}
-	t.row("elapsed", sum.elapsed())
+	t.row("elapsed", formatDuration(sum.Elapsed()))
 	t.row("config hash", sum.ConfigHash)
 	if sum.Error != "" {
 		t.row("error", sum.Error)
 	}
-	if err := t.flush(); err != nil {
+	return t.flush()
+}
+
+// printGenerations prints a table of a run's generations.
+func printGenerations(w io.Writer, st runview.Status) error {
+	fmt.Fprintln(w)
+	if len(st.Generations) == 0 {
+		_, err := fmt.Fprintln(w, "no generation started yet")
 		return err
 	}
-
-	fmt.Fprintln(w)
-	if len(gsums) == 0 {
-		fmt.Fprintln(w, "no generation started yet")
-	} else {
-		t = newTable(w, "GEN", "STATUS", "CANDIDATES", "EVALUATED", "FAILED", "UNFINISHED", "HYPERVOLUME", "SURVIVORS", "DURATION")
-		for _, g := range gsums {
-			hv := "-"
-			if g.Hypervolume != nil {
-				hv = strconv.FormatFloat(*g.Hypervolume, 'g', 6, 64)
-			}
-			dur := "-"
-			if g.Started != nil && g.Finished != nil {
-				dur = formatDuration(g.Finished.Sub(*g.Started))
-			}
-			t.row(g.Index, g.Status, g.Candidates, g.Evaluated, g.Failed, g.Unfinished, hv, g.Survivors, dur)
+	t := newTable(w, "GEN", "STATUS", "CANDIDATES", "EVALUATED", "FAILED", "UNFINISHED", "HYPERVOLUME", "SURVIVORS", "DURATION")
+	for _, g := range st.Generations {
+		hv := "-"
+		if g.Hypervolume != nil {
+			hv = strconv.FormatFloat(*g.Hypervolume, 'g', 6, 64)
 		}
-		if err := t.flush(); err != nil {
-			return err
+		dur := "-"
+		if d, ok := g.Duration(); ok {
+			dur = formatDuration(d)
 		}
+		t.row(g.Index, g.Status, g.Candidates, g.Evaluated, g.Failed, g.Unfinished, hv, g.Survivors, dur)
 	}
+	return t.flush()
+}
 
-	fmt.Fprintf(w, "\ncandidates: %d evaluated, %d failed, %d in training or evaluation, %d pending\n",
+// printCandidateCounts prints the run's candidates by status and those in
+// training now.
+func printCandidateCounts(w io.Writer, st runview.Status) error {
+	counts := st.Candidates
+	_, err := fmt.Fprintf(w, "\ncandidates: %d evaluated, %d failed, %d in training or evaluation, %d pending\n",
 		counts[storage.CandEvaluated], counts[storage.CandFailed], counts[storage.CandTraining], counts[storage.CandPending])
 	const maxTraining = 10
-	for i, tr := range training {
+	for i, tr := range st.Training {
 		if i == maxTraining {
-			fmt.Fprintf(w, "training now: %d more (--json lists them all)\n", len(training)-maxTraining)
+			fmt.Fprintf(w, "training now: %d more (--json lists them all)\n", len(st.Training)-maxTraining)
 			break
 		}
 		fmt.Fprintf(w, "training now: %s on %s since %s\n", tr.ID, orDash(tr.Worker), formatTime(tr.Started))
 	}
+	return err
+}
 
-	if nEvents == 0 {
-		return nil
-	}
+// printEvents prints the run's last events.
+func printEvents(w io.Writer, st runview.Status) error {
 	fmt.Fprintln(w)
-	if len(evs) == 0 {
+	if len(st.Events) == 0 {
 		_, err := fmt.Fprintln(w, "no events")
 		return err
 	}
-	fmt.Fprintf(w, "last %d events:\n", len(evs))
-	t = newTable(w, "TIME", "KIND", "MESSAGE")
-	for _, e := range evs {
+	fmt.Fprintf(w, "last %d events:\n", len(st.Events))
+	t := newTable(w, "TIME", "KIND", "MESSAGE")
+	for _, e := range st.Events {
 		t.row(formatTime(e.Time), e.Kind, eventText(e.Message))
 	}
 	return t.flush()
+}
+
+// runError adds the hint of getRun to a read model's error about run id.
+func runError(err error, db *storage.DB, id string) error {
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("no run %s in DB %s; %s", id, db.Path(), runHint)
+	}
+	return err
 }
 
 // minimised says which way every objective is better, for the headers of
@@ -580,74 +384,30 @@ type paretoEntry struct {
 // paretoFront is the non-dominated set of a run's last finished generation.
 // It marshals to JSON as its entries alone.
 type paretoFront struct {
-	RunID      string
-	Generation int      // index of the last finished generation
-	Objectives []string // the run's objectives, config order
-	Population int      // candidates in that generation's population
-	Entries    []paretoEntry
+	runview.ParetoSet
+	Entries []paretoEntry
 }
 
 func (f paretoFront) MarshalJSON() ([]byte, error) { return json.Marshal(f.Entries) }
 
-// paretoSet returns the population of the last finished generation of run
-// id filtered to its non-dominated members (failed ones excluded), in
-// population order.
+// paretoSet returns the non-dominated members of run id's last finished
+// generation (runview.LastParetoSet) as pareto prints them.
 func paretoSet(ctx context.Context, db *storage.DB, id string) (paretoFront, error) {
-	front := paretoFront{RunID: id, Entries: []paretoEntry{}}
-	r, err := getRun(ctx, db, id)
+	front := paretoFront{Entries: []paretoEntry{}}
+	d, err := runview.Load(ctx, db, id)
 	if err != nil {
-		return front, err
+		return front, runError(err, db, id)
 	}
-	cfg, err := runConfig(r)
-	if err != nil {
-		return front, err
-	}
-	front.Objectives = cfg.Objectives
-	gens, err := db.ListGenerations(ctx, id)
-	if err != nil {
-		return front, err
-	}
-	var last *storage.Generation
-	for i := len(gens) - 1; i >= 0; i-- {
-		if gens[i].Status == storage.GenDone {
-			last = &gens[i]
-			break
-		}
-	}
-	if last == nil {
+	set, err := runview.LastParetoSet(d)
+	if errors.Is(err, runview.ErrNoFinishedGeneration) {
 		return front, fmt.Errorf("run %s has no finished generation yet (status %s); `star-pipeline status %s` shows its progress",
-			id, r.Status, id)
+			id, d.Run.Status, id)
 	}
-	front.Generation = last.Index
-	objs := cfg.Objectives
-	pop := make([]evolve.Individual[storage.Candidate], 0, len(last.Population))
-	seen := map[string]bool{}
-	for _, cid := range last.Population {
-		if seen[cid] {
-			continue
-		}
-		seen[cid] = true
-		cand, err := db.GetCandidate(ctx, cid)
-		if err != nil {
-			return front, fmt.Errorf("reading candidate %s of generation %d's population: %w", cid, last.Index, err)
-		}
-		ind := evolve.Individual[storage.Candidate]{X: cand, Failed: cand.Status != storage.CandEvaluated}
-		if !ind.Failed {
-			ind.F = make([]float64, len(objs))
-			for i, n := range objs {
-				v, ok := cand.Objectives[n]
-				if !ok {
-					ind.Failed, ind.F = true, nil
-					break
-				}
-				ind.F[i] = v
-			}
-		}
-		pop = append(pop, ind)
+	if err != nil {
+		return front, err
 	}
-	front.Population = len(pop)
-	for _, ind := range evolve.ParetoSet(pop) {
-		cand := ind.X
+	front.ParetoSet = set
+	for _, cand := range set.Members {
 		front.Entries = append(front.Entries, paretoEntry{ID: cand.ID, Generation: cand.Generation, Index: cand.Index,
 			Genome: cand.Genome, Hash: cand.GenomeHash, Operator: cand.Operator, Parents: nonNil(cand.Parents),
 			Objectives: cand.Objectives, Metrics: cand.Metrics, Checkpoint: cand.Checkpoint})
@@ -701,21 +461,6 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// lineageNode is one candidate of an ancestry tree. A candidate reached a
-// second time (two parents sharing an ancestor) is marked Repeated and its
-// parents are not listed again.
-type lineageNode struct {
-	ID         string                  `json:"id"`
-	Generation int                     `json:"generation"`
-	Operator   storage.Operator        `json:"operator"`
-	Genome     string                  `json:"genome"`
-	Status     storage.CandidateStatus `json:"status"`
-	Objectives map[string]float64      `json:"objectives,omitempty"`
-	Error      string                  `json:"error,omitempty"`
-	Repeated   bool                    `json:"repeated,omitempty"`
-	Parents    []*lineageNode          `json:"parents,omitempty"`
-}
-
 func lineageAction(c *cli.Context) error {
 	id, err := oneArg(c, "CANDIDATE_ID", candidateHint)
 	if err != nil {
@@ -733,12 +478,12 @@ func lineageAction(c *cli.Context) error {
 	}
 	var objs []string
 	if r, err := db.GetRun(ctx, root.RunID); err == nil {
-		objs = runObjectives(r, []storage.Candidate{root})
+		objs = runview.ReportedObjectives(r, []storage.Candidate{root})
 	}
-	var tree *lineageNode
+	var tree *runview.LineageNode
 	err = db.View(ctx, func(tx *storage.Tx) error {
 		var err error
-		tree, err = buildLineage(ctx, tx, root, map[string]bool{})
+		tree, err = runview.Lineage(ctx, tx, root)
 		return err
 	})
 	if err != nil {
@@ -751,33 +496,9 @@ func lineageAction(c *cli.Context) error {
 	return printLineage(w, tree, objs, "", "")
 }
 
-// buildLineage returns the ancestry tree of cand, expanding each candidate
-// once (shown records those expanded).
-func buildLineage(ctx context.Context, tx *storage.Tx, cand storage.Candidate, shown map[string]bool) (*lineageNode, error) {
-	n := &lineageNode{ID: cand.ID, Generation: cand.Generation, Operator: cand.Operator, Genome: cand.Genome,
-		Status: cand.Status, Objectives: cand.Objectives, Error: cand.Error}
-	if shown[cand.ID] {
-		n.Repeated = len(cand.Parents) > 0
-		return n, nil
-	}
-	shown[cand.ID] = true
-	for _, pid := range cand.Parents {
-		p, err := tx.GetCandidate(ctx, pid)
-		if err != nil {
-			return nil, fmt.Errorf("reading parent %s of %s: %w", pid, cand.ID, err)
-		}
-		pn, err := buildLineage(ctx, tx, p, shown)
-		if err != nil {
-			return nil, err
-		}
-		n.Parents = append(n.Parents, pn)
-	}
-	return n, nil
-}
-
 // printLineage prints n on one line after first, then its parents as
 // branches, each line of them prefixed by rest.
-func printLineage(w io.Writer, n *lineageNode, objs []string, first, rest string) error {
+func printLineage(w io.Writer, n *runview.LineageNode, objs []string, first, rest string) error {
 	op := string(n.Operator)
 	if op == "" {
 		op = "-"
@@ -810,37 +531,4 @@ func printLineage(w io.Writer, n *lineageNode, objs []string, first, rest string
 		}
 	}
 	return nil
-}
-
-func exportAction(c *cli.Context) error {
-	id, err := oneArg(c, "CANDIDATE_ID", candidateHint)
-	if err != nil {
-		return err
-	}
-	db, err := openDB(c)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	ctx := c.Context
-	cand, err := getCandidate(ctx, db, id)
-	if err != nil {
-		return err
-	}
-	r, err := getRun(ctx, db, cand.RunID)
-	if err != nil {
-		return err
-	}
-	cfg, err := runConfig(r)
-	if err != nil {
-		return err
-	}
-	out, err := export.Build(cand, r, cfg)
-	if err != nil {
-		return err
-	}
-	if out.CostErr != nil {
-		return out.CostErr
-	}
-	return writeJSON(c.App.Writer, out)
 }

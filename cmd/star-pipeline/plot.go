@@ -12,6 +12,8 @@ import (
 
 	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/plot"
+	"github.com/star-pipeline/star-pipeline/runview"
+	"github.com/star-pipeline/star-pipeline/storage"
 	"github.com/star-pipeline/star-pipeline/study"
 )
 
@@ -52,6 +54,41 @@ func plotAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := checkPlotFlags(c); err != nil {
+		return err
+	}
+	db, err := openDB(c)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	r, err := getRun(c.Context, db, id)
+	if err != nil {
+		return err
+	}
+	kind, out := c.String("kind"), c.String("out")
+	p, data, err := plotDrawers[kind](c, db, r)
+	if err != nil {
+		return err
+	}
+	px := vg.Inch / 96
+	if err := plot.Save(p, out, vg.Length(c.Int("width"))*px, vg.Length(c.Int("height"))*px); err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, struct {
+			Kind string `json:"kind"`
+			Run  string `json:"run"`
+			Out  string `json:"out"`
+			Data any    `json:"data"`
+		}{kind, id, out, data})
+	}
+	_, err = fmt.Fprintf(c.App.Writer, "wrote %s (%s of run %s)\n", out, kind, id)
+	return err
+}
+
+// checkPlotFlags checks the flags of plot before anything is read.
+func checkPlotFlags(c *cli.Context) error {
 	kind := c.String("kind")
 	if !slices.Contains(plotKinds, kind) {
 		return badInput("--kind %q: want one of %s", kind, strings.Join(plotKinds, ", "))
@@ -73,99 +110,78 @@ func plotAction(c *cli.Context) error {
 	if w < 100 || h < 100 || w > 10000 || h > 10000 {
 		return badInput("--width %d --height %d: each must be between 100 and 10000 pixels", w, h)
 	}
+	return nil
+}
 
-	db, err := openDB(c)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	ctx := c.Context
-	r, err := getRun(ctx, db, id)
-	if err != nil {
-		return err
-	}
+// plotDrawer reads the data of one kind of plot of run r and draws it.
+type plotDrawer func(c *cli.Context, db *storage.DB, r storage.Run) (*gplot.Plot, any, error)
 
-	var p *gplot.Plot
-	var data any
-	switch kind {
-	case "pareto":
-		x, y := plot.DefaultAxes(r)
-		if c.IsSet("x") {
-			x = c.String("x")
-		}
-		if c.IsSet("y") {
-			y = c.String("y")
-		}
-		for _, a := range []string{x, y} {
-			if !slices.Contains(plot.Axes(r), a) {
-				return badInput("objective %q: run %s has %s", a, id, strings.Join(plot.Axes(r), ", "))
-			}
-		}
-		d, err := plot.Pareto(ctx, db, id, x, y)
-		if err != nil {
-			return err
-		}
-		data = d
-		if p, err = plot.ParetoPlot(d); err != nil {
-			return err
-		}
-	case "hypervolume":
-		hv, err := plot.Hypervolume(ctx, db, id)
-		if err != nil {
-			return err
-		}
-		data = hv
-		if p, err = plot.HypervolumePlot(id, hv); err != nil {
-			return err
-		}
-	case "final":
-		rep, err := study.Load(ctx, db, id)
-		if errors.Is(err, study.ErrNoFinalStage) {
-			return badInput("%v", err)
-		}
-		if err != nil {
-			return err
-		}
-		x, y, err := finalAxes(rep, c.String("x"), c.String("y"))
-		if err != nil {
-			return err
-		}
-		data = rep
-		if p, err = plot.FinalPlot(rep, x, y); err != nil {
-			return err
-		}
-	case "classes":
-		d, err := plot.Classes(ctx, db, id)
-		if err != nil {
-			return err
-		}
-		g := c.Int("generation")
-		if g >= 0 && !slices.ContainsFunc(d.Generations, func(gc plot.GenerationClasses) bool { return gc.Generation == g }) {
-			if len(d.Generations) == 0 {
-				return badInput("--generation %d: run %s has no candidates yet", g, id)
-			}
-			return badInput("--generation %d: run %s has generations %d to %d", g, id, d.Generations[0].Generation,
-				d.Generations[len(d.Generations)-1].Generation)
-		}
-		data = d
-		if p, err = plot.ClassesPlot(d, g); err != nil {
-			return err
+var plotDrawers = map[string]plotDrawer{
+	"pareto": drawPareto, "hypervolume": drawHypervolume, "final": drawFinal, "classes": drawClasses,
+}
+
+func drawPareto(c *cli.Context, db *storage.DB, r storage.Run) (*gplot.Plot, any, error) {
+	x, y := runview.DefaultAxes(r)
+	if c.IsSet("x") {
+		x = c.String("x")
+	}
+	if c.IsSet("y") {
+		y = c.String("y")
+	}
+	axes := runview.Axes(r)
+	for _, a := range []string{x, y} {
+		if !slices.Contains(axes, a) {
+			return nil, nil, badInput("objective %q: run %s has %s", a, r.ID, strings.Join(axes, ", "))
 		}
 	}
-	px := vg.Inch / 96
-	if err := plot.Save(p, out, vg.Length(w)*px, vg.Length(h)*px); err != nil {
-		return err
+	d, err := runview.Pareto(c.Context, db, r.ID, x, y)
+	if err != nil {
+		return nil, nil, err
 	}
-	if c.Bool("json") {
-		return writeJSON(c.App.Writer, struct {
-			Kind string `json:"kind"`
-			Run  string `json:"run"`
-			Out  string `json:"out"`
-			Data any    `json:"data"`
-		}{kind, id, out, data})
+	p, err := plot.ParetoPlot(d)
+	return p, d, err
+}
+
+func drawHypervolume(c *cli.Context, db *storage.DB, r storage.Run) (*gplot.Plot, any, error) {
+	hv, err := runview.Hypervolume(c.Context, db, r.ID)
+	if err != nil {
+		return nil, nil, err
 	}
-	_, err = fmt.Fprintf(c.App.Writer, "wrote %s (%s of run %s)\n", out, kind, id)
-	return err
+	p, err := plot.HypervolumePlot(r.ID, hv)
+	return p, hv, err
+}
+
+func drawFinal(c *cli.Context, db *storage.DB, r storage.Run) (*gplot.Plot, any, error) {
+	rep, err := study.Load(c.Context, db, r.ID)
+	if errors.Is(err, study.ErrNoFinalStage) {
+		return nil, nil, badInput("%v", err)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	x, y, err := finalAxes(rep, c.String("x"), c.String("y"))
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := plot.FinalPlot(rep, x, y)
+	return p, rep, err
+}
+
+func drawClasses(c *cli.Context, db *storage.DB, r storage.Run) (*gplot.Plot, any, error) {
+	d, err := runview.Classes(c.Context, db, r.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	g := c.Int("generation")
+	if g >= 0 && !slices.ContainsFunc(d.Generations, func(gc runview.GenerationClasses) bool { return gc.Generation == g }) {
+		if len(d.Generations) == 0 {
+			return nil, nil, badInput("--generation %d: run %s has no candidates yet", g, r.ID)
+		}
+		return nil, nil, badInput("--generation %d: run %s has generations %d to %d", g, r.ID, d.Generations[0].Generation,
+			d.Generations[len(d.Generations)-1].Generation)
+	}
+	p, err := plot.ClassesPlot(d, g)
+	return p, d, err
 }
 
 // finalAxes checks or picks the axes of a final-stage plot: x a static

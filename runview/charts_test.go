@@ -1,4 +1,4 @@
-package plot_test
+package runview_test
 
 import (
 	"bytes"
@@ -11,8 +11,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/star-pipeline/star-pipeline/plot"
 	"github.com/star-pipeline/star-pipeline/plot/plottest"
+	"github.com/star-pipeline/star-pipeline/runview"
 	"github.com/star-pipeline/star-pipeline/storage"
 )
 
@@ -61,7 +61,7 @@ func golden(t *testing.T, name string, v any) {
 func TestPareto(t *testing.T) {
 	t.Parallel()
 	db, ctx := setup(t)
-	d, err := plot.Pareto(ctx, db, plottest.Demo, "mad_score", "params")
+	d, err := runview.Pareto(ctx, db, plottest.Demo, "mad_score", "params")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,16 +90,16 @@ func TestPareto(t *testing.T) {
 		}
 	}
 
-	d, err = plot.Pareto(ctx, db, plottest.Perplexity, plot.Generation, "perplexity")
+	d, err = runview.Pareto(ctx, db, plottest.Perplexity, runview.Generation, "perplexity")
 	if err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "pareto_ppl.json", d)
-	if x, y := plot.DefaultAxes(storage.Run{Config: "objectives: [perplexity]\n"}); x != plot.Generation || y != "perplexity" {
+	if x, y := runview.DefaultAxes(storage.Run{Config: "objectives: [perplexity]\n"}); x != runview.Generation || y != "perplexity" {
 		t.Errorf("DefaultAxes of one objective = %s, %s", x, y)
 	}
 
-	d, err = plot.Pareto(ctx, db, plottest.Empty, "mad_score", "params")
+	d, err = runview.Pareto(ctx, db, plottest.Empty, "mad_score", "params")
 	if err != nil || len(d.Points) != 0 || d.Points == nil {
 		t.Errorf("empty run: %+v, %v", d, err)
 	}
@@ -108,11 +108,11 @@ func TestPareto(t *testing.T) {
 func TestParetoErrors(t *testing.T) {
 	t.Parallel()
 	db, ctx := setup(t)
-	if _, err := plot.Pareto(ctx, db, "nope", "mad_score", "params"); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := runview.Pareto(ctx, db, "nope", "mad_score", "params"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("unknown run: %v", err)
 	}
 	for _, axes := range [][2]string{{"perplexity", "params"}, {"mad_score", ""}, {"latency", "mad_score"}} {
-		if _, err := plot.Pareto(ctx, db, plottest.Demo, axes[0], axes[1]); !errors.Is(err, plot.ErrUnknownAxis) {
+		if _, err := runview.Pareto(ctx, db, plottest.Demo, axes[0], axes[1]); !errors.Is(err, runview.ErrUnknownAxis) {
 			t.Errorf("axes %v: %v, want ErrUnknownAxis", axes, err)
 		}
 	}
@@ -121,16 +121,16 @@ func TestParetoErrors(t *testing.T) {
 func TestHypervolume(t *testing.T) {
 	t.Parallel()
 	db, ctx := setup(t)
-	hv, err := plot.Hypervolume(ctx, db, plottest.Demo)
+	hv, err := runview.Hypervolume(ctx, db, plottest.Demo)
 	if err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "hypervolume_demo.json", hv)
-	hv, err = plot.Hypervolume(ctx, db, plottest.Empty)
+	hv, err = runview.Hypervolume(ctx, db, plottest.Empty)
 	if err != nil || len(hv) != 0 || hv == nil {
 		t.Errorf("empty run: %v, %v", hv, err)
 	}
-	if _, err := plot.Hypervolume(ctx, db, "nope"); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := runview.Hypervolume(ctx, db, "nope"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("unknown run: %v", err)
 	}
 }
@@ -138,7 +138,7 @@ func TestHypervolume(t *testing.T) {
 func TestClasses(t *testing.T) {
 	t.Parallel()
 	db, ctx := setup(t)
-	d, err := plot.Classes(ctx, db, plottest.Demo)
+	d, err := runview.Classes(ctx, db, plottest.Demo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,11 +166,11 @@ func TestClasses(t *testing.T) {
 	if g := d.Generations[1]; g.Members != 6 || g.FrontMembers != 3 {
 		t.Errorf("generation 1: %d members, %d on the front; want 6 and 3", g.Members, g.FrontMembers)
 	}
-	d, err = plot.Classes(ctx, db, plottest.Empty)
+	d, err = runview.Classes(ctx, db, plottest.Empty)
 	if err != nil || len(d.Generations) != 0 || len(d.Classes) != 0 {
 		t.Errorf("empty run: %+v, %v", d, err)
 	}
-	if _, err := plot.Classes(ctx, db, "nope"); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := runview.Classes(ctx, db, "nope"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("unknown run: %v", err)
 	}
 }

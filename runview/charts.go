@@ -1,12 +1,4 @@
-// Package plot turns a run's lineage into chart data and draws it: the Pareto
-// front for a pair of objectives, the hypervolume per generation and the LIV
-// classes of the front against those of the population.
-//
-// The data functions (Pareto, Hypervolume, Classes) only read the lineage
-// database and are pure otherwise; the dashboard draws the same data as
-// inline SVG. ParetoPlot, HypervolumePlot and ClassesPlot draw it with
-// gonum.org/v1/plot, and Save writes a PNG or SVG file.
-package plot
+package runview
 
 import (
 	"cmp"
@@ -15,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/evolve"
 	"github.com/star-pipeline/star-pipeline/genome"
 	"github.com/star-pipeline/star-pipeline/storage"
@@ -28,31 +19,6 @@ const Generation = "generation"
 // ErrUnknownAxis: an axis names neither one of the run's objectives nor
 // Generation.
 var ErrUnknownAxis = errors.New("unknown objective")
-
-// Source is what the data functions read: a *storage.DB, or a *storage.Tx
-// for one consistent snapshot.
-type Source interface {
-	GetRun(ctx context.Context, id string) (storage.Run, error)
-	ListCandidates(ctx context.Context, runID string, generation int) ([]storage.Candidate, error)
-	ListGenerations(ctx context.Context, runID string) ([]storage.Generation, error)
-}
-
-// Objectives returns a run's objectives in the order of its configuration.
-// A configuration that does not parse yields the default objectives.
-func Objectives(r storage.Run) []string {
-	return RunConfig(r).Objectives
-}
-
-// RunConfig returns a run's configuration, or the default configuration when
-// the stored YAML does not parse (a run written by another version): the
-// pages of such a run still show what the lineage holds.
-func RunConfig(r storage.Run) config.Config {
-	cfg, err := config.Parse([]byte(r.Config))
-	if err != nil {
-		return config.Default()
-	}
-	return cfg
-}
 
 // Point is one evaluated candidate on a Pareto chart.
 type Point struct {
@@ -278,72 +244,14 @@ func Classes(ctx context.Context, src Source, runID string) (ClassData, error) {
 	if err != nil {
 		return ClassData{}, err
 	}
-	byID := make(map[string]storage.Candidate, len(cands))
-	created := map[int][]storage.Candidate{}
-	for _, c := range cands {
-		byID[c.ID] = c
-		if c.Operator != storage.OpFinal {
-			created[c.Generation] = append(created[c.Generation], c)
-		}
-	}
-	selected := map[int][]storage.Candidate{}
-	for _, g := range gens {
-		for _, id := range g.Population {
-			if c, ok := byID[id]; ok {
-				selected[g.Index] = append(selected[g.Index], c)
-			}
-		}
-	}
-	var indices []int
-	for i := range created {
-		indices = append(indices, i)
-	}
-	for i := range selected {
-		if _, ok := created[i]; !ok {
-			indices = append(indices, i)
-		}
-	}
-	slices.Sort(indices)
-
 	d := ClassData{Run: runID, Classes: []ClassInfo{}, Generations: []GenerationClasses{}}
 	seen := map[int]bool{}
+	indices, pops := generationPopulations(cands, gens)
 	for _, gi := range indices {
-		pop := selected[gi]
-		if len(pop) == 0 {
-			pop = created[gi]
-		}
-		front := Front(pop, objs)
-		gc := GenerationClasses{Generation: gi, Members: len(pop), FrontMembers: len(front), Counts: []ClassCount{}}
-		counts := map[int]*ClassCount{}
-		tally := func(cs []storage.Candidate, inFront bool) {
-			for _, c := range cs {
-				g, err := genome.Parse(c.Genome)
-				if err != nil {
-					continue
-				}
-				for _, s := range g {
-					cc := counts[s.Class]
-					if cc == nil {
-						cc = &ClassCount{Class: s.Class}
-						counts[s.Class] = cc
-					}
-					if inFront {
-						cc.Front++
-						gc.FrontSlots++
-					} else {
-						cc.Population++
-						gc.PopulationSlots++
-					}
-				}
-			}
-		}
-		tally(pop, false)
-		tally(front, true)
-		for _, cc := range counts {
-			gc.Counts = append(gc.Counts, *cc)
+		gc := tallyClasses(gi, pops[gi], Front(pops[gi], objs))
+		for _, cc := range gc.Counts {
 			seen[cc.Class] = true
 		}
-		slices.SortFunc(gc.Counts, func(a, b ClassCount) int { return cmp.Compare(a.Class, b.Class) })
 		d.Generations = append(d.Generations, gc)
 	}
 	for id := range seen {
@@ -351,6 +259,74 @@ func Classes(ctx context.Context, src Source, runID string) (ClassData, error) {
 	}
 	slices.SortFunc(d.Classes, func(a, b ClassInfo) int { return cmp.Compare(a.ID, b.ID) })
 	return d, nil
+}
+
+// generationPopulations returns the indices of a run's generations,
+// ascending, and the population of each: its selection when one is
+// recorded, else the candidates created in it (final-stage retrainings
+// excluded).
+func generationPopulations(cands []storage.Candidate, gens []storage.Generation) ([]int, map[int][]storage.Candidate) {
+	byID := make(map[string]storage.Candidate, len(cands))
+	pops := map[int][]storage.Candidate{}
+	for _, c := range cands {
+		byID[c.ID] = c
+		if c.Operator != storage.OpFinal {
+			pops[c.Generation] = append(pops[c.Generation], c)
+		}
+	}
+	for _, g := range gens {
+		var selected []storage.Candidate
+		for _, id := range g.Population {
+			if c, ok := byID[id]; ok {
+				selected = append(selected, c)
+			}
+		}
+		if len(selected) > 0 {
+			pops[g.Index] = selected
+		}
+	}
+	indices := make([]int, 0, len(pops))
+	for i := range pops {
+		indices = append(indices, i)
+	}
+	slices.Sort(indices)
+	return indices, pops
+}
+
+// tallyClasses counts the LIV classes of the slots of generation gi's
+// population and of its front.
+func tallyClasses(gi int, pop, front []storage.Candidate) GenerationClasses {
+	gc := GenerationClasses{Generation: gi, Members: len(pop), FrontMembers: len(front), Counts: []ClassCount{}}
+	counts := map[int]*ClassCount{}
+	tally := func(cs []storage.Candidate, inFront bool) {
+		for _, c := range cs {
+			g, err := genome.Parse(c.Genome)
+			if err != nil {
+				continue
+			}
+			for _, s := range g {
+				cc := counts[s.Class]
+				if cc == nil {
+					cc = &ClassCount{Class: s.Class}
+					counts[s.Class] = cc
+				}
+				if inFront {
+					cc.Front++
+					gc.FrontSlots++
+				} else {
+					cc.Population++
+					gc.PopulationSlots++
+				}
+			}
+		}
+	}
+	tally(pop, false)
+	tally(front, true)
+	for _, cc := range counts {
+		gc.Counts = append(gc.Counts, *cc)
+	}
+	slices.SortFunc(gc.Counts, func(a, b ClassCount) int { return cmp.Compare(a.Class, b.Class) })
+	return gc
 }
 
 // classInfo names class id, or calls it "class N" when the registry does not
