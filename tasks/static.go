@@ -11,6 +11,7 @@ import (
 	"github.com/star-pipeline/star-pipeline/arch"
 	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/genome"
+	"github.com/star-pipeline/star-pipeline/internal/atomicfile"
 )
 
 // StaticEvaluator is the benchmark mode of the pipeline: it trains nothing
@@ -38,7 +39,7 @@ func (StaticEvaluator) Train(ctx context.Context, p TrainPayload) (TrainResult, 
 	}
 	path := filepath.Join(p.Checkpoint, "static.json")
 	data, _ := json.Marshal(staticCheckpoint{Mode: "static-benchmark", Genome: p.Genome})
-	if err := writeAtomic(path, data); err != nil {
+	if err := atomicfile.WriteFile(path, data); err != nil {
 		return TrainResult{}, err
 	}
 	return TrainResult{Checkpoint: path}, nil
@@ -73,28 +74,4 @@ func (StaticEvaluator) Evaluate(ctx context.Context, p EvaluatePayload) (Evaluat
 		config.Params:     float64(costs.Params),
 		config.CacheBytes: float64(costs.CacheBytes),
 	}}, nil
-}
-
-// writeAtomic writes data to path through a temporary file and a rename.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }

@@ -55,3 +55,11 @@ func syncDir(dir string) {
 		d.Close()
 	}
 }
+
+// WriteFile writes data to path atomically, as Write does.
+func WriteFile(path string, data []byte) error {
+	return Write(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
