@@ -215,7 +215,7 @@ func TestCompose(t *testing.T) {
 	// Kill a worker (SIGKILL) once every worker has trained a candidate,
 	// while it trains another if it gets to one soon.
 	victim := ws[len(ws)-1]
-	lin.wait("every worker to train a candidate", 5*time.Minute, func(s snapshot) bool {
+	s := lin.wait("every worker to train a candidate", 5*time.Minute, func(s snapshot) bool {
 		for _, w := range ws {
 			if s.evaluatedBy[w.Config.Hostname] == 0 {
 				return false
@@ -224,7 +224,7 @@ func TestCompose(t *testing.T) {
 		return s.trainingBy[victim.Config.Hostname] > 0 || time.Since(s.first) > 20*time.Second
 	})
 	e.run(e.docker, "kill", victim.ID)
-	t.Logf("killed %s (SIGKILL) (%s)", victim.Name, since(start))
+	t.Logf("killed %s (SIGKILL) while it trained %d candidates (%s)", victim.Name, s.trainingBy[victim.Config.Hostname], since(start))
 
 	// Restart Redis with the coordinator and the other workers paused, so
 	// that nothing writes to the queue meanwhile: the queue after the
@@ -590,10 +590,9 @@ func localReference(root, cli, dir string) ([]member, error) {
 	if cli == "" {
 		cli = filepath.Join(root, "bin", "star-pipeline")
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
-		return nil, err
-	}
-	if err := os.Symlink(filepath.Join(root, "data", "brown"), filepath.Join(dir, "data", "brown")); err != nil {
+	// data/brown, the corpus path of the run config, through a link to
+	// the repository's data directory.
+	if err := os.Symlink(filepath.Join(root, "data"), filepath.Join(dir, "data")); err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(cli, "submit", "--config", filepath.Join(root, "test", "compose", "search.yaml"), "--db", "local.db")
