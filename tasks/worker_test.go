@@ -6,21 +6,20 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/star-pipeline/star-pipeline/config"
+	"github.com/star-pipeline/star-pipeline/runner"
 )
 
-// reports keeps the report tasks a handler enqueues.
+// reports keeps the report jobs a handler enqueues.
 type reports struct {
-	mu    sync.Mutex
-	tasks []*asynq.Task
+	mu   sync.Mutex
+	jobs []runner.Job
 }
 
-func (r *reports) EnqueueOnce(_ context.Context, t *asynq.Task, _ ...asynq.Option) (bool, error) {
+func (r *reports) EnqueueOnce(_ context.Context, job runner.Job) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.tasks = append(r.tasks, t)
+	r.jobs = append(r.jobs, job)
 	return true, nil
 }
 
@@ -32,25 +31,23 @@ func TestTrainResultNamesWorker(t *testing.T) {
 	c := config.Default()
 	c.Objectives = []string{config.Params, config.CacheBytes}
 	yaml, _ := c.YAML()
-	p := TrainPayload{Node: Node{Run: "r1", Stage: StageTrain, Index: 2}, Genome: "11111-92121-13131-94141-15151-96161-17171-98181",
+	n := Node{Run: "r1", Stage: StageTrain, Index: 2}
+	p := TrainPayload{Node: n, Genome: "11111-92121-13131-94141-15151-96161-17171-98181",
 		Config: string(yaml), Checkpoint: t.TempDir()}
 	data, err := json.Marshal(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	task := asynq.NewTask(StageTrain.Kind(), data)
 	rep := &reports{}
 	h := &Handlers{Evaluator: StaticEvaluator{}, Reports: rep, Worker: "host-a:7"}
-	if err := h.Mux().ProcessTask(context.Background(), task); err != nil {
+	if err := h.Handler()(context.Background(), &runner.Delivery{Kind: StageTrain.Kind(), ID: n.ID(), Payload: data}); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.tasks) != 1 {
-		t.Fatalf("%d reports, want 1", len(rep.tasks))
+	if len(rep.jobs) != 1 {
+		t.Fatalf("%d reports, want 1", len(rep.jobs))
 	}
-	// Outside a queue server the task has no id, which DecodeReport
-	// refuses; the rest of the report is what a worker sends.
-	var r Report
-	if err := json.Unmarshal(rep.tasks[0].Payload(), &r); err != nil {
+	r, err := DecodeReport(rep.jobs[0].Payload)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if !r.OK || r.Worker != "host-a:7" {
