@@ -89,8 +89,10 @@ type Config struct {
 	Quality Quality `yaml:"quality" json:"quality"`
 
 	// Artifacts is where checkpoints and other artifacts are written: a
-	// directory path or a file:// URL; every worker must reach it.
-	// Default "artifacts" (relative to the coordinator's working directory).
+	// directory path or a file:// URL; every worker must reach it at the
+	// same path. Default "artifacts". submit resolves a relative path
+	// against its --artifact-root ($STAR_ARTIFACT_ROOT), else its working
+	// directory, and the run stores the absolute path.
 	Artifacts string `yaml:"artifacts" json:"artifacts"`
 
 	// Final, when set, adds a final stage after the last generation: the

@@ -622,7 +622,7 @@ func (c *Coordinator) reconcile(ctx context.Context, r *run) error {
 		}
 		switch {
 		case state == runner.StateCompleted:
-			rep := tasks.Report{Node: ts.ID, OK: true, Result: info.Result, Worker: "queue", Finished: info.CompletedAt}
+			rep := tasks.Report{Node: ts.ID, OK: true, Result: info.Result, Worker: tasks.ResultWorker(info.Result), Finished: info.CompletedAt}
 			if err := c.record(ctx, r, rep); err != nil {
 				return err
 			}

@@ -24,6 +24,23 @@ type TrainResult struct {
 	Checkpoint   string          `json:"checkpoint"`
 	TrainSeconds float64         `json:"train_seconds"`
 	Metrics      json.RawMessage `json:"metrics,omitempty"`
+	// Worker names the worker that trained (Handlers.Worker), so that a
+	// coordinator that finds the result in the queue rather than in a
+	// report (a restarted one) records it too: see ResultWorker.
+	Worker string `json:"worker,omitempty"`
+}
+
+// ResultWorker returns the worker a task's result names (a TrainResult's
+// Worker), or "queue" when it names none: a result a coordinator took
+// from the queue, not from a report, of a stage that does not say.
+func ResultWorker(result []byte) string {
+	var r struct {
+		Worker string `json:"worker"`
+	}
+	if json.Unmarshal(result, &r) != nil || r.Worker == "" {
+		return "queue"
+	}
+	return r.Worker
 }
 
 // EvaluatePayload asks for the objectives of a trained candidate.

@@ -166,7 +166,7 @@ func (h *Handlers) Handler() runner.Handler {
 	mux.Handle(StageRecombine.Kind(), h.stage(decoded(Recombine)))
 	mux.Handle(StageMutate.Kind(), h.stage(decoded(Mutate)))
 	mux.Handle(StageSelect.Kind(), h.stage(decoded(Select)))
-	mux.Handle(StageTrain.Kind(), h.announced(h.stage(decoded(h.Evaluator.Train))))
+	mux.Handle(StageTrain.Kind(), h.announced(h.stage(decoded(h.train))))
 	mux.Handle(StageEvaluate.Kind(), h.stage(decoded(h.Evaluator.Evaluate)))
 	return mux.Handler()
 }
@@ -180,6 +180,15 @@ func decoded[P, R any](fn func(context.Context, P) (R, error)) func(context.Cont
 		}
 		return fn(ctx, p)
 	}
+}
+
+// train trains with the Evaluator and names this worker in the result.
+func (h *Handlers) train(ctx context.Context, p TrainPayload) (TrainResult, error) {
+	r, err := h.Evaluator.Train(ctx, p)
+	if err == nil {
+		r.Worker = h.Worker
+	}
+	return r, err
 }
 
 // stage runs one node and reports how it ended: its result (also written

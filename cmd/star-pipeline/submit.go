@@ -34,6 +34,8 @@ star-pipeline submit --config search.yaml --redis 127.0.0.1:6379 --detach      #
 			&cli.IntFlag{Name: "population", Usage: "override the config's population"},
 			&cli.IntFlag{Name: "generations", Usage: "override the config's generations"},
 			&cli.BoolFlag{Name: "json", Usage: "print the run id and Pareto set as JSON"},
+			&cli.StringFlag{Name: "artifact-root", EnvVars: []string{"STAR_ARTIFACT_ROOT"}, TakesFile: true,
+				Usage: "directory a relative artifacts: of the run config is resolved against (default: the working directory); the run stores the absolute path, which every worker must reach"},
 			leaseFlag(),
 			backendFlag("GoMLX backend of the in-process workers, overriding the run config's backend: go, xla:<plugin path> or auto (default $GOMLX_BACKEND, else the run config's)"),
 		}, redisFlags()...),
@@ -68,6 +70,9 @@ func submit(c *cli.Context) error {
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}
+	}
+	if err := resolveArtifacts(&cfg, c.String("artifact-root")); err != nil {
+		return err
 	}
 	if err := checkStaticEval(c, cfg); err != nil {
 		return err
@@ -158,6 +163,33 @@ func printFinal(c *cli.Context, id string) error {
 	}
 	fmt.Fprintf(c.App.Writer, "\nfinal stage: the best of the last generation retrained beside the baselines (star-pipeline report %s):\n", id)
 	return printReport(c.App.Writer, rep, false)
+}
+
+// resolveArtifacts makes a relative artifacts: of cfg absolute before the
+// run is stored: joined to root (--artifact-root, $STAR_ARTIFACT_ROOT) when
+// it is set, else to the working directory. The coordinator sends workers
+// checkpoint paths under it, and a relative one would name a different
+// directory in each worker's working directory. An absolute path or a
+// file:// URL is kept as written.
+func resolveArtifacts(cfg *config.Config, root string) error {
+	dir, err := cfg.ArtifactDir()
+	if err != nil {
+		return usageError{err}
+	}
+	if filepath.IsAbs(dir) {
+		return nil
+	}
+	if root == "" {
+		if root, err = os.Getwd(); err != nil {
+			return fmt.Errorf("resolving artifacts %q: %w", dir, err)
+		}
+	}
+	abs, err := filepath.Abs(filepath.Join(root, dir))
+	if err != nil {
+		return fmt.Errorf("resolving artifacts %q against %q: %w", dir, root, err)
+	}
+	cfg.Artifacts = abs
+	return nil
 }
 
 // checkLocalInputs checks, before a run is stored, what workers of this
