@@ -52,8 +52,8 @@ func (u *unit) recurrence(c *genome.Class, x *graph.Node) *graph.Node {
 	if f.dec != nil && f.dec.step {
 		return f.dense(graph.Mul(f.recurrenceStep(u.key+"/state", xu, bm, cm, dt, a), silu(z)), u.opW("o", initNormal(f.outStd()), d, d))
 	}
-	tri := causalMask(f.g, f, l)                                                             // tri[i, j] = 1 for j <= i
-	cum := f.einsum("ij,bjh->bhi", tri, a)                                                   // inclusive running sum
+	tri := causalMask(f.g, f, l)           // tri[i, j] = 1 for j <= i
+	cum := f.einsum("ij,bjh->bhi", tri, a) // inclusive running sum
 	seg := graph.Sub(graph.Reshape(cum, b, h, l, 1), graph.Reshape(cum, b, h, 1, l))
 	decay := graph.Exp(graph.Add(seg, graph.Reshape(causalBias(f, l, maskedLogDecay), 1, 1, l, l)))
 	cb := f.einsum("bin,bjn->bij", cm, bm)                                   // [b, l, l]
