@@ -213,3 +213,30 @@ func BenchDecode(ctx context.Context, backend compute.Backend, g genome.Genome, 
 	}
 	return out, nil
 }
+
+// DecodeLatency loads the checkpoint in dir and measures the seconds per
+// generated token of cached decoding at batch 1 at the end of the
+// checkpoint's context (one cache capacity, so no timed step compiles).
+func DecodeLatency(ctx context.Context, dir string, backend compute.Backend) (DecodeTiming, error) {
+	l, err := LoadModel(dir)
+	if err != nil {
+		return DecodeTiming{}, err
+	}
+	defer l.Close()
+	backend, release, err := backendOf(backend)
+	if err != nil {
+		return DecodeTiming{}, err
+	}
+	defer release()
+	n := l.Checkpoint.Dims.Context
+	if n < 4 {
+		return DecodeTiming{}, fmt.Errorf("%w: decode latency needs a context of at least 4 tokens, the checkpoint in %s has %d", ErrInvalid, dir, n)
+	}
+	dec, err := l.NewDecoder(backend, model.DecoderOptions{MaxLen: n, MinCapacity: n})
+	if err != nil {
+		return DecodeTiming{}, err
+	}
+	defer dec.Close()
+	steps := min(16, n-3)
+	return TimeDecode(ctx, dec, l.Checkpoint.Dims.Vocab, n, 1, steps, l.Checkpoint.Recipe.Seed)
+}
