@@ -68,6 +68,10 @@ func parsePositions(s string) ([]int, error) {
 }
 
 func benchDecode(c *cli.Context) error {
+	args, err := commandArgs(c) // first: it applies the flags written after the arguments
+	if err != nil {
+		return err
+	}
 	positions, err := parsePositions(c.String("positions"))
 	if err != nil {
 		return err
@@ -95,10 +99,6 @@ func benchDecode(c *cli.Context) error {
 		if !slices.ContainsFunc(archs, func(n named) bool { return n.name == p }) {
 			archs = append(archs, named{p, g})
 		}
-	}
-	args, err := commandArgs(c)
-	if err != nil {
-		return err
 	}
 	for i, a := range args {
 		g, err := genomeArg(a)

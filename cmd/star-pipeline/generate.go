@@ -70,11 +70,7 @@ type generateOutput struct {
 
 // generateCheckpoint returns the checkpoint directory generate loads: the
 // flag's, or the text model of the candidate named by the argument.
-func generateCheckpoint(c *cli.Context) (string, error) {
-	args, err := commandArgs(c)
-	if err != nil {
-		return "", err
-	}
+func generateCheckpoint(c *cli.Context, args []string) (string, error) {
 	dir := c.String("checkpoint")
 	switch {
 	case dir != "" && len(args) > 0:
@@ -122,6 +118,10 @@ func hasCheckpoint(dir string) bool {
 }
 
 func generateAction(c *cli.Context) error {
+	args, err := commandArgs(c) // first: it applies the flags written after the argument
+	if err != nil {
+		return err
+	}
 	prompt := c.String("prompt")
 	if prompt == "" {
 		return badInput("--prompt is required (the text to continue)")
@@ -134,7 +134,7 @@ func generateAction(c *cli.Context) error {
 	if err != nil {
 		return badInput("%w", err)
 	}
-	dir, err := generateCheckpoint(c)
+	dir, err := generateCheckpoint(c, args)
 	if err != nil {
 		return err
 	}
