@@ -70,8 +70,10 @@ type DecodeTiming struct {
 	// PrefillTokensPerS is the prefill throughput of the prompt before the
 	// timed steps (compilation excluded).
 	PrefillTokensPerS float64 `json:"prefill_tokens_per_s"`
-	// MsPerToken is the mean wall time of one decoding step.
-	MsPerToken float64 `json:"ms_per_token"`
+	// MsPerToken is the median wall time of one decoding step (robust to
+	// other work on a shared machine); MeanMsPerToken is the mean.
+	MsPerToken     float64 `json:"ms_per_token"`
+	MeanMsPerToken float64 `json:"mean_ms_per_token"`
 	// CacheBytes is what the caches held after the timed steps.
 	CacheBytes int64 `json:"cache_bytes"`
 }
@@ -110,21 +112,28 @@ func TimeDecode(ctx context.Context, dec *model.Decoder, vocab, position, warm, 
 		lg.FinalizeAll()
 	}
 	out.PrefillTokensPerS = float64(n) / elapsed.Seconds()
-	var start time.Time
+	times := make([]float64, 0, steps)
 	for i := range warm + steps {
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		if i == warm {
-			start = time.Now()
-		}
+		start := time.Now()
 		lg, err := dec.Step([]int32{int32(rng.IntN(vocab))})
 		if err != nil {
 			return out, err
 		}
 		lg.FinalizeAll()
+		if i >= warm {
+			times = append(times, float64(time.Since(start).Microseconds())/1000)
+		}
 	}
-	out.MsPerToken = float64(time.Since(start).Microseconds()) / 1000 / float64(steps)
+	var sum float64
+	for _, t := range times {
+		sum += t
+	}
+	out.MeanMsPerToken = sum / float64(len(times))
+	slices.Sort(times)
+	out.MsPerToken = times[len(times)/2]
 	out.CacheBytes = dec.CacheBytes()
 	return out, nil
 }

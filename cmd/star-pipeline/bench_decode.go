@@ -26,7 +26,7 @@ Times incremental decoding at batch 1 for transformer++ and striped at
 random weights at width W and vocabulary 256. For each context position P
 it prefills a random prompt (timed on a second run, compilation excluded),
 then decodes --warmup untimed steps and --steps timed ones ending just
-below P. The caches are sized for the largest position; their measured
+below P, and prints their median. The caches are sized for the largest position; their measured
 bytes there (float32) are printed beside arch's cache_bytes for fp32.
 
 Examples:
@@ -136,6 +136,7 @@ func benchDecode(c *cli.Context) error {
 	t := newTable(c.App.Writer, header...)
 	for _, r := range rows {
 		cells := []any{r.Name, r.Genome, r.Params}
+		// median ms per step
 		for _, tm := range r.Timings {
 			cells = append(cells, fmt.Sprintf("%.2f", tm.MsPerToken))
 		}
