@@ -136,7 +136,6 @@ func benchDecode(c *cli.Context) error {
 	t := newTable(c.App.Writer, header...)
 	for _, r := range rows {
 		cells := []any{r.Name, r.Genome, r.Params}
-		// median ms per step
 		for _, tm := range r.Timings {
 			cells = append(cells, fmt.Sprintf("%.2f", tm.MsPerToken))
 		}
@@ -147,7 +146,7 @@ func benchDecode(c *cli.Context) error {
 	if err := t.flush(); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(c.App.Writer, "\nbatch 1, width %d, vocab 256, %d timed steps per position after %d untimed; %s\n",
+	_, err = fmt.Fprintf(c.App.Writer, "\nbatch 1, width %d, vocab 256; ms/token: median of %d timed steps per position after %d untimed; %s\n",
 		dims.Width, steps, warm, backend.Description())
 	return err
 }
