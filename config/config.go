@@ -251,7 +251,20 @@ type Quality struct {
 	// Sweep is the learning-rate x weight-decay grid each MAD task is
 	// trained over; a task's score is its best test accuracy.
 	Sweep Sweep `yaml:"sweep" json:"sweep"`
+
+	// Latency is how the latency objective is measured, both in seconds
+	// per token: LatencyThroughput (1 over the tokens/s of a batched
+	// forward pass) or LatencyDecode (the wall time of one cached decoding
+	// step at batch 1 at the end of the run's context). Default
+	// throughput.
+	Latency string `yaml:"latency" json:"latency"`
 }
+
+// The forms of the latency objective (Quality.Latency).
+const (
+	LatencyThroughput = "throughput"
+	LatencyDecode     = "decode"
+)
 
 // Sweep is the grid of a MAD task's hyperparameter sweep.
 type Sweep struct {
@@ -395,6 +408,7 @@ func base() Config {
 		Quality: Quality{
 			MAD:                mad,
 			ValidationFraction: 0.05,
+			Latency:            LatencyThroughput,
 		},
 		Artifacts: "artifacts",
 		Backend:   "go",

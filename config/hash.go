@@ -34,6 +34,9 @@ type trainingKey struct {
 	Corpus      string      `json:"corpus"`
 	ValFraction float64     `json:"validation_fraction"`
 	Precision   string      `json:"precision"`
+	// Latency is set only for the decode form, so throughput runs keep
+	// their hashes.
+	Latency string `json:"latency,omitempty"`
 }
 
 // Hash returns a hex SHA-256 over the training-relevant parts of c: depth
@@ -69,6 +72,9 @@ func (c Config) Hash() string {
 		Corpus:      c.Quality.Corpus,
 		ValFraction: c.Quality.ValidationFraction,
 		Precision:   t.Precision,
+	}
+	if c.Quality.Latency == LatencyDecode {
+		k.Latency = LatencyDecode
 	}
 	b, err := json.Marshal(k)
 	if err != nil {

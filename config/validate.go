@@ -361,6 +361,9 @@ func (c Config) validateQuality(v *validator) {
 		t.validate(v, p)
 	}
 	v.rangeFloat("quality.validation_fraction", q.ValidationFraction, 0, 1, true, true)
+	if q.Latency != LatencyThroughput && q.Latency != LatencyDecode {
+		v.add("quality.latency", "must be %s or %s, got %q", LatencyThroughput, LatencyDecode, q.Latency)
+	}
 	if n := len(q.Sweep.LearningRates); n > MaxSweep {
 		v.add("quality.sweep.learning_rates", "lists %d values, more than the limit of %d (see docs/limits.md)", n, MaxSweep)
 	}

@@ -42,11 +42,11 @@ func (u *unit) attention(c *genome.Class, x *graph.Node) *graph.Node {
 	proj := func(name string) *graph.Node {
 		y := f.dense(x, w[name])
 		if c.QKVConv {
-			y = f.causalConv(y, w[name+"_conv"])
+			y = f.conv(u.key+"/"+name+"_conv", y, w[name+"_conv"])
 		}
 		return y
 	}
-	cos, sin := rotaryTables(f, l, hd)
+	cos, sin := f.rotaryAt(l, hd)
 
 	q := u.cIn
 	if q == nil {
@@ -54,16 +54,18 @@ func (u *unit) attention(c *genome.Class, x *graph.Node) *graph.Node {
 	}
 	keys := u.bIn
 	if keys == nil {
-		keys = rotary(graph.Reshape(proj("k"), b, l, hkv, hd), cos, sin)
+		// A decoding step attends over the whole key cache with this
+		// token's key written in; a prefill records the keys.
+		keys = f.seqCache(u.key+"/k", rotary(graph.Reshape(proj("k"), b, l, hkv, hd), cos, sin))
 	}
 	u.cOut, u.bOut = q, keys
-	v := graph.Reshape(proj("v"), b, l, hkv, hd)
+	v := f.seqCache(u.key+"/v", graph.Reshape(proj("v"), b, l, hkv, hd))
 
 	qg := graph.Reshape(graph.MulScalar(q, 1/math.Sqrt(float64(hd))), b, l, hkv, r, hd)
 	scores := f.wide(f.einsum("bqgrd,bkgd->bgqrk", qg, keys)) // the softmax runs in the variables' dtype
 	// Future positions get maskedLogit added: their exp underflows to
 	// exactly 0, so earlier positions do not depend on later tokens at all.
-	scores = graph.Add(scores, graph.Reshape(causalBias(f, l, maskedLogit), 1, 1, l, 1, l))
+	scores = graph.Add(scores, f.attentionBias(l))
 	p := f.narrow(softmax(scores))
 	out := graph.Reshape(f.einsum("bgqrk,bkgd->bqgrd", p, v), b, l, d)
 	return f.dense(out, wo)

@@ -39,7 +39,7 @@ func (u *unit) shortConv(x *graph.Node) *graph.Node {
 	f := u.f
 	d, k := f.cfg.Width, f.cfg.ShortKernel
 	v, bm, cm := u.gates(x)
-	s := f.causalConv(graph.Mul(bm, v), u.featW("kernel", initKernel(k), k, d))
+	s := f.conv(u.key+"/conv", graph.Mul(bm, v), u.featW("kernel", initKernel(k), k, d))
 	return f.dense(graph.Mul(cm, s), u.opW("o", initNormal(f.outStd()), d, d))
 }
 
@@ -52,8 +52,14 @@ func (u *unit) longConv(x *graph.Node) *graph.Node {
 	f := u.f
 	d := f.cfg.Width
 	v, bm, cm := u.gates(x)
-	h := f.narrow(u.implicitFilter())
-	s := f.toeplitzConv(graph.Mul(bm, v), h)
+	var s *graph.Node
+	if f.dec != nil && f.dec.step {
+		s = f.longConvStep(u.key+"/hist", graph.Mul(bm, v))
+	} else {
+		z := graph.Mul(bm, v)
+		s = f.toeplitzConv(z, f.narrow(u.implicitFilter()))
+		f.recordHistory(u.key+"/hist", z)
+	}
 	return f.dense(graph.Mul(cm, s), u.opW("o", initNormal(f.outStd()), d, d))
 }
 

@@ -11,8 +11,21 @@ import (
 // one Toeplitz product.
 func (f *fwd) toeplitzConv(z, h *graph.Node) *graph.Node {
 	dims := z.Shape().Dimensions
-	if k := longConvChunk(dims[1], dims[0]); k > 0 {
+	b, l := dims[0], dims[1]
+	if k := longConvChunk(l, b); k > 0 {
 		return f.toeplitzConvChunked(z, h, k)
+	}
+	if l > 128 {
+		// A long sequence whose length no block size divides (a prompt
+		// of any length): pad it with zeros to a multiple of 64, which
+		// leaves the causal outputs at t < l unchanged, rather than
+		// build the whole l*l*C Toeplitz matrix.
+		l2 := (l + 63) / 64 * 64
+		if k := longConvChunk(l2, b); k > 0 {
+			hp := graph.Concatenate([]*graph.Node{h, graph.Zeros(z.Graph(), shapes.Make(h.DType(), l2-l, h.Shape().Dimensions[1]))}, 0)
+			y := f.toeplitzConvChunked(padAxis1(z, l2), hp, k)
+			return graph.SliceAxis(y, 1, graph.AxisRange(0, l))
+		}
 	}
 	return f.toeplitzConvFull(z, h)
 }

@@ -71,3 +71,32 @@ func TestToeplitzConvChunkedMatchesToeplitz(t *testing.T) {
 		}
 	}
 }
+
+// A length no block size divides (a prompt) is padded to a multiple of 64
+// and run in blocks; its outputs equal the Toeplitz product's.
+func TestToeplitzConvPaddedMatchesToeplitz(t *testing.T) {
+	t.Parallel()
+	const b, l, c = 1, 150, 2
+	if longConvChunk(l, b) != 0 {
+		t.Fatalf("length %d has a block size; the test needs one without", l)
+	}
+	rng := rand.New(rand.NewPCG(3, 5))
+	zv, hv := make([]float64, b*l*c), make([]float64, l*c)
+	for i := range zv {
+		zv[i] = rng.NormFloat64()
+	}
+	for i := range hv {
+		hv[i] = rng.NormFloat64()
+	}
+	z, h := tensors.FromFlatDataAndDimensions(zv, b, l, c), tensors.FromFlatDataAndDimensions(hv, l, c)
+	outs := graph.MustExecOnceN(testBackend(t), func(z, h *graph.Node) []*graph.Node {
+		f := &fwd{}
+		return []*graph.Node{f.toeplitzConv(z, h), f.toeplitzConvFull(z, h)}
+	}, z, h)
+	got, want := flat[float64](t, outs[0]), flat[float64](t, outs[1])
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-9*(1+math.Abs(want[i])) {
+			t.Fatalf("output %d: padded %v, Toeplitz %v", i, got[i], want[i])
+		}
+	}
+}

@@ -185,12 +185,19 @@ func (m *Model) Forward(scope *mlmodel.Scope, tokens *graph.Node) (logits, aux *
 
 // forward is Forward that also returns its build state (FLOP counters).
 func (m *Model) forward(scope *mlmodel.Scope, tokens *graph.Node) (logits, aux *graph.Node, f *fwd) {
+	return m.forwardWith(scope, tokens, nil)
+}
+
+// forwardWith is forward with a decoding state: nil for training, else a
+// prefill (the full forward that also records every cache) or one decoding
+// step (tokens [batch, 1] at dec.pos, reading and writing the caches).
+func (m *Model) forwardWith(scope *mlmodel.Scope, tokens *graph.Node, dec *decoding) (logits, aux *graph.Node, f *fwd) {
 	g := tokens.Graph()
 	if tokens.Rank() != 2 || !tokens.DType().IsInt() {
 		panic(fmt.Errorf("model.Forward: tokens must be an integer tensor [batch, L], got %s", tokens.Shape()))
 	}
 	f = &fwd{m: m, g: g, store: scope.Store(), root: scope.Scope(), cfg: m.cfg, dt: m.dtype, ct: m.compute,
-		batch: tokens.Shape().Dimensions[0], length: tokens.Shape().Dimensions[1]}
+		batch: tokens.Shape().Dimensions[0], length: tokens.Shape().Dimensions[1], dec: dec}
 	d, v := m.cfg.Width, m.cfg.Vocab
 
 	embed := f.param(f.path("embed"), initNormal(f.initStd()), v, d)
@@ -231,6 +238,9 @@ type fwd struct {
 	// tokenFLOPs and stepFLOPs count the contractions built so far: those
 	// that grow with batch*length and those that do not.
 	tokenFLOPs, stepFLOPs int64
+	// dec is nil for training, else the caches of a prefill or of one
+	// decoding step (decode.go).
+	dec *decoding
 }
 
 func slotName(i int) string { return fmt.Sprintf("slot_%d", i) }
@@ -282,7 +292,7 @@ func (f *fwd) slot(i int, s genome.Slot, xn *graph.Node, feats []features) (y, a
 	c := genome.MustClass(s.Class)
 	w := f.m.wiring[i]
 	mk := func(half int, sub string) *unit {
-		u := &unit{f: f, op: f.path(slotName(i), sub), feat: f.path(slotName(w.FeatOwner), sub)}
+		u := &unit{f: f, op: f.path(slotName(i), sub), feat: f.path(slotName(w.FeatOwner), sub), key: unitKey(i, sub)}
 		if w.BSource != i {
 			u.bIn = feats[w.BSource].b[half]
 		}
@@ -315,6 +325,7 @@ func (f *fwd) slot(i int, s genome.Slot, xn *graph.Node, feats []features) (y, a
 type unit struct {
 	f          *fwd
 	op, feat   string
+	key        string // names the unit's caches: slot_<i> or slot_<i>/<half>
 	bIn, cIn   *graph.Node
 	bOut, cOut *graph.Node
 }

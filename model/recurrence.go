@@ -49,13 +49,17 @@ func (u *unit) recurrence(c *genome.Class, x *graph.Node) *graph.Node {
 	// dtype.
 	dt := graph.Softplus(graph.Add(f.wide(f.dense(x, dtW)), graph.Reshape(dtBias, 1, 1, h))) // [b, l, h]
 	a := graph.Mul(dt, graph.Reshape(graph.Neg(graph.Exp(aLog)), 1, 1, h))                   // log decay per step
-	tri := causalMask(f.g, f, l)                                                             // tri[i, j] = 1 for j <= i
-	cum := f.einsum("ij,bjh->bhi", tri, a)                                                   // inclusive running sum
+	if f.dec != nil && f.dec.step {
+		return f.dense(graph.Mul(f.recurrenceStep(u.key+"/state", xu, bm, cm, dt, a), silu(z)), u.opW("o", initNormal(f.outStd()), d, d))
+	}
+	tri := causalMask(f.g, f, l)           // tri[i, j] = 1 for j <= i
+	cum := f.einsum("ij,bjh->bhi", tri, a) // inclusive running sum
 	seg := graph.Sub(graph.Reshape(cum, b, h, l, 1), graph.Reshape(cum, b, h, 1, l))
 	decay := graph.Exp(graph.Add(seg, graph.Reshape(causalBias(f, l, maskedLogDecay), 1, 1, l, l)))
 	cb := f.einsum("bin,bjn->bij", cm, bm)                                   // [b, l, l]
 	mix := f.narrow(graph.Mul(decay, graph.Reshape(f.wide(cb), b, 1, l, l))) // [b, h, l, l]
 	xdt := f.narrow(graph.Mul(f.wide(xu), graph.Reshape(dt, b, l, h, 1)))    // [b, l, h, hd]
+	f.recordState(u.key+"/state", cum, xdt, bm)
 	y := graph.Reshape(f.einsum("bhij,bjhp->bihp", mix, xdt), b, l, d)
 	return f.dense(graph.Mul(y, silu(z)), u.opW("o", initNormal(f.outStd()), d, d))
 }

@@ -194,12 +194,18 @@ type evalMetrics struct {
 	// ForwardTokensS is the measured forward (inference) throughput the
 	// latency objective is 1 over; absent when latency is not measured.
 	ForwardTokensS float64 `json:"forward_tokens_per_s,omitempty"`
+	// DecodeMsPerToken is the cached decoding step at batch 1 at the end
+	// of the context (DecodeContext) the decode form of latency is; absent
+	// otherwise.
+	DecodeMsPerToken float64 `json:"decode_ms_per_token,omitempty"`
+	DecodeContext    int     `json:"decode_context,omitempty"`
 }
 
 // Evaluate scores the trained candidate from its checkpoints: MAD score
 // (1 - mean over tasks of the best accuracy over the sweep), validation
 // perplexity, measured latency (seconds per token of a batched forward
-// pass) and the static costs at the run's dims.
+// pass, or of one cached decoding step with quality.latency: decode) and
+// the static costs at the run's dims.
 func (e *TrainerEvaluator) Evaluate(ctx context.Context, p EvaluatePayload) (EvaluateResult, error) {
 	c, err := config.Parse([]byte(p.Config))
 	if err != nil {
@@ -224,7 +230,8 @@ func (e *TrainerEvaluator) Evaluate(ctx context.Context, p EvaluatePayload) (Eva
 		}
 		opts := trainer.EvalOptions{Backend: backend, ThroughputSeconds: -1}
 		measure := c.HasObjective(config.Latency) && i == 0
-		if measure {
+		decode := measure && c.Quality.Latency == config.LatencyDecode
+		if measure && !decode {
 			opts.ThroughputSeconds = 1
 		}
 		ev, err := trainer.Evaluate(ctx, filepath.Join(p.Checkpoint, j.Name), task, opts)
@@ -237,8 +244,19 @@ func (e *TrainerEvaluator) Evaluate(ctx context.Context, p EvaluatePayload) (Eva
 			}
 			return EvaluateResult{}, fmt.Errorf("%s: %w", j.Name, err)
 		}
-		ms = append(ms, evalMetrics{Job: j.Name, Accuracy: ev.Accuracy, ValPerplexity: ev.ValPerplexity,
-			EvalLoss: ev.EvalLoss, ForwardTokensS: ev.TokensPerS})
+		em := evalMetrics{Job: j.Name, Accuracy: ev.Accuracy, ValPerplexity: ev.ValPerplexity,
+			EvalLoss: ev.EvalLoss, ForwardTokensS: ev.TokensPerS}
+		if decode {
+			dt, err := trainer.DecodeLatency(ctx, filepath.Join(p.Checkpoint, j.Name), backend)
+			if err != nil {
+				if ctx.Err() != nil {
+					return EvaluateResult{}, ctx.Err()
+				}
+				return EvaluateResult{}, fmt.Errorf("%s: measuring decode latency: %w", j.Name, err)
+			}
+			em.DecodeMsPerToken, em.DecodeContext = dt.MsPerToken, dt.Position
+		}
+		ms = append(ms, em)
 		if j.MAD {
 			name := strings.TrimPrefix(j.Spec, "mad:")
 			if _, seen := best[name]; !seen {
@@ -248,7 +266,12 @@ func (e *TrainerEvaluator) Evaluate(ctx context.Context, p EvaluatePayload) (Eva
 		} else {
 			obj[config.Perplexity] = ev.ValPerplexity
 		}
-		if measure {
+		if decode {
+			if em.DecodeMsPerToken <= 0 {
+				return EvaluateResult{}, fmt.Errorf("%s: no decode latency measured", j.Name)
+			}
+			obj[config.Latency] = em.DecodeMsPerToken / 1000
+		} else if measure {
 			if ev.TokensPerS <= 0 {
 				return EvaluateResult{}, fmt.Errorf("%s: no throughput measured", j.Name)
 			}
