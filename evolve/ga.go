@@ -171,8 +171,9 @@ func (a *GA[T]) Mutate(r *rand.Rand, _ int, x T) T { return a.v.Mutate(r, x) }
 // Survive keeps the Elitism best parents, then the best children, then (if
 // places remain) the best other parents; failed individuals come after all
 // of these, and never as elites. Fitness is normalised over parents and
-// offspring together; ties are broken at random. Within parents and within
-// offspring a higher fidelity comes first (Outranks), then fitness.
+// offspring together; ties are broken at random. A higher fidelity comes
+// first (Outranks): in the choice of elites and, after them, before the
+// children-then-parents order, which holds within one fidelity.
 func (a *GA[T]) Survive(r *rand.Rand, parents, offspring []Individual[T], n int) []Individual[T] {
 	merged := make([]Individual[T], 0, len(parents)+len(offspring))
 	merged = append(merged, parents...)
@@ -210,6 +211,9 @@ func (a *GA[T]) Survive(r *rand.Rand, parents, offspring []Individual[T], n int)
 	}
 	e := min(a.cfg.Elitism, healthy, n)
 	order := slices.Concat(par[:e], off, par[e:])
+	// After the elites a higher fidelity comes first (Outranks): children
+	// before the other parents only within one fidelity.
+	slices.SortStableFunc(order[e:], func(x, y int) int { return merged[y].Fidelity - merged[x].Fidelity })
 	// Failed individuals rank last: after every child and parent that did
 	// not fail.
 	chosen := make([]int, 0, len(order))
