@@ -20,7 +20,8 @@ import (
 // evaluate nodes without a rung suffix, as in a single-budget run). Once
 // every candidate that entered rung k has been evaluated or has failed,
 // the best ceil(n/eta) of the n that entered it (non-dominated rank, then
-// crowding distance, then index; failed ones never) are promoted: each
+// crowding distance, then the first objective, then index; failed ones
+// never) are promoted: each
 // gets a train node at rung k+1 ("/r<k+1>" in its id) that continues its
 // checkpoint to the next budget, then an evaluate node at that rung. A
 // promoted candidate whose architecture the evaluation cache holds at
@@ -134,7 +135,10 @@ func (c *Coordinator) promote(ctx context.Context, r *run, g, k int, cands []sto
 		if c := cmp.Compare(rank[a], rank[b]); c != 0 {
 			return c
 		}
-		return cmp.Compare(crowd[b], crowd[a])
+		if c := cmp.Compare(crowd[b], crowd[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(objs[a][0], objs[b][0]) // the first objective, then the index
 	})
 	var ids []string
 	err := c.update(ctx, r.row.ID, func(tx *storage.Tx) error {
