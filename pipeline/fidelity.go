@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/star-pipeline/star-pipeline/evolve"
@@ -215,59 +214,6 @@ func (c *Coordinator) failEarly(ctx context.Context, tx *storage.Tx, r *run, n t
 	return err
 }
 
-// RungCorrelation is the proxy check between two consecutive rungs: the
-// Spearman rank correlation of the run's first objective over the
-// candidates evaluated at both.
-type RungCorrelation struct {
-	From, To   int     // rung indices, To = From+1
-	FromSteps  int     `json:"from_steps"`
-	ToSteps    int     `json:"to_steps"`
-	Objective  string  `json:"objective"`
-	Candidates int     `json:"candidates"` // evaluated at both rungs
-	Spearman   float64 `json:"spearman"`   // NaN below 3 candidates
-}
-
-// RungCorrelations computes the proxy check of a multi-fidelity run over
-// every candidate of the run so far (generation < 0) or of one
-// generation: one entry per pair of consecutive rungs.
-func RungCorrelations(ctx context.Context, db *storage.DB, runID string, generation int, rungs []int, objective string) ([]RungCorrelation, error) {
-	evs, err := db.ListRungEvaluations(ctx, runID, generation)
-	if err != nil {
-		return nil, err
-	}
-	at := map[string]map[int]float64{} // candidate -> rung -> objective
-	var order []string
-	for _, e := range evs {
-		v, ok := e.Objectives[objective]
-		if e.Status != "evaluated" || !ok {
-			continue
-		}
-		if at[e.CandidateID] == nil {
-			at[e.CandidateID] = map[int]float64{}
-			order = append(order, e.CandidateID)
-		}
-		at[e.CandidateID][e.Rung] = v
-	}
-	var out []RungCorrelation
-	for k := 0; k+1 < len(rungs); k++ {
-		var xs, ys []float64
-		for _, id := range order {
-			x, ok1 := at[id][k]
-			y, ok2 := at[id][k+1]
-			if ok1 && ok2 {
-				xs, ys = append(xs, x), append(ys, y)
-			}
-		}
-		rho := math.NaN()
-		if len(xs) >= 3 {
-			rho = study.Spearman(xs, ys)
-		}
-		out = append(out, RungCorrelation{From: k, To: k + 1, FromSteps: rungs[k], ToSteps: rungs[k+1],
-			Objective: objective, Candidates: len(xs), Spearman: rho})
-	}
-	return out, nil
-}
-
 // checkRungs records the proxy check after generation g's select: the
 // correlations over the run so far in a "fidelity.correlation" event, and
 // a warning (logged, in the event and in the progress line) for every pair
@@ -276,34 +222,20 @@ func (c *Coordinator) checkRungs(ctx context.Context, tx *storage.Tx, r *run, g 
 	if !r.multi || len(r.rungs) < 2 {
 		return "", nil
 	}
-	cs, err := RungCorrelations(ctx, c.db, r.row.ID, -1, r.rungs, r.cfg.Objectives[0])
+	cs, err := study.RungCorrelations(ctx, c.db, r.row.ID, -1, r.rungs, r.cfg.Objectives[0])
 	if err != nil {
 		return "", err
 	}
 	min := *r.cfg.Fidelity.MinCorrelation
 	var warn string
-	type entry struct {
-		RungCorrelation
-		Spearman *float64 `json:"spearman"`
-		Low      bool     `json:"below_threshold,omitempty"`
-	}
-	var es []entry
 	for _, rc := range cs {
-		e := entry{RungCorrelation: rc}
-		if !math.IsNaN(rc.Spearman) {
-			v := rc.Spearman
-			e.Spearman = &v
-			if v < min {
-				e.Low = true
-				warn = fmt.Sprintf("proxy check: Spearman %.3f between rungs %d and %d steps over %d candidates is below %.3f: the cheap rung is not predicting",
-					v, rc.FromSteps, rc.ToSteps, rc.Candidates, min)
-				c.log.Warn("proxy check below threshold", "run", r.row.ID, "generation", g, "from_steps", rc.FromSteps,
-					"to_steps", rc.ToSteps, "spearman", v, "candidates", rc.Candidates, "threshold", min)
-			}
+		if rc.Spearman != nil && *rc.Spearman < min {
+			warn = study.RungText(cs, min)
+			c.log.Warn("proxy check below threshold", "run", r.row.ID, "generation", g, "from_steps", rc.FromSteps,
+				"to_steps", rc.ToSteps, "spearman", *rc.Spearman, "candidates", rc.Candidates, "threshold", min)
 		}
-		es = append(es, e)
 	}
 	_, err = tx.AppendEvent(ctx, storage.Event{RunID: r.row.ID, Kind: "fidelity.correlation",
-		Message: mustJSON(map[string]any{"generation": g, "threshold": min, "correlations": es})})
+		Message: mustJSON(map[string]any{"generation": g, "threshold": min, "correlations": cs, "warning": warn})})
 	return warn, err
 }

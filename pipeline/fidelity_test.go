@@ -18,6 +18,7 @@ import (
 	"github.com/star-pipeline/star-pipeline/pipeline"
 	"github.com/star-pipeline/star-pipeline/search"
 	"github.com/star-pipeline/star-pipeline/storage"
+	"github.com/star-pipeline/star-pipeline/study"
 	"github.com/star-pipeline/star-pipeline/tasks"
 )
 
@@ -263,12 +264,12 @@ func TestMultiFidelityRun(t *testing.T) {
 	if n != cfg.Generations+1 {
 		t.Errorf("%d fidelity.correlation events, want %d", n, cfg.Generations+1)
 	}
-	cs, err := pipeline.RungCorrelations(ctx, h.db, id, -1, cfg.Fidelity.Rungs, cfg.Objectives[0])
-	if err != nil || len(cs) != 2 || cs[0].Candidates < 3 {
+	cs, err := study.RungCorrelations(ctx, h.db, id, -1, cfg.Fidelity.Rungs, cfg.Objectives[0])
+	if err != nil || len(cs) != 2 || cs[0].Candidates < 3 || cs[0].Spearman == nil {
 		t.Fatalf("rung correlations %+v, %v", cs, err)
 	}
 	for _, c := range cs {
-		t.Logf("rungs %d -> %d steps: Spearman %.3f over %d", c.FromSteps, c.ToSteps, c.Spearman, c.Candidates)
+		t.Logf("rungs %d -> %d steps: Spearman %v over %d", c.FromSteps, c.ToSteps, *c.Spearman, c.Candidates)
 	}
 }
 
