@@ -89,13 +89,23 @@ func TestFidelityKilled(t *testing.T) {
 	if !slices.ContainsFunc(want, func(s string) bool { return strings.Contains(s, " r2 45 evaluated") }) {
 		t.Fatalf("the reference run has no evaluation at the last rung:\n%s", strings.Join(want, "\n"))
 	}
+	// status shows the proxy check between rungs; lineage each
+	// candidate's rung and steps.
+	out, stderr, code := runCLI(t, ref, nil, "status", refID)
+	if code != 0 || !strings.Contains(out, "rung proxy check (Spearman of params between consecutive rungs): 5->15 steps: ") {
+		t.Errorf("status: exit %d\n%s%s", code, out, stderr)
+	}
+	out, stderr, code = runCLI(t, ref, nil, "lineage", refID+"/g003/c0000")
+	if code != 0 || !strings.Contains(out, "(rung ") {
+		t.Errorf("lineage: exit %d\n%s%s", code, out, stderr)
+	}
 
 	dir := workdir(t, fidelityConfig)
 	r := rand.New(rand.NewPCG(7, 8))
 	args := []string{"submit", "--config", "search.yaml", "--static-eval"}
 	var id string
 	kills := 0
-	for range 100 {
+	for range 150 {
 		cmd := command(t, dir, nil, args...)
 		var errb bytes.Buffer
 		cmd.Stderr = &errb
@@ -125,7 +135,7 @@ func TestFidelityKilled(t *testing.T) {
 			}
 			t.Logf("finished after %d coordinator kills", kills)
 			return
-		case <-time.After(time.Duration(300+r.IntN(1200)) * time.Millisecond):
+		case <-time.After(time.Duration(200+r.IntN(800)) * time.Millisecond):
 			_ = cmd.Process.Kill()
 			<-done
 			kills++
@@ -138,5 +148,5 @@ func TestFidelityKilled(t *testing.T) {
 		}
 		args = []string{"resume", id, "--static-eval"}
 	}
-	t.Fatal("the search did not finish after 100 coordinator starts")
+	t.Fatal("the search did not finish after 150 coordinator starts")
 }
