@@ -101,6 +101,13 @@ type Config struct {
 	// empty mapping ("final: {}") turns it on with every default.
 	Final *Final `yaml:"final,omitempty" json:"final,omitempty"`
 
+	// Fidelity, when set, trains every generation's candidates by
+	// successive halving over train-step rungs (see Fidelity). Default
+	// absent: every candidate trains for training.steps. Not part of the
+	// training hash: the last rung is trained exactly as a single-budget
+	// run trains.
+	Fidelity *Fidelity `yaml:"fidelity,omitempty" json:"fidelity,omitempty"`
+
 	// Backend is the GoMLX backend the run's candidates are trained and
 	// evaluated on: "go" (pure Go, any machine), "xla" or
 	// "xla:<plugin path>" (GPU workers), optionally with options after a
@@ -435,6 +442,12 @@ func (c *Config) applyDefaults() {
 		f := *c.Final // never write through a pointer a copy of c shares
 		f.applyDefaults(c.Training)
 		c.Final = &f
+	}
+	if c.Fidelity != nil {
+		f := *c.Fidelity
+		f.Rungs = append([]int(nil), f.Rungs...)
+		f.applyDefaults()
+		c.Fidelity = &f
 	}
 }
 

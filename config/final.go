@@ -124,5 +124,6 @@ func (c Config) FinalTraining() Config {
 	out := c
 	out.Training.Steps = c.Final.Steps
 	out.Final = nil
+	out.Fidelity = nil // every retraining trains the final budget at once
 	return out
 }

@@ -45,6 +45,10 @@ const (
 	// final.steps by MaxSteps.
 	MaxFinalSeeds     = 64
 	MaxFinalBaselines = 64
+	// MaxRungs bounds the entries of fidelity.rungs and MaxEta
+	// fidelity.eta; each rung is bounded by MaxSteps.
+	MaxRungs = 16
+	MaxEta   = 1024
 	// MaxBatchSize bounds training.batch_size.
 	MaxBatchSize = 1 << 14
 	// MaxBatchTokens bounds the tokens of one training step:

@@ -184,6 +184,7 @@ func (c Config) validate(v *validator) {
 	c.Training.validate(v)
 	c.validateQuality(v)
 	c.validateFinal(v)
+	c.validateFidelity(v)
 	c.validateBatchTokens(v)
 	validateArtifacts(v, c.Artifacts)
 	validateBackend(v, c.Backend)

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -8,10 +9,12 @@ import (
 	"time"
 
 	"github.com/star-pipeline/star-pipeline/arch"
+	"github.com/star-pipeline/star-pipeline/config"
 	exportpkg "github.com/star-pipeline/star-pipeline/export"
 	"github.com/star-pipeline/star-pipeline/genome"
 	"github.com/star-pipeline/star-pipeline/runview"
 	"github.com/star-pipeline/star-pipeline/storage"
+	"github.com/star-pipeline/star-pipeline/study"
 )
 
 // endpoint is one entry of the /api/ index.
@@ -75,6 +78,8 @@ type runDetail struct {
 	ConfigYAML string           `json:"config_yaml"`
 	History    []generationJSON `json:"history"`
 	Front      []frontEntry     `json:"front"`
+	// Rungs is a multi-fidelity run's proxy check between its rungs.
+	Rungs []study.RungCorrelation `json:"rung_correlations,omitempty"`
 }
 
 type generationJSON struct {
@@ -112,7 +117,8 @@ func (s *Server) apiRun(w http.ResponseWriter, r *http.Request) {
 			out.Front = append(out.Front, frontEntry{ID: c.ID, Generation: c.Generation, Genome: c.Genome,
 				Objectives: c.Objectives})
 		}
-		return nil
+		out.Rungs, err = rungCorrelations(r.Context(), tx, d.Run)
+		return err
 	})
 	if err != nil {
 		s.writeError(w, r, err)
@@ -215,4 +221,14 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// rungCorrelations is the proxy check of a multi-fidelity run, nil for
+// other runs.
+func rungCorrelations(ctx context.Context, tx *storage.Tx, run storage.Run) ([]study.RungCorrelation, error) {
+	cfg, err := config.Parse([]byte(run.Config))
+	if err != nil || cfg.Fidelity == nil {
+		return nil, nil
+	}
+	return study.RungCorrelations(ctx, tx, run.ID, -1, cfg.RungSteps(), cfg.Objectives[0])
 }

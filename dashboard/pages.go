@@ -20,6 +20,7 @@ import (
 	"github.com/star-pipeline/star-pipeline/genome"
 	"github.com/star-pipeline/star-pipeline/runview"
 	"github.com/star-pipeline/star-pipeline/storage"
+	"github.com/star-pipeline/star-pipeline/study"
 )
 
 // pageNames are the templates in templates/, each with the layout.
@@ -144,6 +145,7 @@ type runView struct {
 	Actions    []string // the actions this run's status allows
 	Config     string
 	Final      *finalView // nil without a final stage
+	Rungs      string     // a multi-fidelity run's proxy check between rungs, "" otherwise
 }
 
 type header struct {
@@ -199,7 +201,13 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 		if v, err = s.buildRunView(r.Context(), tx, d, r.URL.Query()); err != nil {
 			return err
 		}
-		v.Final, err = loadFinal(r.Context(), tx, d)
+		if v.Final, err = loadFinal(r.Context(), tx, d); err != nil {
+			return err
+		}
+		rungs, err := rungCorrelations(r.Context(), tx, d.Run)
+		if err == nil && len(rungs) > 0 {
+			v.Rungs = study.RungText(rungs, *d.Config.Fidelity.MinCorrelation)
+		}
 		return err
 	})
 	if err != nil {

@@ -95,7 +95,8 @@ func crossoverChild[T any](v Variation[T], r *rand.Rand, pop []Individual[T], m 
 
 // rankAndCrowdingSurvival is NSGA-II's survival: whole fronts while they
 // fit, then the front that does not fit by descending crowding distance,
-// ties broken at random. Crowding is computed over the whole front.
+// ties broken at random. Crowding is computed over the whole front. Fronts
+// are sorted under Outranks, so a higher fidelity survives first.
 func rankAndCrowdingSurvival[T any](r *rand.Rand, parents, offspring []Individual[T], n int) []Individual[T] {
 	merged := make([]Individual[T], 0, len(parents)+len(offspring))
 	merged = append(merged, parents...)
@@ -103,9 +104,9 @@ func rankAndCrowdingSurvival[T any](r *rand.Rand, parents, offspring []Individua
 	if n >= len(merged) {
 		n = len(merged)
 	}
-	F, failed := split(merged)
+	F, failed, fid := split(merged)
 	out := make([]Individual[T], 0, n)
-	for _, front := range NonDominatedSort(F, failed) {
+	for _, front := range NonDominatedSortFidelity(F, failed, fid) {
 		if len(out) == n {
 			break
 		}

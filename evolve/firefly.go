@@ -77,7 +77,8 @@ func (a *Firefly[T]) Variation() Variation[T] { return a.s }
 func (a *Firefly[T]) Offspring(popSize int) int { return popSize }
 
 // Mate makes child i from firefly i mod len(pop): its parents are that
-// firefly followed by the fireflies that dominate it, in population order.
+// firefly followed by the fireflies that outrank it (Outranks: with one
+// fidelity, those that dominate it), in population order.
 func (a *Firefly[T]) Mate(_ *rand.Rand, _ int, pop []Individual[T], n int) []Mating {
 	ms := make([]Mating, n)
 	for i := range n {
@@ -87,7 +88,7 @@ func (a *Firefly[T]) Mate(_ *rand.Rand, _ int, pop []Individual[T], n int) []Mat
 			if j == self || other.Failed {
 				continue
 			}
-			if pop[self].Failed || Dominates(other.F, pop[self].F) {
+			if Outranks(other, pop[self]) {
 				parents = append(parents, j)
 			}
 		}

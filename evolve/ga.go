@@ -133,12 +133,22 @@ func (a *GA[T]) Fitness(pop []Individual[T]) []float64 {
 	return fit
 }
 
-// Mate selects ceil(n/2) pairs of parents by tournament on fitness; each
+// Mate selects ceil(n/2) pairs of parents by tournament on fitness (a
+// higher fidelity first, as in Outranks); each
 // pair's crossover makes two consecutive children.
 func (a *GA[T]) Mate(r *rand.Rand, _ int, pop []Individual[T], n int) []Mating {
 	fit := a.Fitness(pop)
 	better := func(i, j int) int {
 		switch {
+		case pop[i].Failed != pop[j].Failed:
+			if pop[i].Failed {
+				return j
+			}
+			return i
+		case pop[i].Fidelity > pop[j].Fidelity:
+			return i
+		case pop[j].Fidelity > pop[i].Fidelity:
+			return j
 		case fit[i] < fit[j]:
 			return i
 		case fit[j] < fit[i]:
@@ -161,7 +171,9 @@ func (a *GA[T]) Mutate(r *rand.Rand, _ int, x T) T { return a.v.Mutate(r, x) }
 // Survive keeps the Elitism best parents, then the best children, then (if
 // places remain) the best other parents; failed individuals come after all
 // of these, and never as elites. Fitness is normalised over parents and
-// offspring together; ties are broken at random.
+// offspring together; ties are broken at random. A higher fidelity comes
+// first (Outranks): in the choice of elites and, after them, before the
+// children-then-parents order, which holds within one fidelity.
 func (a *GA[T]) Survive(r *rand.Rand, parents, offspring []Individual[T], n int) []Individual[T] {
 	merged := make([]Individual[T], 0, len(parents)+len(offspring))
 	merged = append(merged, parents...)
@@ -169,7 +181,12 @@ func (a *GA[T]) Survive(r *rand.Rand, parents, offspring []Individual[T], n int)
 	fit := a.Fitness(merged)
 	byFitness := func(idx []int) []int {
 		order := r.Perm(len(idx))
-		slices.SortStableFunc(order, func(x, y int) int { return cmpFloat(fit[idx[x]], fit[idx[y]]) })
+		slices.SortStableFunc(order, func(x, y int) int {
+			if fx, fy := merged[idx[x]].Fidelity, merged[idx[y]].Fidelity; fx != fy {
+				return fy - fx // the higher fidelity first (Outranks)
+			}
+			return cmpFloat(fit[idx[x]], fit[idx[y]])
+		})
 		out := make([]int, len(idx))
 		for j, o := range order {
 			out[j] = idx[o]
@@ -194,6 +211,9 @@ func (a *GA[T]) Survive(r *rand.Rand, parents, offspring []Individual[T], n int)
 	}
 	e := min(a.cfg.Elitism, healthy, n)
 	order := slices.Concat(par[:e], off, par[e:])
+	// After the elites a higher fidelity comes first (Outranks): children
+	// before the other parents only within one fidelity.
+	slices.SortStableFunc(order[e:], func(x, y int) int { return merged[y].Fidelity - merged[x].Fidelity })
 	// Failed individuals rank last: after every child and parent that did
 	// not fail.
 	chosen := make([]int, 0, len(order))

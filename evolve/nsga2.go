@@ -12,10 +12,10 @@ type NSGA2Config struct {
 	TournamentSize int
 }
 
-// NSGA2 is NSGA-II as in pymoo: parents by tournament (dominance first,
+// NSGA2 is NSGA-II as in pymoo: parents by tournament (Outranks first,
 // then the larger crowding distance, ties at random; a failed individual
 // loses to any other), children by crossover and mutation, survival by
-// rank and crowding over parents and offspring. One generation breeds as
+// rank and crowding over parents and offspring, ranks under Outranks. One generation breeds as
 // many children as the population holds.
 //
 // Mating selection ranks the population it is given; pymoo carries the
@@ -54,8 +54,8 @@ func (a *NSGA2[T]) Offspring(popSize int) int { return popSize }
 // Mate selects ceil(n/2) pairs of parents by tournament; each pair's
 // crossover makes two consecutive children.
 func (a *NSGA2[T]) Mate(r *rand.Rand, _ int, pop []Individual[T], n int) []Mating {
-	F, failed := split(pop)
-	_, cd := RankAndCrowding(F, failed)
+	F, failed, fid := split(pop)
+	_, cd := RankAndCrowdingFidelity(F, failed, fid)
 	better := func(i, j int) int {
 		switch {
 		case failed[i] && failed[j]:
@@ -64,6 +64,10 @@ func (a *NSGA2[T]) Mate(r *rand.Rand, _ int, pop []Individual[T], n int) []Matin
 			return j
 		case failed[j]:
 			return i
+		case pop[i].Fidelity > pop[j].Fidelity:
+			return i
+		case pop[j].Fidelity > pop[i].Fidelity:
+			return j
 		}
 		switch relation(F[i], F[j]) {
 		case 1:

@@ -66,6 +66,41 @@ func NonDominatedSort(F [][]float64, failed []bool) [][]int {
 	return fronts
 }
 
+// NonDominatedSortFidelity is NonDominatedSort under Outranks: the points
+// that did not fail are grouped by fidelity, highest first, each group
+// sorted into fronts of its own, and the groups' fronts concatenated, so
+// every point of a higher fidelity ranks before every point of a lower
+// one; failed points form the last front. A nil fidelity (or one value
+// throughout) is NonDominatedSort.
+func NonDominatedSortFidelity(F [][]float64, failed []bool, fidelity []int) [][]int {
+	if fidelity == nil {
+		return NonDominatedSort(F, failed)
+	}
+	levels := map[int][]int{}
+	var keys []int
+	var bad []int
+	for i := range F {
+		if failed != nil && failed[i] {
+			bad = append(bad, i)
+			continue
+		}
+		if _, ok := levels[fidelity[i]]; !ok {
+			keys = append(keys, fidelity[i])
+		}
+		levels[fidelity[i]] = append(levels[fidelity[i]], i)
+	}
+	slices.Sort(keys)
+	slices.Reverse(keys)
+	var fronts [][]int
+	for _, k := range keys {
+		fronts = append(fronts, sortFeasible(F, levels[k])...)
+	}
+	if len(bad) > 0 {
+		fronts = append(fronts, bad)
+	}
+	return fronts
+}
+
 // sortFeasible sorts the points F[idx] into fronts.
 func sortFeasible(F [][]float64, idx []int) [][]int {
 	m := len(idx)
@@ -215,9 +250,16 @@ func CrowdingDistance(F [][]float64) []float64 {
 // crowding distance within its front. Failed points (failed may be nil) get
 // the rank after every other front and crowding 0.
 func RankAndCrowding(F [][]float64, failed []bool) (rank []int, crowding []float64) {
+	return RankAndCrowdingFidelity(F, failed, nil)
+}
+
+// RankAndCrowdingFidelity is RankAndCrowding under Outranks
+// (NonDominatedSortFidelity): fronts never mix fidelities, so crowding is
+// measured among points of one fidelity. A nil fidelity is RankAndCrowding.
+func RankAndCrowdingFidelity(F [][]float64, failed []bool, fidelity []int) (rank []int, crowding []float64) {
 	rank = make([]int, len(F))
 	crowding = make([]float64, len(F))
-	for r, front := range NonDominatedSort(F, failed) {
+	for r, front := range NonDominatedSortFidelity(F, failed, fidelity) {
 		if failed != nil && failed[front[0]] {
 			for _, i := range front {
 				rank[i] = r

@@ -27,6 +27,9 @@ type run struct {
 	offspring int    // children per bred generation
 	artifacts string // checkpoint root
 	finalYAML string // the final stage's run config (config.FinalTraining), "" without one
+	rungs     []int  // train steps of every rung (config.RungSteps)
+	multi     bool   // a multi-fidelity run (config.Fidelity)
+	warning   string // the proxy check's warning of the last select, for the progress line
 }
 
 func (c *Coordinator) load(ctx context.Context, id string) (*run, error) {
@@ -46,7 +49,8 @@ func (c *Coordinator) load(ctx context.Context, id string) (*run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", id, err)
 	}
-	r := &run{row: row, cfg: cfg, engine: e, offspring: e.Algorithm().Offspring(cfg.Population), artifacts: dir}
+	r := &run{row: row, cfg: cfg, engine: e, offspring: e.Algorithm().Offspring(cfg.Population), artifacts: dir,
+		rungs: cfg.RungSteps(), multi: cfg.Fidelity != nil}
 	if cfg.Final != nil {
 		if r.finalYAML, err = finalConfig(cfg); err != nil {
 			return nil, fmt.Errorf("run %s: %w", id, err)
@@ -80,6 +84,17 @@ func (r *run) size(g int) int {
 func (r *run) node(g int, s tasks.Stage, i, attempt int) tasks.Node {
 	return tasks.Node{Run: r.row.ID, Generation: g, Stage: s, Index: i, Attempt: attempt}
 }
+
+// rungNode is node at a rung of a multi-fidelity run.
+func (r *run) rungNode(g int, s tasks.Stage, i, attempt, rung int) tasks.Node {
+	n := r.node(g, s, i, attempt)
+	n.Rung = rung
+	return n
+}
+
+// multiGen reports whether generation g trains by rungs: a multi-fidelity
+// run's generations do, its final stage does not.
+func (r *run) multiGen(g int) bool { return r.multi && !r.final(g) }
 
 func (c *Coordinator) policy(s tasks.Stage, r *run) tasks.Policy {
 	p := tasks.DefaultPolicy(s, r.cfg.Training.Timeout)
@@ -141,6 +156,15 @@ func (c *Coordinator) advance(ctx context.Context, r *run) (bool, error) {
 	if g == 0 && final == r.size(g) && counts[storage.CandEvaluated] == 0 {
 		// Nothing to evolve from: the run fails with what failed them.
 		return false, c.allFailed(ctx, r, g)
+	}
+	if r.multi {
+		ready, err := c.advanceRungs(ctx, r, g)
+		if err != nil {
+			return false, err
+		}
+		if !ready {
+			final = -1 // rungs still training: no select yet
+		}
 	}
 	if final == r.size(g) {
 		sel := r.node(g, tasks.StageSelect, 0, 0)
@@ -218,6 +242,24 @@ func (c *Coordinator) candidate(r *run, g, i int, x genome.Genome, parents []str
 	}
 }
 
+// cacheSource returns the checkpoint directory of the candidate whose
+// cached evaluation completed cand ("" when cand trained itself): a
+// promoted cache hit continues that training (tasks.TrainPayload.From).
+func (c *Coordinator) cacheSource(ctx context.Context, cand storage.Candidate) (string, error) {
+	src, ok := strings.CutPrefix(cand.Worker, "cache:")
+	if !ok || src == "" {
+		return "", nil
+	}
+	s, err := c.db.GetCandidate(ctx, src)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return s.Checkpoint, nil
+}
+
 // trainSeed seeds a candidate's training from the run seed and the
 // architecture, so equal genomes train alike in any generation.
 func trainSeed(runSeed uint64, hash string) uint64 {
@@ -228,7 +270,11 @@ func trainSeed(runSeed uint64, hash string) uint64 {
 // architecture was already evaluated under the same training config, and
 // reports whether it did.
 func (c *Coordinator) useCache(ctx context.Context, tx *storage.Tx, r *run, cand storage.Candidate) (bool, error) {
-	e, err := tx.LookupEvaluation(ctx, cand.GenomeHash, r.row.ConfigHash)
+	steps, rung := 0, 0
+	if r.multiGen(cand.Generation) {
+		steps = r.cacheSteps(rung)
+	}
+	e, err := tx.LookupEvaluationAt(ctx, cand.GenomeHash, r.row.ConfigHash, steps)
 	if errors.Is(err, storage.ErrNotFound) {
 		return false, nil
 	}
@@ -246,8 +292,11 @@ func (c *Coordinator) useCache(ctx context.Context, tx *storage.Tx, r *run, cand
 	if len(metrics) == 0 {
 		metrics = nil
 	}
-	return true, tx.CompleteCandidate(ctx, id, storage.Result{Objectives: e.Objectives, Metrics: metrics,
-		Worker: "cache:" + e.CandidateID})
+	res := storage.Result{Objectives: e.Objectives, Metrics: metrics, Worker: "cache:" + e.CandidateID}
+	if r.multiGen(cand.Generation) {
+		res.Rung, res.Steps = rung, r.rungs[rung]
+	}
+	return true, tx.CompleteCandidate(ctx, id, res)
 }
 
 // enqueuePending hands every pending node of generation g to the queue.
@@ -315,15 +364,22 @@ func (c *Coordinator) payload(ctx context.Context, r *run, n tasks.Node) (any, e
 		if err != nil {
 			return nil, err
 		}
-		return tasks.TrainPayload{Node: n, Candidate: cand.ID, Genome: cand.Genome, Config: r.configYAML(n.Generation),
-			Seed: cand.Seed, Checkpoint: c.checkpointDir(r, cand, n.Attempt)}, nil
+		p := tasks.TrainPayload{Node: n, Candidate: cand.ID, Genome: cand.Genome, Config: r.configYAML(n.Generation),
+			Seed: cand.Seed, Checkpoint: c.checkpointDir(r, cand, n.Attempt)}
+		if r.multiGen(n.Generation) {
+			p.Steps = r.rungs[n.Rung]
+			if p.From, err = c.cacheSource(ctx, cand); err != nil {
+				return nil, err
+			}
+		}
+		return p, nil
 	case tasks.StageEvaluate:
 		cand, err := c.db.GetCandidate(ctx, storage.CandidateID(r.row.ID, n.Generation, n.Index))
 		if err != nil {
 			return nil, err
 		}
 		var tr tasks.TrainResult
-		if err := c.result(ctx, r.node(n.Generation, tasks.StageTrain, n.Index, n.Attempt), &tr); err != nil {
+		if err := c.result(ctx, r.rungNode(n.Generation, tasks.StageTrain, n.Index, n.Attempt, n.Rung), &tr); err != nil {
 			return nil, err
 		}
 		return tasks.EvaluatePayload{Node: n, Candidate: cand.ID, Genome: cand.Genome, Config: r.configYAML(n.Generation),
@@ -355,7 +411,7 @@ func (c *Coordinator) result(ctx context.Context, n tasks.Node, v any) error {
 func (c *Coordinator) members(r *run, cands []storage.Candidate) []tasks.Member {
 	out := make([]tasks.Member, len(cands))
 	for i, cand := range cands {
-		m := tasks.Member{ID: cand.ID, Genome: cand.Genome}
+		m := tasks.Member{ID: cand.ID, Genome: cand.Genome, Rung: cand.Rung}
 		if cand.Status == storage.CandEvaluated {
 			v, err := search.Vector(r.cfg.Objectives, cand.Objectives)
 			if err == nil {
@@ -480,7 +536,12 @@ func (c *Coordinator) record(ctx context.Context, r *run, rep tasks.Report) erro
 	if err != nil {
 		return fmt.Errorf("recording %s: %w", n, err)
 	}
-	c.progress(ctx, r, fmt.Sprintf("%s %s", n.Stage, okText(rep)))
+	msg := fmt.Sprintf("%s %s", n.Stage, okText(rep))
+	if r.warning != "" {
+		msg += "; warning: " + r.warning
+		r.warning = ""
+	}
+	c.progress(ctx, r, msg)
 	return nil
 }
 
@@ -529,10 +590,19 @@ func (c *Coordinator) recordResult(ctx context.Context, tx *storage.Tx, r *run, 
 		_, err = tx.AddTaskStates(ctx, c.state(r.node(n.Generation, tasks.StageTrain, n.Index, 0), r))
 		return err
 	case tasks.StageTrain:
+		if r.multiGen(n.Generation) {
+			var tr tasks.TrainResult
+			if err := json.Unmarshal(rep.Result, &tr); err != nil {
+				return err
+			}
+			if tr.FailedEarly != "" {
+				return c.failEarly(ctx, tx, r, n, tr)
+			}
+		}
 		if err := tx.StartCandidate(ctx, candID, rep.Worker, rep.Started); err != nil {
 			return err
 		}
-		_, err := tx.AddTaskStates(ctx, c.state(r.node(n.Generation, tasks.StageEvaluate, n.Index, n.Attempt), r))
+		_, err := tx.AddTaskStates(ctx, c.state(r.rungNode(n.Generation, tasks.StageEvaluate, n.Index, n.Attempt, n.Rung), r))
 		return err
 	case tasks.StageEvaluate:
 		var ev tasks.EvaluateResult
@@ -540,20 +610,27 @@ func (c *Coordinator) recordResult(ctx context.Context, tx *storage.Tx, r *run, 
 			return err
 		}
 		var tr tasks.TrainResult
-		if data, err := tx.TaskResult(ctx, r.node(n.Generation, tasks.StageTrain, n.Index, n.Attempt).ID()); err == nil {
+		if data, err := tx.TaskResult(ctx, r.rungNode(n.Generation, tasks.StageTrain, n.Index, n.Attempt, n.Rung).ID()); err == nil {
 			_ = json.Unmarshal(data, &tr)
 		}
 		if _, err := search.Vector(r.cfg.Objectives, ev.Objectives); err != nil {
-			return tx.FailCandidate(ctx, candID, "evaluation: "+err.Error())
+			return c.failCandidate(ctx, tx, r, n, "evaluation: "+err.Error())
 		}
 		cacheKey := r.row.ConfigHash
 		if r.final(n.Generation) {
 			cacheKey = "" // one seed of several: not an evaluation of the architecture
 		}
-		return tx.CompleteCandidate(ctx, candID, storage.Result{
+		res := storage.Result{
 			Objectives: ev.Objectives, Metrics: mergeMetrics(tr.Metrics, ev.Metrics), Finished: rep.Finished,
 			TrainSeconds: tr.TrainSeconds, Checkpoint: tr.Checkpoint, ConfigHash: cacheKey,
-		})
+		}
+		if r.multiGen(n.Generation) {
+			res.Rung, res.Steps, res.CacheSteps = n.Rung, r.rungs[n.Rung], r.cacheSteps(n.Rung)
+			if prev, err := tx.GetCandidate(ctx, candID); err == nil {
+				res.TrainSeconds += prev.TrainSeconds // every rung's training
+			}
+		}
+		return tx.CompleteCandidate(ctx, candID, res)
 	case tasks.StageSelect:
 		var sel tasks.SelectResult
 		if err := json.Unmarshal(rep.Result, &sel); err != nil {
@@ -566,6 +643,11 @@ func (c *Coordinator) recordResult(ctx context.Context, tx *storage.Tx, r *run, 
 			Message: mustJSON(map[string]any{"generation": n.Generation, "hypervolume": sel.Hypervolume, "front": sel.Front})}); err != nil {
 			return err
 		}
+		warn, err := c.checkRungs(ctx, tx, r, n.Generation)
+		if err != nil {
+			return err
+		}
+		r.warning = warn
 		if n.Generation >= r.cfg.Generations && r.cfg.Final != nil {
 			return nil // the final stage starts at the next advance
 		}
@@ -589,20 +671,19 @@ func (c *Coordinator) recordFailure(ctx context.Context, tx *storage.Tx, r *run,
 	if err := tx.FinishTask(ctx, n.ID(), storage.TaskFailed, nil, rep.Error); err != nil {
 		return err
 	}
-	candID := storage.CandidateID(r.row.ID, n.Generation, n.Index)
 	if _, err := tx.AppendEvent(ctx, storage.Event{RunID: r.row.ID, Kind: "node.failed",
 		Message: mustJSON(map[string]any{"node": n.ID(), "error": rep.Error, "worker": rep.Worker})}); err != nil {
 		return err
 	}
 	switch n.Stage {
 	case tasks.StageTrain:
-		return tx.FailCandidate(ctx, candID, "training: "+rep.Error)
+		return c.failCandidate(ctx, tx, r, n, "training: "+rep.Error)
 	case tasks.StageEvaluate:
 		if strings.Contains(rep.Error, tasks.CheckpointMissingText) && n.Attempt < 3 {
-			_, err := tx.AddTaskStates(ctx, c.state(r.node(n.Generation, tasks.StageTrain, n.Index, n.Attempt+1), r))
+			_, err := tx.AddTaskStates(ctx, c.state(r.rungNode(n.Generation, tasks.StageTrain, n.Index, n.Attempt+1, n.Rung), r))
 			return err
 		}
-		return tx.FailCandidate(ctx, candID, "evaluation: "+rep.Error)
+		return c.failCandidate(ctx, tx, r, n, "evaluation: "+rep.Error)
 	}
 	return fmt.Errorf("%s failed: %s", n, rep.Error)
 }

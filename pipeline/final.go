@@ -215,7 +215,8 @@ func (c *Coordinator) baselines(ctx context.Context, r *run) ([]storage.FinalEnt
 }
 
 // finalFront returns up to final.top_k evaluated candidates of the last
-// generation's population that no other member dominates, chosen by
+// generation's population that no other member dominates (outranks, in a
+// multi-fidelity run: only candidates of its highest rung qualify), chosen by
 // crowding distance (extremes first, so the ends of the front are kept) and
 // then listed in the order of the run's objectives (the first objective
 // ascending, ties by the next), which names them STAR-1, STAR-2, ...
@@ -233,7 +234,14 @@ func (c *Coordinator) finalFront(ctx context.Context, r *run) ([]storage.Candida
 			objs[i] = make([]float64, len(r.cfg.Objectives))
 		}
 	}
-	rank, crowd := evolve.RankAndCrowding(objs, failed)
+	var fid []int // a multi-fidelity run ranks a higher rung first (evolve.Outranks)
+	if r.multi {
+		fid = make([]int, len(ms))
+		for i, m := range ms {
+			fid[i] = m.Rung
+		}
+	}
+	rank, crowd := evolve.RankAndCrowdingFidelity(objs, failed, fid)
 	type pick struct {
 		i     int
 		crowd float64

@@ -55,7 +55,9 @@ func LastParetoSet(d Run) (ParetoSet, error) {
 		if !ok {
 			return set, fmt.Errorf("reading candidate %s of generation %d's population: %w", cid, last.Index, storage.ErrNotFound)
 		}
-		ind := evolve.Individual[storage.Candidate]{X: cand, Failed: cand.Status != storage.CandEvaluated}
+		// A multi-fidelity run's candidates rank by rung first
+		// (evolve.Outranks): the set holds those of the highest rung.
+		ind := evolve.Individual[storage.Candidate]{X: cand, Failed: cand.Status != storage.CandEvaluated, Fidelity: cand.Rung}
 		if !ind.Failed {
 			f, ok := ObjectiveVector(cand, d.Objectives)
 			ind.F, ind.Failed = f, !ok

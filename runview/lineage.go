@@ -19,8 +19,12 @@ type LineageNode struct {
 	Status     storage.CandidateStatus `json:"status"`
 	Objectives map[string]float64      `json:"objectives,omitempty"`
 	Error      string                  `json:"error,omitempty"`
-	Repeated   bool                    `json:"repeated,omitempty"`
-	Parents    []*LineageNode          `json:"parents,omitempty"`
+	// Steps is the train steps of a multi-fidelity run's candidate at the
+	// rung (Rung) its objectives were measured at; 0 otherwise.
+	Steps    int            `json:"steps,omitempty"`
+	Rung     int            `json:"rung,omitempty"`
+	Repeated bool           `json:"repeated,omitempty"`
+	Parents  []*LineageNode `json:"parents,omitempty"`
 }
 
 // CandidateSource reads single candidates.
@@ -37,7 +41,7 @@ func Lineage(ctx context.Context, src CandidateSource, cand storage.Candidate) (
 // lineage builds the tree of cand; shown records the candidates expanded.
 func lineage(ctx context.Context, src CandidateSource, cand storage.Candidate, shown map[string]bool) (*LineageNode, error) {
 	n := &LineageNode{ID: cand.ID, Generation: cand.Generation, Operator: cand.Operator, Genome: cand.Genome,
-		Status: cand.Status, Objectives: cand.Objectives, Error: cand.Error}
+		Status: cand.Status, Objectives: cand.Objectives, Error: cand.Error, Steps: cand.Steps, Rung: cand.Rung}
 	if shown[cand.ID] {
 		n.Repeated = len(cand.Parents) > 0
 		return n, nil

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/star-pipeline/star-pipeline/storage"
+	"github.com/star-pipeline/star-pipeline/study"
 )
 
 // Status is a run's progress as `star-pipeline status --json` prints it.
@@ -15,6 +16,11 @@ type Status struct {
 	Candidates  map[storage.CandidateStatus]int `json:"candidates"`
 	Training    []Training                      `json:"training"`
 	Events      []Event                         `json:"events"`
+	// Rungs is a multi-fidelity run's proxy check between consecutive
+	// rungs (study.RungCorrelations), with the run's warning threshold;
+	// empty for other runs.
+	Rungs         []study.RungCorrelation `json:"rung_correlations,omitempty"`
+	RungThreshold float64                 `json:"rung_threshold,omitempty"`
 }
 
 // Event is one entry of a run's event log.
@@ -29,6 +35,7 @@ type Event struct {
 type StatusSource interface {
 	Source
 	TaskSource
+	study.RungSource
 	ListEvents(ctx context.Context, runID string, afterID int64, limit int) ([]storage.Event, error)
 }
 
@@ -48,8 +55,15 @@ func LoadStatus(ctx context.Context, src StatusSource, id string, events int, no
 	if err != nil {
 		return Status{}, err
 	}
-	return Status{Run: Summarise(d, now), Generations: SummariseGenerations(d), Candidates: CountByStatus(d.Candidates),
-		Training: training, Events: evs}, nil
+	st := Status{Run: Summarise(d, now), Generations: SummariseGenerations(d), Candidates: CountByStatus(d.Candidates),
+		Training: training, Events: evs}
+	if f := d.Config.Fidelity; f != nil {
+		if st.Rungs, err = study.RungCorrelations(ctx, src, id, -1, d.Config.RungSteps(), d.Objectives[0]); err != nil {
+			return Status{}, err
+		}
+		st.RungThreshold = *f.MinCorrelation
+	}
+	return st, nil
 }
 
 // lastEvents returns the last n events of run id, oldest first.

@@ -69,6 +69,11 @@ type Candidate struct {
 	TrainSeconds float64
 	Checkpoint   string // artifact path of the trained weights
 	Worker       string // worker that trained it
+	// Rung is the rung of a multi-fidelity run whose evaluation the
+	// objectives are (0 otherwise), Steps the train steps it had then (0
+	// in a run without rungs: the run's training.steps).
+	Rung  int
+	Steps int
 }
 
 // CandidateID returns the id of a run's candidate: "<run>/g003/c0007".
@@ -78,7 +83,7 @@ func CandidateID(runID string, generation, index int) string {
 
 const candidateColumns = `c.id, c.run_id, c.generation, c.idx, c.genome, c.genome_hash, c.operator, c.seed,
 	c.status, c.objectives, c.metrics, c.error, c.queued, c.started, c.finished, c.train_seconds,
-	c.checkpoint, c.worker,
+	c.checkpoint, c.worker, c.rung, c.steps,
 	(SELECT json_group_array(parent) FROM
 		(SELECT parent FROM candidate_parents WHERE child = c.id ORDER BY position))`
 
@@ -89,7 +94,7 @@ func scanCandidate(s interface{ Scan(...any) error }) (Candidate, error) {
 	var parents string
 	err := s.Scan(&c.ID, &c.RunID, &c.Generation, &c.Index, &c.Genome, &c.GenomeHash, &c.Operator, &seed,
 		&c.Status, &objectives, &metrics, &c.Error, timeScan{&c.Queued}, timeScan{&c.Started},
-		timeScan{&c.Finished}, &c.TrainSeconds, &c.Checkpoint, &c.Worker, &parents)
+		timeScan{&c.Finished}, &c.TrainSeconds, &c.Checkpoint, &c.Worker, &c.Rung, &c.Steps, &parents)
 	if err != nil {
 		return Candidate{}, err
 	}
@@ -321,9 +326,14 @@ type Result struct {
 	TrainSeconds float64
 	Checkpoint   string
 	// ConfigHash, when set, also stores the objectives in the evaluation
-	// cache under (the candidate's genome hash, ConfigHash), unless an
-	// entry is already there.
+	// cache under (the candidate's genome hash, ConfigHash, CacheSteps),
+	// unless an entry is already there.
 	ConfigHash string
+	// Rung and Steps, with Steps >= 1 (a multi-fidelity run), record the
+	// evaluation as the candidate's evaluation at that rung, in
+	// rung_evaluations as well. CacheSteps is the cache entry's steps: 0
+	// for the full budget.
+	Rung, Steps, CacheSteps int
 }
 
 // CompleteCandidate records a candidate's evaluation (status evaluated)
@@ -346,21 +356,31 @@ func (o *ops) CompleteCandidate(ctx context.Context, id string, r Result) error 
 	err = o.atomic(ctx, func(o *ops) error {
 		res, err := o.exec(ctx, `UPDATE candidates SET status = 'evaluated', objectives = ?, metrics = ?, error = '',
 			worker = CASE WHEN ? = '' THEN worker ELSE ? END, started = coalesce(?, started), finished = ?,
-			train_seconds = ?, checkpoint = ? WHERE id = ?`,
-			obj, met, r.Worker, r.Worker, nullTime(r.Started), fmtTime(r.Finished), r.TrainSeconds, r.Checkpoint, id)
+			train_seconds = ?, checkpoint = ?, rung = ?, steps = ? WHERE id = ?`,
+			obj, met, r.Worker, r.Worker, nullTime(r.Started), fmtTime(r.Finished), r.TrainSeconds, r.Checkpoint,
+			r.Rung, r.Steps, id)
 		if err != nil {
 			return err
 		}
 		if err := affected(res); err != nil {
 			return err
 		}
+		if r.Steps >= 1 {
+			if _, err := o.exec(ctx, `INSERT INTO rung_evaluations (candidate_id, rung, steps, status, objectives, metrics, finished)
+				VALUES (?, ?, ?, 'evaluated', ?, ?, ?)
+				ON CONFLICT (candidate_id, rung) DO UPDATE SET steps = excluded.steps, status = excluded.status,
+				objectives = excluded.objectives, metrics = excluded.metrics, error = '', finished = excluded.finished`,
+				id, r.Rung, r.Steps, obj, met, fmtTime(r.Finished)); err != nil {
+				return err
+			}
+		}
 		if r.ConfigHash == "" {
 			return nil
 		}
-		_, err = o.exec(ctx, `INSERT INTO evaluations (genome_hash, config_hash, objectives, metrics, candidate_id, created)
-			SELECT genome_hash, ?, ?, ?, id, ? FROM candidates WHERE id = ?
-			ON CONFLICT (genome_hash, config_hash) DO NOTHING`,
-			r.ConfigHash, obj, met, fmtTime(r.Finished), id)
+		_, err = o.exec(ctx, `INSERT INTO evaluations (genome_hash, config_hash, steps, objectives, metrics, candidate_id, created)
+			SELECT genome_hash, ?, ?, ?, ?, id, ? FROM candidates WHERE id = ?
+			ON CONFLICT (genome_hash, config_hash, steps) DO NOTHING`,
+			r.ConfigHash, r.CacheSteps, obj, met, fmtTime(r.Finished), id)
 		return err
 	})
 	if err != nil {
@@ -380,6 +400,97 @@ func (o *ops) FailCandidate(ctx context.Context, id, errMsg string) error {
 		return fmt.Errorf("failing candidate %s: %w", id, err)
 	}
 	return nil
+}
+
+// FailCandidateAt marks a candidate of a multi-fidelity run permanently
+// failed at a rung (steps >= 1): status failed, the error, the metrics
+// given (the loss curve of a run stopped early; nil keeps the candidate's),
+// and a rung_evaluations row with status 'failed_early' when early is set,
+// 'failed' otherwise. Objectives of lower rungs stay in rung_evaluations.
+func (o *ops) FailCandidateAt(ctx context.Context, id string, rung, steps int, early bool, errMsg string, metrics json.RawMessage) error {
+	met, err := encodeMetrics(metrics)
+	if err != nil {
+		return fmt.Errorf("failing candidate %s: %w", id, err)
+	}
+	status := "failed"
+	if early {
+		status = "failed_early"
+	}
+	at := fmtTime(now())
+	err = o.atomic(ctx, func(o *ops) error {
+		res, err := o.exec(ctx, `UPDATE candidates SET status = 'failed', error = ?, finished = ?,
+			metrics = coalesce(?, metrics), rung = ?, steps = ? WHERE id = ?`, errMsg, at, met, rung, steps, id)
+		if err != nil {
+			return err
+		}
+		if err := affected(res); err != nil {
+			return err
+		}
+		_, err = o.exec(ctx, `INSERT INTO rung_evaluations (candidate_id, rung, steps, status, metrics, error, finished)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (candidate_id, rung) DO UPDATE SET steps = excluded.steps, status = excluded.status,
+			objectives = NULL, metrics = excluded.metrics, error = excluded.error, finished = excluded.finished`,
+			id, rung, max(steps, 1), status, met, errMsg, at)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("failing candidate %s: %w", id, err)
+	}
+	return nil
+}
+
+// RungEvaluation is one evaluation of a candidate at one rung of a
+// multi-fidelity run.
+type RungEvaluation struct {
+	CandidateID string
+	Generation  int
+	Rung        int
+	Steps       int
+	Status      string             // evaluated, failed or failed_early
+	Objectives  map[string]float64 // nil unless evaluated
+	Metrics     json.RawMessage
+	Error       string
+	Finished    time.Time
+}
+
+// ListRungEvaluations returns every rung evaluation of a run's candidates
+// (of one generation, or all when generation < 0), ordered by candidate
+// and rung.
+func (o *ops) ListRungEvaluations(ctx context.Context, runID string, generation int) ([]RungEvaluation, error) {
+	q := `SELECT e.candidate_id, c.generation, e.rung, e.steps, e.status, e.objectives, e.metrics, e.error, e.finished
+		FROM rung_evaluations e JOIN candidates c ON c.id = e.candidate_id WHERE c.run_id = ?`
+	args := []any{runID}
+	if generation >= 0 {
+		q += ` AND c.generation = ?`
+		args = append(args, generation)
+	}
+	rows, err := o.r.QueryContext(ctx, q+` ORDER BY c.generation, c.idx, e.rung`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing rung evaluations of %s: %w", runID, err)
+	}
+	defer rows.Close()
+	var out []RungEvaluation
+	for rows.Next() {
+		var e RungEvaluation
+		var obj, met sql.NullString
+		if err := rows.Scan(&e.CandidateID, &e.Generation, &e.Rung, &e.Steps, &e.Status, &obj, &met, &e.Error,
+			timeScan{&e.Finished}); err != nil {
+			return nil, fmt.Errorf("listing rung evaluations of %s: %w", runID, err)
+		}
+		if obj.Valid {
+			if err := json.Unmarshal([]byte(obj.String), &e.Objectives); err != nil {
+				return nil, fmt.Errorf("decoding rung objectives of %s: %w", e.CandidateID, err)
+			}
+		}
+		if met.Valid {
+			e.Metrics = json.RawMessage(met.String)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing rung evaluations of %s: %w", runID, err)
+	}
+	return out, nil
 }
 
 // ResetCandidate puts a candidate back to pending, clearing its results,

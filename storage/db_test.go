@@ -201,7 +201,16 @@ func TestMigratePausedStatus(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	if err := v3.CompleteCandidate(ctx, first, Result{Objectives: map[string]float64{"params": 10}, ConfigHash: "cfg"}); err != nil {
+	// As CompleteCandidate did at version 3 (today's writes columns that
+	// version lacks).
+	if _, err := v3.w.ExecContext(ctx, `UPDATE candidates SET status = 'evaluated', objectives = '{"params":10}' WHERE id = ?`, first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v3.PutEvaluation(ctx, Evaluation{GenomeHash: "g0", ConfigHash: "cfg", Objectives: map[string]float64{"params": 10}, CandidateID: first}); err == nil {
+		t.Fatal("a version-3 database took an evaluation with steps")
+	}
+	if _, err := v3.w.ExecContext(ctx, `INSERT INTO evaluations (genome_hash, config_hash, objectives, candidate_id, created)
+		VALUES ('g0', 'cfg', '{"params":10}', ?, '2026-01-01T00:00:00.000000000Z')`, first); err != nil {
 		t.Fatal(err)
 	}
 	task := TaskState{ID: "live/g000/train/0000", RunID: "live", Stage: "train", Kind: "star:train", Queue: "star-train"}
@@ -214,7 +223,7 @@ func TestMigratePausedStatus(t *testing.T) {
 	if _, err := v3.AppendEvent(ctx, Event{RunID: "live", Kind: "generation.started"}); err != nil {
 		t.Fatal(err)
 	}
-	before := dumpSchema(t, v3.r)
+	before, cols := dumpSchema(t, v3.r, nil)
 	runsBefore, err := v3.ListRuns(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +235,7 @@ func TestMigratePausedStatus(t *testing.T) {
 		t.Fatalf("migrating 3 -> latest: %v", err)
 	}
 	defer db.Close()
-	after := dumpSchema(t, db.r)
+	after, _ := dumpSchema(t, db.r, cols)
 	for k, rows := range before {
 		if got, want := strings.Join(after[k], "\n"), strings.Join(rows, "\n"); got != want {
 			t.Errorf("%s after the migration:\n%s\nwant\n%s", k, got, want)
@@ -257,10 +266,31 @@ func TestMigratePausedStatus(t *testing.T) {
 }
 
 // dumpSchema returns the rows of every table that refers to runs ("rows
-// NAME") and the schema's indexes ("indexes"), as text in a fixed order.
-func dumpSchema(t *testing.T, q *sql.DB) map[string][]string {
+// NAME") and the schema's indexes ("indexes"), as text in a fixed order,
+// and the columns it read of each table: those of cols where given (the
+// columns of an older version; later migrations may add some).
+func dumpSchema(t *testing.T, q *sql.DB, cols map[string]string) (map[string][]string, map[string]string) {
 	t.Helper()
 	out := map[string][]string{}
+	if cols == nil {
+		cols = map[string]string{}
+		for _, table := range []string{"generations", "candidates", "candidate_parents", "task_states", "events", "evaluations"} {
+			rows, err := q.Query(`SELECT name FROM pragma_table_info(?) ORDER BY cid`, table)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for rows.Next() {
+				var n string
+				if err := rows.Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				names = append(names, n)
+			}
+			rows.Close()
+			cols[table] = strings.Join(names, ", ")
+		}
+	}
 	read := func(key, query string) {
 		rows, err := q.Query(query)
 		if err != nil {
@@ -289,9 +319,9 @@ func dumpSchema(t *testing.T, q *sql.DB) map[string][]string {
 		AND tbl_name IN ('runs', 'generations', 'candidates', 'candidate_parents', 'task_states', 'events', 'evaluations')
 		ORDER BY name`)
 	for _, table := range []string{"generations", "candidates", "candidate_parents", "task_states", "events", "evaluations"} {
-		read("rows "+table, `SELECT * FROM `+table+` ORDER BY 1, 2`)
+		read("rows "+table, `SELECT `+cols[table]+` FROM `+table+` ORDER BY 1, 2`)
 	}
-	return out
+	return out, cols
 }
 
 func TestNewerVersionRefused(t *testing.T) {

@@ -13,23 +13,34 @@ import (
 // hash). It holds what was measured; a caller that needs an objective the
 // entry lacks treats the lookup as a miss.
 type Evaluation struct {
-	GenomeHash  string
-	ConfigHash  string
+	GenomeHash string
+	ConfigHash string
+	// Steps is the train steps the entry was measured at: 0 for the full
+	// budget of its config hash, a rung's steps for a lower rung of a
+	// multi-fidelity run.
+	Steps       int
 	Objectives  map[string]float64
 	Metrics     json.RawMessage // nil when none
 	CandidateID string          // the candidate first evaluated; "" if deleted
 	Created     time.Time       // now when zero
 }
 
-// LookupEvaluation returns the cached evaluation of a genome under a
-// training configuration, or ErrNotFound.
+// LookupEvaluation returns the cached full-budget evaluation of a genome
+// under a training configuration, or ErrNotFound.
 func (o *ops) LookupEvaluation(ctx context.Context, genomeHash, configHash string) (Evaluation, error) {
+	return o.LookupEvaluationAt(ctx, genomeHash, configHash, 0)
+}
+
+// LookupEvaluationAt returns the cached evaluation of a genome under a
+// training configuration at steps train steps (0: the full budget), or
+// ErrNotFound.
+func (o *ops) LookupEvaluationAt(ctx context.Context, genomeHash, configHash string, steps int) (Evaluation, error) {
 	var e Evaluation
 	var obj string
 	var metrics, cand sql.NullString
-	err := o.r.QueryRowContext(ctx, `SELECT genome_hash, config_hash, objectives, metrics, candidate_id, created
-		FROM evaluations WHERE genome_hash = ? AND config_hash = ?`, genomeHash, configHash).
-		Scan(&e.GenomeHash, &e.ConfigHash, &obj, &metrics, &cand, timeScan{&e.Created})
+	err := o.r.QueryRowContext(ctx, `SELECT genome_hash, config_hash, steps, objectives, metrics, candidate_id, created
+		FROM evaluations WHERE genome_hash = ? AND config_hash = ? AND steps = ?`, genomeHash, configHash, steps).
+		Scan(&e.GenomeHash, &e.ConfigHash, &e.Steps, &obj, &metrics, &cand, timeScan{&e.Created})
 	if err != nil {
 		return Evaluation{}, fmt.Errorf("looking up evaluation %s/%s: %w", genomeHash, configHash, notFound(err))
 	}
@@ -44,7 +55,7 @@ func (o *ops) LookupEvaluation(ctx context.Context, genomeHash, configHash strin
 }
 
 // PutEvaluation stores a cache entry unless one exists for the same genome
-// and configuration hashes (the first evaluation wins), and reports whether
+// and configuration hashes and steps (the first evaluation wins), and reports whether
 // it stored it.
 func (o *ops) PutEvaluation(ctx context.Context, e Evaluation) (stored bool, err error) {
 	obj, err := encodeObjectives(e.Objectives)
@@ -65,9 +76,9 @@ func (o *ops) PutEvaluation(ctx context.Context, e Evaluation) (stored bool, err
 	if e.CandidateID != "" {
 		cand = e.CandidateID
 	}
-	res, err := o.exec(ctx, `INSERT INTO evaluations (genome_hash, config_hash, objectives, metrics, candidate_id, created)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (genome_hash, config_hash) DO NOTHING`,
-		e.GenomeHash, e.ConfigHash, obj, met, cand, fmtTime(e.Created))
+	res, err := o.exec(ctx, `INSERT INTO evaluations (genome_hash, config_hash, steps, objectives, metrics, candidate_id, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (genome_hash, config_hash, steps) DO NOTHING`,
+		e.GenomeHash, e.ConfigHash, e.Steps, obj, met, cand, fmtTime(e.Created))
 	if err != nil {
 		return false, fmt.Errorf("storing evaluation %s/%s: %w", e.GenomeHash, e.ConfigHash, constraint(err))
 	}

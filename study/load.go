@@ -14,6 +14,7 @@ type Source interface {
 	ListFinalEntries(ctx context.Context, runID string) ([]storage.FinalEntry, error)
 	ListCandidates(ctx context.Context, runID string, generation int) ([]storage.Candidate, error)
 	ListGenerations(ctx context.Context, runID string) ([]storage.Generation, error)
+	RungSource
 }
 
 // Load reads run id's records and computes its report. An unknown run is
@@ -40,5 +41,13 @@ func Load(ctx context.Context, src Source, id string) (Report, error) {
 	if in.Generations, err = src.ListGenerations(ctx, id); err != nil {
 		return Report{}, err
 	}
-	return Compute(in)
+	rep, err := Compute(in)
+	if err != nil || cfg.Fidelity == nil {
+		return rep, err
+	}
+	if rep.Rungs, err = RungCorrelations(ctx, src, id, -1, cfg.RungSteps(), cfg.Objectives[0]); err != nil {
+		return Report{}, err
+	}
+	rep.RungThreshold = *cfg.Fidelity.MinCorrelation
+	return rep, nil
 }

@@ -161,6 +161,11 @@ type Report struct {
 	Proxy          *float64 `json:"proxy_spearman"`
 	ProxyObjective string   `json:"proxy_objective,omitempty"`
 	ProxyN         int      `json:"proxy_n"`
+	// Rungs is the proxy check of a multi-fidelity search between its
+	// consecutive rungs (RungCorrelations), with the run's warning
+	// threshold; empty without rungs.
+	Rungs         []RungCorrelation `json:"rung_correlations,omitempty"`
+	RungThreshold float64           `json:"rung_threshold,omitempty"`
 }
 
 // measured are the objectives that vary with training.

@@ -194,6 +194,9 @@ func (rep Report) Notes() []string {
 		note("proxy check: Spearman rank correlation %.3f between short-budget and final %s over %d architectures",
 			*rep.Proxy, rep.ProxyObjective, rep.ProxyN)
 	}
+	if len(rep.Rungs) > 0 {
+		note("%s", RungText(rep.Rungs, rep.RungThreshold))
+	}
 	for _, r := range rep.Rows {
 		for _, e := range r.Errors {
 			note("%s: a retraining failed: %s", r.Name, e)

@@ -16,6 +16,16 @@ type TrainPayload struct {
 	Seed      uint64 `json:"seed"`
 	// Checkpoint is the directory this candidate's checkpoints go to.
 	Checkpoint string `json:"checkpoint"`
+	// Steps, in a multi-fidelity run, is the rung's train steps: training
+	// stops there (the schedule stays over the config's training.steps)
+	// and continues from the checkpoint at the next rung. 0: the full
+	// budget.
+	Steps int `json:"steps,omitempty"`
+	// From, when set, is another candidate's checkpoint directory of the
+	// same architecture and recipe (an evaluation-cache hit): with no
+	// checkpoint of its own yet, training continues from a copy of it
+	// when it has not passed Steps.
+	From string `json:"from,omitempty"`
 }
 
 // TrainResult is a trained candidate: where its weights are and what
@@ -28,6 +38,11 @@ type TrainResult struct {
 	// coordinator that finds the result in the queue rather than in a
 	// report (a restarted one) records it too: see ResultWorker.
 	Worker string `json:"worker,omitempty"`
+	// FailedEarly, in a multi-fidelity run, says why training was stopped
+	// at once (a NaN or infinite loss, or a loss still above the unigram
+	// loss of its data after warm-up); Metrics keep the loss curve. The
+	// candidate is recorded as failed early, without an evaluation.
+	FailedEarly string `json:"failed_early,omitempty"`
 }
 
 // ResultWorker returns the worker a task's result names (a TrainResult's

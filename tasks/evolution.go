@@ -17,6 +17,9 @@ type Member struct {
 	Genome     string    `json:"genome"`
 	Objectives []float64 `json:"objectives,omitempty"` // in the run's objective order
 	Failed     bool      `json:"failed,omitempty"`
+	// Rung is the rung of a multi-fidelity run its objectives were
+	// measured at: survival ranks a higher rung first (evolve.Outranks).
+	Rung int `json:"rung,omitempty"`
 }
 
 // Breeding is what every evolution stage of generation g >= 1 needs: the run
@@ -107,9 +110,9 @@ func individuals(ms []Member, c config.Config) ([]evolve.Individual[genome.Genom
 		if len(g) != c.Search.Depth {
 			return nil, permanent(fmt.Errorf("member %s: depth %d, run depth %d", m.ID, len(g), c.Search.Depth))
 		}
-		ind := evolve.Individual[genome.Genome]{X: g, F: m.Objectives, Failed: m.Failed}
+		ind := evolve.Individual[genome.Genome]{X: g, F: m.Objectives, Failed: m.Failed, Fidelity: m.Rung}
 		if ind.Failed || !rankable(m.Objectives, len(c.Objectives)) {
-			ind.F, ind.Failed = nil, true
+			ind.F, ind.Failed, ind.Fidelity = nil, true, 0
 		}
 		out[i] = ind
 	}
@@ -186,7 +189,9 @@ func Mutate(_ context.Context, p MutatePayload) (MutateResult, error) {
 }
 
 // Select runs survival over parents and offspring and measures the
-// hypervolume of the survivors over normalised objectives.
+// hypervolume of the survivors over normalised objectives. In a
+// multi-fidelity run survival ranks by evolve.Outranks (a higher rung
+// first) and the hypervolume is that of the survivors of the highest rung.
 func Select(_ context.Context, p SelectPayload) (SelectResult, error) {
 	c, e, err := loadRun(p.Config)
 	if err != nil {
@@ -226,11 +231,32 @@ func Select(_ context.Context, p SelectPayload) (SelectResult, error) {
 	for _, s := range evolve.ParetoSet(survivors) {
 		res.Front = append(res.Front, ids[genome.Hash(s.X)])
 	}
-	res.Hypervolume, err = Hypervolume(evolve.Objectives(survivors), p.Ideal, p.Nadir)
+	res.Hypervolume, err = Hypervolume(evolve.Objectives(topFidelity(survivors)), p.Ideal, p.Nadir)
 	if err != nil {
 		return SelectResult{}, permanent(err)
 	}
 	return res, nil
+}
+
+// topFidelity returns the individuals of pop measured at the highest
+// fidelity any of them has (failed ones left for Objectives to drop): the
+// hypervolume of a multi-fidelity population is that of its members that
+// reached the highest rung, whose objectives compare with each other. With
+// one fidelity it is pop.
+func topFidelity[T any](pop []evolve.Individual[T]) []evolve.Individual[T] {
+	top := 0
+	for _, ind := range pop {
+		if !ind.Failed {
+			top = max(top, ind.Fidelity)
+		}
+	}
+	var out []evolve.Individual[T]
+	for _, ind := range pop {
+		if ind.Failed || ind.Fidelity == top {
+			out = append(out, ind)
+		}
+	}
+	return out
 }
 
 // Hypervolume measures points after normalising them by ideal and nadir,

@@ -46,19 +46,26 @@ func (s Stage) Valid() bool {
 // within the stage (the candidate's index; 0 for select). Attempt counts
 // deliberate re-runs that must not collide with the first task id: a mutate
 // redone because its child duplicated another genome, or a train redone
-// because its checkpoint went missing.
+// because its checkpoint went missing. Rung is the rung of a
+// multi-fidelity run a train or evaluate node trains to or evaluates (0:
+// the first, or the only budget).
 type Node struct {
 	Run        string `json:"run"`
 	Generation int    `json:"generation"`
 	Stage      Stage  `json:"stage"`
 	Index      int    `json:"index"`
 	Attempt    int    `json:"attempt,omitempty"`
+	Rung       int    `json:"rung,omitempty"`
 }
 
 // ID returns the node's deterministic task id,
-// "<run>/g<generation>/<stage>/<index>[/a<attempt>]".
+// "<run>/g<generation>/<stage>/<index>[/r<rung>][/a<attempt>]" (rung 0
+// and attempt 0 are left out).
 func (n Node) ID() string {
 	id := fmt.Sprintf("%s/g%03d/%s/%04d", n.Run, n.Generation, n.Stage, n.Index)
+	if n.Rung > 0 {
+		id += "/r" + strconv.Itoa(n.Rung)
+	}
 	if n.Attempt > 0 {
 		id += "/a" + strconv.Itoa(n.Attempt)
 	}
@@ -70,8 +77,8 @@ func (n Node) String() string { return n.ID() }
 // ParseNode parses a task id written by Node.ID.
 func ParseNode(id string) (Node, error) {
 	parts := strings.Split(id, "/")
-	if len(parts) != 4 && len(parts) != 5 {
-		return Node{}, fmt.Errorf("task id %q: want run/gN/stage/index[/aN]", id)
+	if len(parts) < 4 || len(parts) > 6 {
+		return Node{}, fmt.Errorf("task id %q: want run/gN/stage/index[/rN][/aN]", id)
 	}
 	var n Node
 	n.Run = parts[0]
@@ -90,10 +97,21 @@ func ParseNode(id string) (Node, error) {
 	if n.Index, err = strconv.Atoi(parts[3]); err != nil || n.Index < 0 {
 		return Node{}, fmt.Errorf("task id %q: bad index %q", id, parts[3])
 	}
-	if len(parts) == 5 {
-		a, err := strconv.Atoi(strings.TrimPrefix(parts[4], "a"))
-		if err != nil || !strings.HasPrefix(parts[4], "a") || a < 1 {
-			return Node{}, fmt.Errorf("task id %q: bad attempt %q", id, parts[4])
+	rest := parts[4:]
+	if len(rest) > 0 && strings.HasPrefix(rest[0], "r") {
+		k, err := strconv.Atoi(rest[0][1:])
+		if err != nil || k < 1 {
+			return Node{}, fmt.Errorf("task id %q: bad rung %q", id, rest[0])
+		}
+		n.Rung, rest = k, rest[1:]
+	}
+	if len(rest) > 1 {
+		return Node{}, fmt.Errorf("task id %q: want run/gN/stage/index[/rN][/aN]", id)
+	}
+	if len(rest) == 1 {
+		a, err := strconv.Atoi(strings.TrimPrefix(rest[0], "a"))
+		if err != nil || !strings.HasPrefix(rest[0], "a") || a < 1 {
+			return Node{}, fmt.Errorf("task id %q: bad attempt %q", id, rest[0])
 		}
 		n.Attempt = a
 	}

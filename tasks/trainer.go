@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -139,6 +140,7 @@ func (e *TrainerEvaluator) Train(ctx context.Context, p TrainPayload) (TrainResu
 	start := time.Now()
 	var ms []trainMetrics
 	var losses []float64
+	multi := c.Fidelity != nil
 	for _, j := range jobs(c, p.Seed) {
 		task, err := e.task(j)
 		if err != nil {
@@ -148,10 +150,30 @@ func (e *TrainerEvaluator) Train(ctx context.Context, p TrainPayload) (TrainResu
 		cfg.CheckpointDir = filepath.Join(p.Checkpoint, j.Name)
 		cfg.ThroughputSeconds = -1
 		cfg.Backend = backend
+		cfg.StopAt = p.Steps
+		var limit float64
+		if after := c.HopelessStep(); after >= 0 {
+			limit = UnigramLoss(task, p.Seed, cfg.BatchSize)
+			cfg.StopWhen = hopeless(after, limit)
+		}
+		if p.From != "" {
+			if err := continueFrom(filepath.Join(p.From, j.Name), cfg.CheckpointDir, cfg.Target()); err != nil {
+				return TrainResult{}, fmt.Errorf("%s: %w", j.Name, err)
+			}
+		}
 		res, err := trainer.Train(ctx, g, c.Search.Dims.WithDefaults(), task, cfg, nil)
 		if err != nil {
 			if ctx.Err() != nil {
 				return TrainResult{}, ctx.Err()
+			}
+			var stop hopelessError
+			if multi && (errors.Is(err, trainer.ErrNonFinite) || errors.As(err, &stop)) {
+				// Stopped at once: the candidate fails early, its loss
+				// curve kept.
+				metrics, _ := json.Marshal(map[string]any{"losses": res.Losses, "job": j.Name, "steps": res.Steps,
+					"unigram_loss": limit, "backend": backendName(backend)})
+				return TrainResult{Checkpoint: p.Checkpoint, TrainSeconds: time.Since(start).Seconds(), Metrics: metrics,
+					FailedEarly: fmt.Sprintf("%s: %v", j.Name, err)}, nil
 			}
 			if errors.Is(err, trainer.ErrNonFinite) || errors.Is(err, trainer.ErrInvalid) {
 				return TrainResult{}, permanent(fmt.Errorf("%s: %w", j.Name, err))
@@ -172,6 +194,100 @@ func (e *TrainerEvaluator) Train(ctx context.Context, p TrainPayload) (TrainResu
 	metrics, _ := json.Marshal(map[string]any{"jobs": ms, "losses": losses, "train_tokens_per_s": tps,
 		"backend": backendName(backend)})
 	return TrainResult{Checkpoint: p.Checkpoint, TrainSeconds: time.Since(start).Seconds(), Metrics: metrics}, nil
+}
+
+// hopelessWindow is how many of the last steps' losses the hopeless check
+// averages, so that one noisy batch does not stop a candidate.
+const hopelessWindow = 5
+
+// hopelessError is the early stop of a candidate whose training loss is
+// still above the unigram loss of its data after warm-up.
+type hopelessError struct {
+	Step        int
+	Loss, Limit float64
+}
+
+func (e hopelessError) Error() string {
+	return fmt.Sprintf("hopeless: mean training loss %.4f of the last %d steps at step %d is above the unigram loss %.4f of the data",
+		e.Loss, hopelessWindow, e.Step, e.Limit)
+}
+
+// hopeless returns the trainer's StopWhen of the unigram check: from step
+// after on, the mean loss of the last hopelessWindow steps must be below
+// limit. It reads only the losses, so a resumed training decides alike.
+func hopeless(after int, limit float64) func([]float64) error {
+	return func(losses []float64) error {
+		n := len(losses)
+		if n < after || n == 0 || math.IsNaN(limit) {
+			return nil
+		}
+		w := losses[max(0, n-hopelessWindow):]
+		sum := 0.0
+		for _, l := range w {
+			sum += l
+		}
+		if mean := sum / float64(len(w)); mean > limit {
+			return hopelessError{Step: n, Loss: mean, Limit: limit}
+		}
+		return nil
+	}
+}
+
+// UnigramLoss is the cross-entropy (nats per token) of the best
+// context-free model of a task's training targets: the byte unigram of a
+// text corpus's training split, or for other tasks the target distribution
+// of the first 16 training batches of the candidate's seed. A model whose
+// loss stays above it has learnt less than token frequencies.
+func UnigramLoss(task data.Task, seed uint64, batchSize int) float64 {
+	if t, ok := task.(*data.TextTask); ok {
+		train := t.Corpus().Train
+		return math.Log(data.UnigramPerplexity(train, train))
+	}
+	counts := map[int32]float64{}
+	total := 0.0
+	for step := range 16 {
+		for _, y := range task.TrainBatch(seed, step, batchSize).Targets {
+			if y != data.Ignore {
+				counts[y]++
+				total++
+			}
+		}
+	}
+	if total == 0 {
+		return math.NaN()
+	}
+	h := 0.0
+	for _, c := range counts {
+		h -= c / total * math.Log(c/total)
+	}
+	return h
+}
+
+// continueFrom copies the checkpoint in from into dir when dir has none
+// yet and from's has not passed target steps, so that a candidate
+// completed from another's cached evaluation continues that training
+// instead of starting over (the same genome, seed and recipe train alike,
+// so either gives the same result). Anything else leaves dir alone.
+func continueFrom(from, dir string, target int) error {
+	if _, err := trainer.ReadCheckpoint(dir); !errors.Is(err, trainer.ErrNoCheckpoint) {
+		return nil
+	}
+	hdr, err := trainer.ReadCheckpoint(from)
+	if err != nil || hdr.Step > target {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(from, trainer.CheckpointFile))
+	if err != nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, "."+trainer.CheckpointFile+".copy")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, trainer.CheckpointFile))
 }
 
 // recipe maps the run's training recipe onto the trainer's config.

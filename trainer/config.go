@@ -13,8 +13,22 @@ import (
 // default written next to it; where zero is itself a useful setting
 // (no weight decay, no warmup, no clipping), a negative value selects it.
 type Config struct {
-	// Steps is the number of optimizer steps; required, >= 1.
+	// Steps is the number of optimizer steps; required, >= 1. The
+	// learning-rate schedule is defined over Steps.
 	Steps int
+	// StopAt, when in [1, Steps), ends this call after that many steps
+	// (in total, resumed ones included) instead of Steps: a rung of a
+	// multi-fidelity search. It is not part of the recipe, and the
+	// schedule stays defined over Steps, so a run stopped at StopAt and
+	// resumed from its checkpoint with a larger StopAt (or none) makes
+	// exactly the steps and losses of one run trained that far at once.
+	// 0 (or >= Steps): train to Steps.
+	StopAt int
+	// StopWhen, when set, is called after every step with the losses of
+	// every step so far (resumed ones included); a non-nil error ends
+	// training at once and is returned with the partial result, without a
+	// checkpoint or an evaluation: an early stop of a hopeless run.
+	StopWhen func(losses []float64) error
 	// BatchSize is the number of sequences per step; default 16.
 	BatchSize int
 	// LearningRate is the peak learning rate; default 8e-4.
@@ -171,10 +185,22 @@ func (c Config) Validate() error {
 	if _, err := c.Precision.computeDType(); err != nil {
 		errs = append(errs, err)
 	}
+	if c.StopAt < 0 {
+		bad("stop step must be >= 0, got %d", c.StopAt)
+	}
 	if c.CheckpointEvery < 0 {
 		bad("checkpoint interval must be >= 0, got %d", c.CheckpointEvery)
 	}
 	return errors.Join(errs...)
+}
+
+// Target returns the step count this call trains to: StopAt when it is in
+// [1, Steps), else Steps.
+func (c Config) Target() int {
+	if c.StopAt >= 1 && c.StopAt < c.Steps {
+		return c.StopAt
+	}
+	return c.Steps
 }
 
 // WarmupSteps returns the number of warmup steps: WarmupFraction of Steps,

@@ -58,7 +58,9 @@ type Result struct {
 // With cfg.CheckpointDir set, a checkpoint found there is resumed (it must
 // come from the same genome, dimensions, task and recipe), one is written
 // every cfg.CheckpointEvery steps, when ctx is cancelled and at the end. A
-// finished checkpoint is only evaluated.
+// finished checkpoint is only evaluated. cfg.StopAt ends the call at a
+// rung before cfg.Steps, with a checkpoint that a later call with a larger
+// StopAt continues exactly (see Config.StopAt).
 //
 // Errors: wrapping ErrInvalid for a bad genome, dimensions or recipe;
 // *NonFiniteError (wrapping ErrNonFinite) when a loss or gradient is NaN or
@@ -138,7 +140,8 @@ func Train(ctx context.Context, g genome.Genome, dims arch.Config, task data.Tas
 
 	tokens := 0
 	var timed time.Duration
-	for hdr.Step < cfg.Steps {
+	target := cfg.Target()
+	for hdr.Step < target {
 		if ctx.Err() != nil {
 			finish()
 			if err := save(); err != nil {
@@ -168,11 +171,17 @@ func Train(ctx context.Context, g genome.Genome, dims arch.Config, task data.Tas
 		if timed > 0 {
 			res.TrainTokensPerS = float64(tokens) / timed.Seconds()
 		}
+		if cfg.StopWhen != nil {
+			if err := cfg.StopWhen(hdr.Losses); err != nil {
+				finish()
+				return res, err
+			}
+		}
 		if onStep != nil {
-			onStep(Progress{Step: hdr.Step, Steps: cfg.Steps, Loss: loss, LR: cfg.LR(step), GradNorm: gnorm,
+			onStep(Progress{Step: hdr.Step, Steps: target, Loss: loss, LR: cfg.LR(step), GradNorm: gnorm,
 				TokensPerS: res.TrainTokensPerS, Elapsed: time.Since(start)})
 		}
-		if cfg.CheckpointEvery > 0 && hdr.Step%cfg.CheckpointEvery == 0 && hdr.Step < cfg.Steps {
+		if cfg.CheckpointEvery > 0 && hdr.Step%cfg.CheckpointEvery == 0 && hdr.Step < target {
 			if err := save(); err != nil {
 				finish()
 				return res, err

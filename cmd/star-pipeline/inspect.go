@@ -16,6 +16,7 @@ import (
 	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/runview"
 	"github.com/star-pipeline/star-pipeline/storage"
+	"github.com/star-pipeline/star-pipeline/study"
 )
 
 func init() {
@@ -312,6 +313,9 @@ func printCandidateCounts(w io.Writer, st runview.Status) error {
 		}
 		fmt.Fprintf(w, "training now: %s on %s since %s\n", tr.ID, orDash(tr.Worker), formatTime(tr.Started))
 	}
+	if len(st.Rungs) > 0 {
+		fmt.Fprintln(w, study.RungText(st.Rungs, st.RungThreshold))
+	}
 	return err
 }
 
@@ -514,6 +518,9 @@ func printLineage(w io.Writer, n *runview.LineageNode, objs []string, first, res
 		}
 	default:
 		line += "  " + string(n.Status)
+	}
+	if n.Steps > 0 {
+		line += fmt.Sprintf("  (rung %d, %d steps)", n.Rung, n.Steps)
 	}
 	if n.Repeated {
 		line += "  (ancestry shown above)"
