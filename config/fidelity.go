@@ -24,7 +24,7 @@ type Fidelity struct {
 	// loss (mean of the last 5 steps) is still above the unigram loss of
 	// its training data is stopped at once and recorded as failed early,
 	// loss curve kept; a NaN or infinite loss stops it at any step.
-	// Default 0: the warm-up steps of the full budget (at least 1); -1
+	// Default 0: the first rung's budget (docs/design.md says why); -1
 	// turns the unigram check off.
 	HopelessAfter int `yaml:"hopeless_after" json:"hopeless_after"`
 
@@ -80,7 +80,7 @@ func (c Config) validateFidelity(v *validator) {
 	}
 	v.intRange("fidelity.eta", f.Eta, 2, MaxEta)
 	if f.HopelessAfter < -1 {
-		v.add("fidelity.hopeless_after", "must be -1 (off), 0 (the warm-up steps) or a step, got %d", f.HopelessAfter)
+		v.add("fidelity.hopeless_after", "must be -1 (off), 0 (the first rung's budget) or a step, got %d", f.HopelessAfter)
 	} else {
 		v.maxInt("fidelity.hopeless_after", f.HopelessAfter, MaxSteps)
 	}
@@ -108,6 +108,5 @@ func (c Config) HopelessStep() int {
 	if c.Fidelity.HopelessAfter > 0 {
 		return c.Fidelity.HopelessAfter
 	}
-	w := int(c.Training.WarmupFraction*float64(c.Training.Steps) + 0.5)
-	return max(w, 1)
+	return max(c.RungSteps()[0], 1)
 }

@@ -16,8 +16,8 @@ func TestFidelityDefaultsAndRoundTrip(t *testing.T) {
 	if f == nil || f.Eta != DefaultEta || f.MinCorrelation == nil || *f.MinCorrelation != DefaultMinCorrelation {
 		t.Fatalf("fidelity defaults: %+v", f)
 	}
-	if !slices.Equal(c.RungSteps(), []int{10, 30, 90}) || c.HopelessStep() != 9 {
-		t.Fatalf("rungs %v, hopeless step %d (want 9: 10%% warm-up of 90)", c.RungSteps(), c.HopelessStep())
+	if !slices.Equal(c.RungSteps(), []int{10, 30, 90}) || c.HopelessStep() != 10 {
+		t.Fatalf("rungs %v, hopeless step %d (want 10: the first rung)", c.RungSteps(), c.HopelessStep())
 	}
 	y, err := c.YAML()
 	if err != nil {
