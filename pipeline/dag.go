@@ -553,114 +553,142 @@ func okText(rep tasks.Report) string {
 }
 
 func (c *Coordinator) recordResult(ctx context.Context, tx *storage.Tx, r *run, n tasks.Node, rep tasks.Report) error {
-	candID := storage.CandidateID(r.row.ID, n.Generation, n.Index)
 	switch n.Stage {
 	case tasks.StageRecombine:
 		_, err := tx.AddTaskStates(ctx, c.state(r.node(n.Generation, tasks.StageMutate, n.Index, 0), r))
 		return err
 	case tasks.StageMutate:
-		var rec tasks.RecombineResult
-		data, err := tx.TaskResult(ctx, r.node(n.Generation, tasks.StageRecombine, n.Index, 0).ID())
-		if err != nil {
-			return err
-		}
-		if err := json.Unmarshal(data, &rec); err != nil {
-			return err
-		}
-		var mut tasks.MutateResult
-		if err := json.Unmarshal(rep.Result, &mut); err != nil {
-			return err
-		}
-		x, err := genome.Parse(mut.Genome)
-		if err != nil {
-			return err
-		}
-		op := storage.OpCrossMut
-		if rec.Operator == "firefly" {
-			op = storage.OpFirefly
-		}
-		cand := c.candidate(r, n.Generation, n.Index, x, rec.Parents, op)
-		if err := tx.AddCandidates(ctx, cand); err != nil {
-			return err
-		}
-		cached, err := c.useCache(ctx, tx, r, cand)
-		if err != nil || cached {
-			return err
-		}
-		_, err = tx.AddTaskStates(ctx, c.state(r.node(n.Generation, tasks.StageTrain, n.Index, 0), r))
-		return err
+		return c.recordMutated(ctx, tx, r, n, rep)
 	case tasks.StageTrain:
-		if r.multiGen(n.Generation) {
-			var tr tasks.TrainResult
-			if err := json.Unmarshal(rep.Result, &tr); err != nil {
-				return err
-			}
-			if tr.FailedEarly != "" {
-				return c.failEarly(ctx, tx, r, n, tr)
-			}
-		}
-		if err := tx.StartCandidate(ctx, candID, rep.Worker, rep.Started); err != nil {
-			return err
-		}
-		_, err := tx.AddTaskStates(ctx, c.state(r.rungNode(n.Generation, tasks.StageEvaluate, n.Index, n.Attempt, n.Rung), r))
-		return err
+		return c.recordTrained(ctx, tx, r, n, rep)
 	case tasks.StageEvaluate:
-		var ev tasks.EvaluateResult
-		if err := json.Unmarshal(rep.Result, &ev); err != nil {
-			return err
-		}
-		var tr tasks.TrainResult
-		if data, err := tx.TaskResult(ctx, r.rungNode(n.Generation, tasks.StageTrain, n.Index, n.Attempt, n.Rung).ID()); err == nil {
-			_ = json.Unmarshal(data, &tr)
-		}
-		if _, err := search.Vector(r.cfg.Objectives, ev.Objectives); err != nil {
-			return c.failCandidate(ctx, tx, r, n, "evaluation: "+err.Error())
-		}
-		cacheKey := r.row.ConfigHash
-		if r.final(n.Generation) {
-			cacheKey = "" // one seed of several: not an evaluation of the architecture
-		}
-		res := storage.Result{
-			Objectives: ev.Objectives, Metrics: mergeMetrics(tr.Metrics, ev.Metrics), Finished: rep.Finished,
-			TrainSeconds: tr.TrainSeconds, Checkpoint: tr.Checkpoint, ConfigHash: cacheKey,
-		}
-		if r.multiGen(n.Generation) {
-			res.Rung, res.Steps, res.CacheSteps = n.Rung, r.rungs[n.Rung], r.cacheSteps(n.Rung)
-			if prev, err := tx.GetCandidate(ctx, candID); err == nil {
-				res.TrainSeconds += prev.TrainSeconds // every rung's training
-			}
-		}
-		return tx.CompleteCandidate(ctx, candID, res)
+		return c.recordEvaluated(ctx, tx, r, n, rep)
 	case tasks.StageSelect:
-		var sel tasks.SelectResult
-		if err := json.Unmarshal(rep.Result, &sel); err != nil {
-			return err
-		}
-		if err := tx.FinishGeneration(ctx, r.row.ID, n.Generation, sel.Hypervolume, sel.Population); err != nil {
-			return err
-		}
-		if _, err := tx.AppendEvent(ctx, storage.Event{RunID: r.row.ID, Kind: "generation.finished",
-			Message: mustJSON(map[string]any{"generation": n.Generation, "hypervolume": sel.Hypervolume, "front": sel.Front})}); err != nil {
-			return err
-		}
-		warn, err := c.checkRungs(ctx, tx, r, n.Generation)
-		if err != nil {
-			return err
-		}
-		r.warning = warn
-		if n.Generation >= r.cfg.Generations && r.cfg.Final != nil {
-			return nil // the final stage starts at the next advance
-		}
-		if n.Generation >= r.cfg.Generations {
-			if err := tx.SetRunStatus(ctx, r.row.ID, storage.RunFinished, ""); err != nil {
-				return err
-			}
-			_, err := tx.AppendEvent(ctx, storage.Event{RunID: r.row.ID, Kind: "run.finished", Message: mustJSON(map[string]any{})})
-			return err
-		}
-		return tx.SetCurrentGeneration(ctx, r.row.ID, n.Generation+1)
+		return c.recordSelected(ctx, tx, r, n, rep)
 	}
 	return fmt.Errorf("unknown stage %q", n.Stage)
+}
+
+// recordMutated adds the candidate a mutate node made, with the parents
+// and operator of its recombine node, and schedules its training unless
+// the evaluation cache already scores it.
+func (c *Coordinator) recordMutated(ctx context.Context, tx *storage.Tx, r *run, n tasks.Node, rep tasks.Report) error {
+	var rec tasks.RecombineResult
+	data, err := tx.TaskResult(ctx, r.node(n.Generation, tasks.StageRecombine, n.Index, 0).ID())
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return err
+	}
+	var mut tasks.MutateResult
+	if err := json.Unmarshal(rep.Result, &mut); err != nil {
+		return err
+	}
+	x, err := genome.Parse(mut.Genome)
+	if err != nil {
+		return err
+	}
+	op := storage.OpCrossMut
+	if rec.Operator == "firefly" {
+		op = storage.OpFirefly
+	}
+	cand := c.candidate(r, n.Generation, n.Index, x, rec.Parents, op)
+	if err := tx.AddCandidates(ctx, cand); err != nil {
+		return err
+	}
+	cached, err := c.useCache(ctx, tx, r, cand)
+	if err != nil || cached {
+		return err
+	}
+	_, err = tx.AddTaskStates(ctx, c.state(r.node(n.Generation, tasks.StageTrain, n.Index, 0), r))
+	return err
+}
+
+// recordTrained marks the candidate trained by the reporting worker and
+// schedules its evaluation; a rung's training that stopped early fails it.
+func (c *Coordinator) recordTrained(ctx context.Context, tx *storage.Tx, r *run, n tasks.Node, rep tasks.Report) error {
+	if r.multiGen(n.Generation) {
+		var tr tasks.TrainResult
+		if err := json.Unmarshal(rep.Result, &tr); err != nil {
+			return err
+		}
+		if tr.FailedEarly != "" {
+			return c.failEarly(ctx, tx, r, n, tr)
+		}
+	}
+	candID := storage.CandidateID(r.row.ID, n.Generation, n.Index)
+	if err := tx.StartCandidate(ctx, candID, rep.Worker, rep.Started); err != nil {
+		return err
+	}
+	_, err := tx.AddTaskStates(ctx, c.state(r.rungNode(n.Generation, tasks.StageEvaluate, n.Index, n.Attempt, n.Rung), r))
+	return err
+}
+
+// recordEvaluated completes the candidate with its objectives and the
+// metrics of its training and evaluation. A final-stage retraining is one
+// seed of several, so it stays out of the evaluation cache.
+func (c *Coordinator) recordEvaluated(ctx context.Context, tx *storage.Tx, r *run, n tasks.Node, rep tasks.Report) error {
+	var ev tasks.EvaluateResult
+	if err := json.Unmarshal(rep.Result, &ev); err != nil {
+		return err
+	}
+	var tr tasks.TrainResult
+	if data, err := tx.TaskResult(ctx, r.rungNode(n.Generation, tasks.StageTrain, n.Index, n.Attempt, n.Rung).ID()); err == nil {
+		_ = json.Unmarshal(data, &tr)
+	}
+	if _, err := search.Vector(r.cfg.Objectives, ev.Objectives); err != nil {
+		return c.failCandidate(ctx, tx, r, n, "evaluation: "+err.Error())
+	}
+	cacheKey := r.row.ConfigHash
+	if r.final(n.Generation) {
+		cacheKey = ""
+	}
+	res := storage.Result{
+		Objectives: ev.Objectives, Metrics: mergeMetrics(tr.Metrics, ev.Metrics), Finished: rep.Finished,
+		TrainSeconds: tr.TrainSeconds, Checkpoint: tr.Checkpoint, ConfigHash: cacheKey,
+	}
+	candID := storage.CandidateID(r.row.ID, n.Generation, n.Index)
+	if r.multiGen(n.Generation) {
+		res.Rung, res.Steps, res.CacheSteps = n.Rung, r.rungs[n.Rung], r.cacheSteps(n.Rung)
+		if prev, err := tx.GetCandidate(ctx, candID); err == nil {
+			res.TrainSeconds += prev.TrainSeconds // every rung's training
+		}
+	}
+	return tx.CompleteCandidate(ctx, candID, res)
+}
+
+// recordSelected finishes the generation with the population its select
+// node kept, checks the rung proxy, and moves the run on: to the next
+// generation, to the final stage, or to its end.
+func (c *Coordinator) recordSelected(ctx context.Context, tx *storage.Tx, r *run, n tasks.Node, rep tasks.Report) error {
+	var sel tasks.SelectResult
+	if err := json.Unmarshal(rep.Result, &sel); err != nil {
+		return err
+	}
+	if err := tx.FinishGeneration(ctx, r.row.ID, n.Generation, sel.Hypervolume, sel.Population); err != nil {
+		return err
+	}
+	if _, err := tx.AppendEvent(ctx, storage.Event{RunID: r.row.ID, Kind: "generation.finished",
+		Message: mustJSON(map[string]any{"generation": n.Generation, "hypervolume": sel.Hypervolume, "front": sel.Front})}); err != nil {
+		return err
+	}
+	warn, err := c.checkRungs(ctx, tx, r, n.Generation)
+	if err != nil {
+		return err
+	}
+	r.warning = warn
+	if n.Generation >= r.cfg.Generations && r.cfg.Final != nil {
+		return nil // the final stage starts at the next advance
+	}
+	if n.Generation >= r.cfg.Generations {
+		if err := tx.SetRunStatus(ctx, r.row.ID, storage.RunFinished, ""); err != nil {
+			return err
+		}
+		_, err := tx.AppendEvent(ctx, storage.Event{RunID: r.row.ID, Kind: "run.finished", Message: mustJSON(map[string]any{})})
+		return err
+	}
+	return tx.SetCurrentGeneration(ctx, r.row.ID, n.Generation+1)
 }
 
 // recordFailure records a node that failed for good. A candidate's failure
