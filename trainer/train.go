@@ -87,120 +87,155 @@ func Train(ctx context.Context, g genome.Genome, dims arch.Config, task data.Tas
 	if err := s.withTraining(cfg); err != nil {
 		return Result{}, err
 	}
-	res = Result{Task: task.Name(), Genome: genome.Format(g), Vocab: s.dims.Vocab, Context: s.dims.Context,
-		Width: s.dims.Width}
-	hdr := Checkpoint{Genome: res.Genome, Dims: s.dims, Task: task.Name(), Recipe: recipeOf(cfg)}
-
-	if cfg.CheckpointDir != "" {
-		old, payload, err := readCheckpoint(cfg.CheckpointDir, true)
-		switch {
-		case errors.Is(err, ErrNoCheckpoint):
-		case err != nil:
-			return res, err
-		default:
-			if err := sameRun(old, &hdr); err != nil {
-				return res, fmt.Errorf("%w: checkpoint in %s: %w; use another checkpoint directory or delete it", ErrInvalid, cfg.CheckpointDir, err)
-			}
-			if err := s.restore(old, payload); err != nil {
-				return res, err
-			}
-			hdr.Step, hdr.Losses, hdr.TrainSeconds = old.Step, old.Losses, old.TrainSeconds
-			res.ResumedFrom = old.Step
-			res.Checkpoint = cfg.CheckpointDir + "/" + CheckpointFile
-			cfg.Logger.Info("resuming training", "dir", cfg.CheckpointDir, "step", old.Step, "steps", cfg.Steps)
-		}
+	r := &run{cfg: cfg, s: s, start: start,
+		res: Result{Task: task.Name(), Genome: genome.Format(g), Vocab: s.dims.Vocab, Context: s.dims.Context, Width: s.dims.Width}}
+	r.hdr = Checkpoint{Genome: r.res.Genome, Dims: s.dims, Task: task.Name(), Recipe: recipeOf(cfg)}
+	if err := r.resume(); err != nil {
+		return r.res, err
 	}
-
-	if res.ResumedFrom == 0 {
+	if r.res.ResumedFrom == 0 {
 		if err := s.initialize(cfg.BatchSize); err != nil {
-			return res, err
+			return r.res, err
 		}
 	}
+	if err := r.train(ctx, onStep); err != nil {
+		r.finish()
+		return r.res, err
+	}
+	r.finish()
+	r.res.Params = countModelParams(s)
+	ev, err := s.evaluate(ctx, cfg.EvalBatchSize, cfg.ThroughputSeconds)
+	r.res.Eval = ev
+	r.res.WallTime = time.Since(start)
+	return r.res, err
+}
 
-	save := func() error {
-		if cfg.CheckpointDir == "" {
-			return nil
-		}
-		path, err := s.saveCheckpoint(cfg.CheckpointDir, hdr)
-		if err != nil {
-			return err
-		}
-		res.Checkpoint = path
-		cfg.Logger.Debug("checkpoint written", "path", path, "step", hdr.Step)
+// run is one call of Train: its session, the checkpoint header it
+// advances step by step, and the result it fills in.
+type run struct {
+	cfg   Config
+	s     *session
+	hdr   Checkpoint
+	res   Result
+	start time.Time
+
+	tokens int           // trained this call, past the first step
+	timed  time.Duration // the time those steps took
+}
+
+// resume restores the checkpoint in cfg.CheckpointDir, if there is one,
+// after checking it was written by this same run.
+func (r *run) resume() error {
+	dir := r.cfg.CheckpointDir
+	if dir == "" {
 		return nil
 	}
-	finish := func() {
-		res.Steps = hdr.Step
-		res.Losses = hdr.Losses
-		if n := len(hdr.Losses); n > 0 {
-			res.FinalLoss = hdr.Losses[n-1]
-		}
-		res.WallTime = time.Since(start)
+	old, payload, err := readCheckpoint(dir, true)
+	switch {
+	case errors.Is(err, ErrNoCheckpoint):
+		return nil
+	case err != nil:
+		return err
 	}
+	if err := sameRun(old, &r.hdr); err != nil {
+		return fmt.Errorf("%w: checkpoint in %s: %w; use another checkpoint directory or delete it", ErrInvalid, dir, err)
+	}
+	if err := r.s.restore(old, payload); err != nil {
+		return err
+	}
+	r.hdr.Step, r.hdr.Losses, r.hdr.TrainSeconds = old.Step, old.Losses, old.TrainSeconds
+	r.res.ResumedFrom = old.Step
+	r.res.Checkpoint = dir + "/" + CheckpointFile
+	r.cfg.Logger.Info("resuming training", "dir", dir, "step", old.Step, "steps", r.cfg.Steps)
+	return nil
+}
 
-	tokens := 0
-	var timed time.Duration
-	target := cfg.Target()
-	for hdr.Step < target {
+// train runs steps up to the call's target, checkpointing every
+// CheckpointEvery steps, when cancelled, and at the end.
+func (r *run) train(ctx context.Context, onStep func(Progress)) error {
+	target := r.cfg.Target()
+	for r.hdr.Step < target {
 		if ctx.Err() != nil {
-			finish()
-			if err := save(); err != nil {
-				return res, fmt.Errorf("checkpointing after cancellation: %w (%w)", err, ctx.Err())
+			r.finish()
+			if err := r.save(); err != nil {
+				return fmt.Errorf("checkpointing after cancellation: %w (%w)", err, ctx.Err())
 			}
-			return res, ctx.Err()
+			return ctx.Err()
 		}
-		step := hdr.Step
-		t0 := time.Now()
-		loss, gnorm, err := s.trainStep(cfg, step)
-		if err != nil {
-			finish()
-			return res, err
+		if err := r.step(target, onStep); err != nil {
+			return err
 		}
-		dt := time.Since(t0)
-		if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(gnorm) || math.IsInf(gnorm, 0) {
-			finish()
-			return res, &NonFiniteError{Step: step, Loss: loss, GradNorm: gnorm}
-		}
-		hdr.Step++
-		hdr.Losses = append(hdr.Losses, loss)
-		hdr.TrainSeconds += dt.Seconds()
-		if step > res.ResumedFrom {
-			tokens += cfg.BatchSize * s.dims.Context
-			timed += dt
-		}
-		if timed > 0 {
-			res.TrainTokensPerS = float64(tokens) / timed.Seconds()
-		}
-		if cfg.StopWhen != nil {
-			if err := cfg.StopWhen(hdr.Losses); err != nil {
-				finish()
-				return res, err
-			}
-		}
-		if onStep != nil {
-			onStep(Progress{Step: hdr.Step, Steps: target, Loss: loss, LR: cfg.LR(step), GradNorm: gnorm,
-				TokensPerS: res.TrainTokensPerS, Elapsed: time.Since(start)})
-		}
-		if cfg.CheckpointEvery > 0 && hdr.Step%cfg.CheckpointEvery == 0 && hdr.Step < target {
-			if err := save(); err != nil {
-				finish()
-				return res, err
+		if r.cfg.CheckpointEvery > 0 && r.hdr.Step%r.cfg.CheckpointEvery == 0 && r.hdr.Step < target {
+			if err := r.save(); err != nil {
+				return err
 			}
 		}
 	}
-	if hdr.Step > res.ResumedFrom || res.Checkpoint == "" {
-		if err := save(); err != nil {
-			finish()
-			return res, err
-		}
+	if r.hdr.Step > r.res.ResumedFrom || r.res.Checkpoint == "" {
+		return r.save()
 	}
-	finish()
-	res.Params = countModelParams(s)
+	return nil
+}
 
-	ev, err := s.evaluate(ctx, cfg.EvalBatchSize, cfg.ThroughputSeconds)
-	res.Eval = ev
-	res.WallTime = time.Since(start)
-	return res, err
+// step trains one step: a non-finite loss or gradient norm, or a
+// StopWhen verdict, ends the run.
+func (r *run) step(target int, onStep func(Progress)) error {
+	step := r.hdr.Step
+	t0 := time.Now()
+	loss, gnorm, err := r.s.trainStep(r.cfg, step)
+	if err != nil {
+		return err
+	}
+	dt := time.Since(t0)
+	if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(gnorm) || math.IsInf(gnorm, 0) {
+		return &NonFiniteError{Step: step, Loss: loss, GradNorm: gnorm}
+	}
+	r.hdr.Step++
+	r.hdr.Losses = append(r.hdr.Losses, loss)
+	r.hdr.TrainSeconds += dt.Seconds()
+	// The first step of a call compiles the graph: it is left out of the
+	// throughput.
+	if step > r.res.ResumedFrom {
+		r.tokens += r.cfg.BatchSize * r.s.dims.Context
+		r.timed += dt
+	}
+	if r.timed > 0 {
+		r.res.TrainTokensPerS = float64(r.tokens) / r.timed.Seconds()
+	}
+	if r.cfg.StopWhen != nil {
+		if err := r.cfg.StopWhen(r.hdr.Losses); err != nil {
+			return err
+		}
+	}
+	if onStep != nil {
+		onStep(Progress{Step: r.hdr.Step, Steps: target, Loss: loss, LR: r.cfg.LR(step), GradNorm: gnorm,
+			TokensPerS: r.res.TrainTokensPerS, Elapsed: time.Since(r.start)})
+	}
+	return nil
+}
+
+// save writes the checkpoint, when the run has a checkpoint directory.
+func (r *run) save() error {
+	if r.cfg.CheckpointDir == "" {
+		return nil
+	}
+	path, err := r.s.saveCheckpoint(r.cfg.CheckpointDir, r.hdr)
+	if err != nil {
+		return err
+	}
+	r.res.Checkpoint = path
+	r.cfg.Logger.Debug("checkpoint written", "path", path, "step", r.hdr.Step)
+	return nil
+}
+
+// finish copies the run's progress into its result.
+func (r *run) finish() {
+	r.res.Steps = r.hdr.Step
+	r.res.Losses = r.hdr.Losses
+	if n := len(r.hdr.Losses); n > 0 {
+		r.res.FinalLoss = r.hdr.Losses[n-1]
+	}
+	r.res.WallTime = time.Since(r.start)
 }
 
 // sameRun explains the first difference between the run a checkpoint was

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/urfave/cli/v2"
 
@@ -138,115 +140,158 @@ func generateAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	loaded, err := trainer.LoadModel(dir)
-	if errors.Is(err, trainer.ErrNoCheckpoint) {
-		return badInput("%w; train one with `star-pipeline train ... --checkpoint DIR`", err)
-	}
+	gen, err := openGenerator(dir, c.String("backend"))
 	if err != nil {
 		return err
 	}
-	defer loaded.Close()
-	hdr := loaded.Checkpoint
-	if !loaded.Text() {
-		return badInput("the checkpoint in %s was trained on %s, not text: generate needs a model trained on a text corpus (byte tokens)", dir, hdr.Task)
-	}
-	if hdr.Dims.Vocab != data.ByteVocab {
-		return badInput("the checkpoint in %s has vocabulary %d, not the %d byte tokens", dir, hdr.Dims.Vocab, data.ByteVocab)
-	}
-	backend, err := newBackend(c.String("backend"))
-	if err != nil {
-		return err
-	}
-	defer backend.Finalize()
-	ctxLen := hdr.Dims.Context
-	dec, err := loaded.NewDecoder(backend, model.DecoderOptions{MaxLen: ctxLen})
-	if err != nil {
-		return err
-	}
-	defer dec.Close()
+	defer gen.close()
 
 	asJSON := c.Bool("json")
 	out := c.App.Writer
 	if !asJSON {
 		fmt.Fprint(out, prompt)
 	}
-	text := data.Encode([]byte(prompt))
-	window := max(ctxLen/2, 1)
-	// restart prefills the last half context of the text.
-	restart := func() ([]float32, error) {
-		p := text
-		if len(p) > window {
-			p = p[len(p)-window:]
+	start := time.Now()
+	generated, err := gen.generate(c.Context, data.Encode([]byte(prompt)), maxTokens, sampler, func(b byte) error {
+		if asJSON {
+			return nil
 		}
-		lg, err := dec.Prefill([][]int32{p})
-		if err != nil {
-			return nil, err
-		}
-		defer lg.FinalizeAll()
-		v := hdr.Dims.Vocab
-		all, err := tensors.CopyFlatData[float32](lg)
-		if err != nil {
-			return nil, err
-		}
-		return all[(len(p)-1)*v:], nil
-	}
-	var logits []float32
-	if len(text) < ctxLen {
-		lg, err := dec.Prefill([][]int32{text})
-		if err != nil {
+		if _, err := out.Write([]byte{b}); err != nil {
 			return err
 		}
-		all, err := tensors.CopyFlatData[float32](lg)
-		lg.FinalizeAll()
-		if err != nil {
-			return err
+		if f, ok := out.(interface{ Sync() error }); ok {
+			f.Sync()
 		}
-		logits = all[(len(text)-1)*hdr.Dims.Vocab:]
-	} else if logits, err = restart(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return err
 	}
-	var generated []byte
-	start := time.Now()
-	for i := range maxTokens {
-		if err := c.Context.Err(); err != nil {
-			return err
-		}
-		tok := sampler.Sample(logits)
-		text = append(text, int32(tok))
-		generated = append(generated, byte(tok))
-		if !asJSON {
-			if _, err := out.Write([]byte{byte(tok)}); err != nil {
-				return err
-			}
-			if f, ok := out.(interface{ Sync() error }); ok {
-				f.Sync()
-			}
-		}
-		if i == maxTokens-1 {
-			break
-		}
-		if dec.Pos() >= dec.MaxLen() {
-			if logits, err = restart(); err != nil {
-				return err
-			}
-			continue
-		}
-		lg, err := dec.Step([]int32{int32(tok)})
-		if err != nil {
-			return err
-		}
-		logits, err = tensors.CopyFlatData[float32](lg)
-		lg.FinalizeAll()
-		if err != nil {
-			return err
-		}
-	}
 	ms := float64(time.Since(start).Microseconds()) / 1000 / float64(maxTokens)
+	hdr := gen.loaded.Checkpoint
 	if asJSON {
 		return writeJSON(out, generateOutput{Checkpoint: dir, Genome: hdr.Genome, Prompt: prompt, Text: string(generated),
 			Tokens: len(generated), Temperature: c.Float64("temperature"), TopK: c.Int("top-k"), Seed: c.Uint64("seed"), MsPerToken: ms})
 	}
 	fmt.Fprintln(out)
-	fmt.Fprintf(c.App.ErrWriter, "%d bytes generated, %.2f ms per byte (%s, context %d)\n", len(generated), ms, hdr.Genome, ctxLen)
+	fmt.Fprintf(c.App.ErrWriter, "%d bytes generated, %.2f ms per byte (%s, context %d)\n", len(generated), ms, hdr.Genome, gen.ctxLen)
 	return nil
+}
+
+// generator decodes bytes from a text checkpoint.
+type generator struct {
+	loaded  *trainer.Loaded
+	backend compute.Backend
+	dec     *model.Decoder
+	vocab   int
+	ctxLen  int
+	window  int // what a restart past the context prefills: the last half context
+}
+
+// openGenerator loads the text checkpoint in dir and a decoder for it on
+// the backend spec names. A missing checkpoint, a MAD model or one that is
+// not byte-level is bad usage.
+func openGenerator(dir, backendSpec string) (*generator, error) {
+	loaded, err := trainer.LoadModel(dir)
+	if errors.Is(err, trainer.ErrNoCheckpoint) {
+		return nil, badInput("%w; train one with `star-pipeline train ... --checkpoint DIR`", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	g := &generator{loaded: loaded}
+	hdr := loaded.Checkpoint
+	if !loaded.Text() {
+		g.close()
+		return nil, badInput("the checkpoint in %s was trained on %s, not text: generate needs a model trained on a text corpus (byte tokens)", dir, hdr.Task)
+	}
+	if hdr.Dims.Vocab != data.ByteVocab {
+		g.close()
+		return nil, badInput("the checkpoint in %s has vocabulary %d, not the %d byte tokens", dir, hdr.Dims.Vocab, data.ByteVocab)
+	}
+	if g.backend, err = newBackend(backendSpec); err != nil {
+		g.close()
+		return nil, err
+	}
+	g.vocab, g.ctxLen = hdr.Dims.Vocab, hdr.Dims.Context
+	g.window = max(g.ctxLen/2, 1)
+	if g.dec, err = loaded.NewDecoder(g.backend, model.DecoderOptions{MaxLen: g.ctxLen}); err != nil {
+		g.close()
+		return nil, err
+	}
+	return g, nil
+}
+
+func (g *generator) close() {
+	if g.dec != nil {
+		g.dec.Close()
+	}
+	if g.backend != nil {
+		g.backend.Finalize()
+	}
+	g.loaded.Close()
+}
+
+// generate samples maxTokens bytes after text, handing each to emit as it
+// is decoded: one cached step per byte, and past the context a new prefill
+// of the last half context.
+func (g *generator) generate(ctx context.Context, text []int32, maxTokens int, sampler *model.Sampler,
+	emit func(byte) error) ([]byte, error) {
+	logits, err := g.prefill(text, len(text) < g.ctxLen)
+	if err != nil {
+		return nil, err
+	}
+	var generated []byte
+	for i := range maxTokens {
+		if err := ctx.Err(); err != nil {
+			return generated, err
+		}
+		tok := sampler.Sample(logits)
+		text = append(text, int32(tok))
+		generated = append(generated, byte(tok))
+		if err := emit(byte(tok)); err != nil {
+			return generated, err
+		}
+		if i == maxTokens-1 {
+			break
+		}
+		if g.dec.Pos() >= g.dec.MaxLen() {
+			logits, err = g.prefill(text, false)
+		} else {
+			logits, err = g.step(tok)
+		}
+		if err != nil {
+			return generated, err
+		}
+	}
+	return generated, nil
+}
+
+// prefill runs text through the decoder, all of it when whole, else its
+// last window tokens, and returns the logits of its last position.
+func (g *generator) prefill(text []int32, whole bool) ([]float32, error) {
+	p := text
+	if !whole && len(p) > g.window {
+		p = p[len(p)-g.window:]
+	}
+	lg, err := g.dec.Prefill([][]int32{p})
+	if err != nil {
+		return nil, err
+	}
+	defer lg.FinalizeAll()
+	all, err := tensors.CopyFlatData[float32](lg)
+	if err != nil {
+		return nil, err
+	}
+	return all[(len(p)-1)*g.vocab:], nil
+}
+
+// step decodes one token with the cache and returns its logits.
+func (g *generator) step(tok int) ([]float32, error) {
+	lg, err := g.dec.Step([]int32{int32(tok)})
+	if err != nil {
+		return nil, err
+	}
+	defer lg.FinalizeAll()
+	return tensors.CopyFlatData[float32](lg)
 }
