@@ -44,34 +44,8 @@ star-pipeline submit --config search.yaml --redis 127.0.0.1:6379 --detach      #
 }
 
 func submit(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return badInput("submit takes no arguments, got %q", c.Args().Slice())
-	}
-	// Checked here rather than by urfave/cli's Required, whose error
-	// would exit 1.
-	if c.String("config") == "" {
-		return badInput("submit needs --config (or STAR_CONFIG): the run config; config/example.yaml lists every field")
-	}
-	if err := checkQueueFlags(c); err != nil {
-		return err
-	}
-	cfg, err := config.Load(c.String("config"))
+	cfg, err := submittedConfig(c)
 	if err != nil {
-		return usageError{err}
-	}
-	if c.IsSet("seed") {
-		cfg.Seed = c.Uint64("seed")
-	}
-	if c.IsSet("population") {
-		cfg.Population = c.Int("population")
-	}
-	if c.IsSet("generations") {
-		cfg.Generations = c.Int("generations")
-	}
-	if err := cfg.Validate(); err != nil {
-		return usageError{err}
-	}
-	if err := resolveArtifacts(&cfg, c.String("artifact-root")); err != nil {
 		return err
 	}
 	if err := checkStaticEval(c, cfg); err != nil {
@@ -106,17 +80,10 @@ func submit(c *cli.Context) error {
 	if err := prepareBackend(ev, workers, cfg); err != nil {
 		return err
 	}
-	db, err := openDBForWrite(c.Context, c.String("db"))
+	id, err := recordSubmission(c, cfg)
 	if err != nil {
 		return err
 	}
-	id, err := pipeline.Submit(c.Context, db, cfg)
-	db.Close()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(c.App.ErrWriter, "run %s submitted (%s, population %d, %d generations, objectives %v)\n",
-		id, cfg.Algorithm.Name, cfg.Population, cfg.Generations, cfg.Objectives)
 	if c.Bool("detach") {
 		if c.Bool("json") {
 			return writeJSON(c.App.Writer, map[string]string{"id": id, "status": "pending"})
@@ -128,6 +95,61 @@ func submit(c *cli.Context) error {
 		return interrupted(c.Context, err)
 	}
 	return printEnd(c, id)
+}
+
+// submittedConfig reads --config, applies the flags that override it
+// (--seed, --population, --generations), validates the result and makes
+// its artifact directory absolute (--artifact-root). Every problem is bad
+// usage.
+func submittedConfig(c *cli.Context) (config.Config, error) {
+	if c.NArg() > 0 {
+		return config.Config{}, badInput("submit takes no arguments, got %q", c.Args().Slice())
+	}
+	// Checked here rather than by urfave/cli's Required, whose error
+	// would exit 1.
+	if c.String("config") == "" {
+		return config.Config{}, badInput("submit needs --config (or STAR_CONFIG): the run config; config/example.yaml lists every field")
+	}
+	if err := checkQueueFlags(c); err != nil {
+		return config.Config{}, err
+	}
+	cfg, err := config.Load(c.String("config"))
+	if err != nil {
+		return config.Config{}, usageError{err}
+	}
+	if c.IsSet("seed") {
+		cfg.Seed = c.Uint64("seed")
+	}
+	if c.IsSet("population") {
+		cfg.Population = c.Int("population")
+	}
+	if c.IsSet("generations") {
+		cfg.Generations = c.Int("generations")
+	}
+	if err := cfg.Validate(); err != nil {
+		return config.Config{}, usageError{err}
+	}
+	if err := resolveArtifacts(&cfg, c.String("artifact-root")); err != nil {
+		return config.Config{}, err
+	}
+	return cfg, nil
+}
+
+// recordSubmission writes the new run into the database and says so on
+// stderr; it returns the run's id.
+func recordSubmission(c *cli.Context, cfg config.Config) (string, error) {
+	db, err := openDBForWrite(c.Context, c.String("db"))
+	if err != nil {
+		return "", err
+	}
+	id, err := pipeline.Submit(c.Context, db, cfg)
+	db.Close()
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(c.App.ErrWriter, "run %s submitted (%s, population %d, %d generations, objectives %v)\n",
+		id, cfg.Algorithm.Name, cfg.Population, cfg.Generations, cfg.Objectives)
+	return id, nil
 }
 
 // printFinal prints the run id and its final Pareto set, and the report of
