@@ -37,10 +37,21 @@ backward = 3x forward). In the same run it times an NxN matrix product
 the model's fraction of it. Then it times each LIV class alone (one slot)
 at width W.
 
+With --compare-torch it instead trains the reference hybrid and
+transformer++ (depth 8) at the same width, context and batch, on the Go
+trainer and on bench/gpu/reference.py (PyTorch on the CPU, float32, eager,
+--torch-threads threads, OpenBLAS from --torch-blas), interleaved for
+--rounds rounds, and prints the tokens/s of each and Go / PyTorch (median,
+min and max over rounds; each round's ratio from that round's runs). The
+hybrid is timed in PyTorch with its long convolution by FFT and as a
+Toeplitz matmul (the Go trainer's algorithm). Needs python3-torch and
+libopenblas0-openmp (README, "Trainer on the CPU").
+
 Examples:
   star-pipeline bench trainer
+  star-pipeline bench trainer --compare-torch --rounds 3
   GOMLX_BACKEND=go:parallelism=-1 star-pipeline bench trainer --steps 5 --json`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.IntFlag{Name: "batch", Value: 8, Usage: "sequences per step", EnvVars: []string{"STAR_BATCH"}},
 			&cli.IntFlag{Name: "steps", Value: 3, Usage: "timed steps of the reference model", EnvVars: []string{"STAR_STEPS"}},
 			&cli.IntFlag{Name: "width", Value: 256, Usage: "reference model width", EnvVars: []string{"STAR_WIDTH"}},
@@ -51,7 +62,7 @@ Examples:
 			&cli.StringFlag{Name: "backend", Usage: "go, go:<options> or xla:<PJRT plugin path> (default $GOMLX_BACKEND, else go)", EnvVars: []string{"STAR_BACKEND"}},
 			precisionFlag(),
 			&cli.BoolFlag{Name: "json", Usage: "print JSON", EnvVars: []string{"STAR_JSON"}},
-		},
+		}, torchFlags()...),
 		Action: benchTrainer,
 	}
 }
@@ -104,6 +115,9 @@ func benchTrainer(c *cli.Context) error {
 	defer backend.Finalize()
 	stderr := c.App.ErrWriter
 	dims := arch.Config{Width: c.Int("width"), Context: c.Int("context")}
+	if c.Bool("compare-torch") {
+		return compareTorch(c, backend, dims, batch, steps, precision)
+	}
 	fmt.Fprintf(stderr, "bench trainer: reference %s at width %d, context %d, batch %d, %s on %s\n",
 		benchReference, dims.Width, dims.Context, batch, precision, backend.Description())
 	ref, err := trainer.TimeTraining(c.Context, backend, genome.MustParse(benchReference), dims, batch, 1, steps, precision)
