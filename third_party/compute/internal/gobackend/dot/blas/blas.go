@@ -2,9 +2,10 @@
 // (OpenBLAS), loaded at run time with dlopen, so that binaries build and run
 // without it.
 //
-// It registers an implementation for both normalized layouts of package dot
+// It registers an implementation for the normalized layouts of package dot
 // (lhs [B, M, K] against rhs [B, K, N] or [B, N, K]) at a priority above the
-// SIMD kernels of package matmul. When the library is missing, cgo is off or
+// SIMD kernels of package matmul, and for the two layouts only it has (lhs
+// [B, K, M], read transposed), which spare the copies of a transpose. When the library is missing, cgo is off or
 // the switch says so, nothing is registered and the Go kernels run.
 //
 // Environment: GOMLX_BLAS=off (or false, 0, go) keeps the Go kernels;
@@ -78,6 +79,10 @@ func libraryFor(v string) string {
 func register(name string) {
 	dot.RegisterImplementation(name, dot.LayoutNonTransposed, dtypes.Float32, dtypes.Float32, execSgemm, Priority, false)
 	dot.RegisterImplementation(name, dot.LayoutTransposed, dtypes.Float32, dtypes.Float32, execSgemm, Priority, false)
+	// Operands whose contracting axis comes first in the lhs (the gradient
+	// of every weight) are read transposed instead of copied.
+	dot.RegisterImplementation(name, dot.LayoutLHSTransposed, dtypes.Float32, dtypes.Float32, execSgemm, Priority, false)
+	dot.RegisterImplementation(name, dot.LayoutBothTransposed, dtypes.Float32, dtypes.Float32, execSgemm, Priority, false)
 	klog.V(1).Infof("DotGeneral float32: %s", info)
 }
 
@@ -133,13 +138,24 @@ func execSgemm(backend *gobackend.Backend, layout dot.Layout, lhs, rhs []float32
 		clear(output[:batchSize*m*n])
 		return
 	}
-	transposed := layout == dot.LayoutTransposed
+	// lhs is [m, k] (lda k), or [k, m] read transposed (lda m); rhs is
+	// [k, n] (ldb n), or [n, k] read transposed (ldb k).
+	transA := layout == dot.LayoutLHSTransposed || layout == dot.LayoutBothTransposed
+	transB := layout == dot.LayoutTransposed || layout == dot.LayoutBothTransposed
+	lda, rowStride := k, k
+	if transA {
+		lda, rowStride = m, 1
+	}
+	ldb := n
+	if transB {
+		ldb = k
+	}
 	units := plan(batchSize, m, n, k)
 	run := func(u unit) {
-		a := lhs[u.batch0*m*k+u.row0*k:]
+		a := lhs[u.batch0*m*k+u.row0*rowStride:]
 		b := rhs[u.batch0*k*n:]
 		c := output[u.batch0*m*n+u.row0*n:]
-		sgemmBatch(transposed, u.batches, u.rows, n, k, a, m*k, b, k*n, c, m*n)
+		sgemmBatch(transA, transB, u.batches, u.rows, n, k, a, lda, m*k, b, ldb, k*n, c, m*n)
 	}
 	workers := 1
 	if backend != nil && backend.Workers != nil {

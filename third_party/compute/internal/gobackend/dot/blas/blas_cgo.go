@@ -37,14 +37,14 @@ static const char *star_blas_open(const char *path, const char **config) {
 	return NULL;
 }
 
-// star_sgemm_batch runs count row-major products C_i = A_i · op(B_i), with
-// op(B) = B ([k, n]) or B^T (B stored [n, k]). A_i are [m, k] with leading
-// dimension k, C_i [m, n] with leading dimension n.
-static void star_sgemm_batch(int transposed, int count, int m, int n, int k,
-		const float *a, long stride_a, const float *b, long stride_b, float *c, long stride_c) {
+// star_sgemm_batch runs count row-major products C_i = op(A_i) · op(B_i)
+// with the CBLAS transpose flags and leading dimensions given; C_i is [m, n]
+// with leading dimension n.
+static void star_sgemm_batch(int transa, int transb, int count, int m, int n, int k,
+		const float *a, int lda, long stride_a, const float *b, int ldb, long stride_b, float *c, long stride_c) {
 	for (int i = 0; i < count; i++) {
-		star_sgemm(101, 111, transposed ? 112 : 111, m, n, k, 1.0f,
-			a + i * stride_a, k, b + i * stride_b, transposed ? k : n, 0.0f, c + i * stride_c, n);
+		star_sgemm(101, transa ? 112 : 111, transb ? 112 : 111, m, n, k, 1.0f,
+			a + i * stride_a, lda, b + i * stride_b, ldb, 0.0f, c + i * stride_c, n);
 	}
 }
 */
@@ -82,13 +82,16 @@ func init() {
 }
 
 // sgemmBatch runs count products (see star_sgemm_batch); strides in values.
-func sgemmBatch(transposed bool, count, m, n, k int, a []float32, strideA int, b []float32, strideB int, c []float32, strideC int) {
-	t := C.int(0)
-	if transposed {
-		t = 1
+func sgemmBatch(transA, transB bool, count, m, n, k int, a []float32, lda, strideA int, b []float32, ldb, strideB int, c []float32, strideC int) {
+	ta, tb := C.int(0), C.int(0)
+	if transA {
+		ta = 1
 	}
-	C.star_sgemm_batch(t, C.int(count), C.int(m), C.int(n), C.int(k),
-		(*C.float)(unsafe.Pointer(&a[0])), C.long(strideA),
-		(*C.float)(unsafe.Pointer(&b[0])), C.long(strideB),
+	if transB {
+		tb = 1
+	}
+	C.star_sgemm_batch(ta, tb, C.int(count), C.int(m), C.int(n), C.int(k),
+		(*C.float)(unsafe.Pointer(&a[0])), C.int(lda), C.long(strideA),
+		(*C.float)(unsafe.Pointer(&b[0])), C.int(ldb), C.long(strideB),
 		(*C.float)(unsafe.Pointer(&c[0])), C.long(strideC))
 }

@@ -6,6 +6,6 @@ func init() {
 	loadError = "built without cgo on linux: no BLAS"
 }
 
-func sgemmBatch(transposed bool, count, m, n, k int, a []float32, strideA int, b []float32, strideB int, c []float32, strideC int) {
+func sgemmBatch(transA, transB bool, count, m, n, k int, a []float32, lda, strideA int, b []float32, ldb, strideB int, c []float32, strideC int) {
 	panic("blas: sgemmBatch without cgo")
 }

@@ -55,12 +55,16 @@ func reference(layout dot.Layout, lhs, rhs []float32, batch, m, n, k int) []floa
 				var s float64
 				for p := range k {
 					var y float32
-					if layout == dot.LayoutTransposed {
+					x := lhs[b*m*k+i*k+p]
+					if layout == dot.LayoutLHSTransposed || layout == dot.LayoutBothTransposed {
+						x = lhs[b*m*k+p*m+i]
+					}
+					if layout == dot.LayoutTransposed || layout == dot.LayoutBothTransposed {
 						y = rhs[b*n*k+j*k+p]
 					} else {
 						y = rhs[b*k*n+p*n+j]
 					}
-					s += float64(lhs[b*m*k+i*k+p]) * float64(y)
+					s += float64(x) * float64(y)
 				}
 				out[b*m*n+i*n+j] = s
 			}
@@ -78,7 +82,7 @@ func TestSgemmMatchesReference(t *testing.T) {
 	requireBLAS(t)
 	r := rand.New(rand.NewPCG(1, 2))
 	backend := newBackend(t, -1)
-	for _, layout := range []dot.Layout{dot.LayoutNonTransposed, dot.LayoutTransposed} {
+	for _, layout := range []dot.Layout{dot.LayoutNonTransposed, dot.LayoutTransposed, dot.LayoutLHSTransposed, dot.LayoutBothTransposed} {
 		for _, s := range shapesUnderTest {
 			batch, m, n, k := s[0], s[1], s[2], s[3]
 			lhs, rhs := randomSlice(r, batch*m*k), randomSlice(r, batch*k*n)
@@ -108,7 +112,7 @@ func TestSgemmDeterministicAcrossParallelism(t *testing.T) {
 		var first []float32
 		for _, par := range []int{0, 1, 2, 4, -1, -1} {
 			out := make([]float32, batch*m*n)
-			execSgemm(newBackend(t, par), dot.LayoutTransposed, lhs, rhs, batch, m, n, k, out)
+			execSgemm(newBackend(t, par), dot.LayoutLHSTransposed, lhs, rhs, batch, m, n, k, out)
 			if first == nil {
 				first = out
 			} else if !slices.Equal(first, out) {
