@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"runtime/pprof"
 
 	"github.com/urfave/cli/v2"
 
@@ -62,6 +64,7 @@ Examples:
 			&cli.StringFlag{Name: "backend", Usage: "go, go:<options> or xla:<PJRT plugin path> (default $GOMLX_BACKEND, else go)", EnvVars: []string{"STAR_BACKEND"}},
 			precisionFlag(),
 			&cli.BoolFlag{Name: "json", Usage: "print JSON", EnvVars: []string{"STAR_JSON"}},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile (pprof) of the reference model's training to this file"},
 		}, torchFlags()...),
 		Action: benchTrainer,
 	}
@@ -120,7 +123,20 @@ func benchTrainer(c *cli.Context) error {
 	}
 	fmt.Fprintf(stderr, "bench trainer: reference %s at width %d, context %d, batch %d, %s on %s\n",
 		benchReference, dims.Width, dims.Context, batch, precision, backend.Description())
+	stopProfile := func() {}
+	if path := c.String("cpuprofile"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return badInput("--cpuprofile: %v", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+	}
 	ref, err := trainer.TimeTraining(c.Context, backend, genome.MustParse(benchReference), dims, batch, 1, steps, precision)
+	stopProfile()
 	if err != nil {
 		return benchErr(err)
 	}
