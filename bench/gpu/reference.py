@@ -658,11 +658,12 @@ def run_one(name, cost, precision, args, device):
     sync(device)
     warm_s = time.perf_counter() - t0
     timed = []
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     for _ in range(args.steps):
         timed.append(step())
     sync(device)
     elapsed = time.perf_counter() - t0
+    cpu_s = time.process_time() - cpu0  # all threads of the process
     losses += [x.item() for x in timed]
     step_s = elapsed / args.steps
     tokens_per_s = args.batch * length / step_s
@@ -673,7 +674,7 @@ def run_one(name, cost, precision, args, device):
         precision=precision, attention=attention, long_conv=args.long_conv, optimizer=opt_kind,
         compile=compile_desc, compiled=compiled, batch=args.batch, context=length, steps=args.steps,
         warmup_steps=args.warmup, warmup_s=round(warm_s, 3), step_ms=round(step_s * 1000, 3),
-        tokens_per_s=round(tokens_per_s, 1), flops_per_token=fl["train"], flops_per_step=flops_per_step,
+        tokens_per_s=round(tokens_per_s, 1), cpu_seconds=round(cpu_s, 3), flops_per_token=fl["train"], flops_per_step=flops_per_step,
         tflops=round(tflops, 3), peak_tflops=args.peak_tflops, mfu=round(tflops / args.peak_tflops, 5),
         first_loss=losses[0], final_loss=losses[-1],
         data=("text:" + args.text) if args.text else "random")

@@ -45,6 +45,7 @@ type torchRun struct {
 	Impl       string   `json:"impl"` // "go", "torch fft", "torch toeplitz"
 	TokensPerS float64  `json:"tokens_per_s"`
 	StepMS     float64  `json:"step_ms"`
+	TokensCPU  float64  `json:"tokens_per_cpu_s"` // tokens per CPU-second of the process (all threads)
 	Loss       float64  `json:"final_loss,omitempty"`
 	BLAS       []string `json:"blas,omitempty"` // PyTorch: the BLAS libraries it mapped
 }
@@ -52,12 +53,17 @@ type torchRun struct {
 // torchRatio summarises Go / PyTorch over rounds (each round's ratio uses
 // that round's two runs).
 type torchRatio struct {
-	Model      string    `json:"model"`
-	Torch      string    `json:"torch"`
-	GoTokensS  float64   `json:"go_tokens_per_s"`    // median over rounds
-	PTTokensS  float64   `json:"torch_tokens_per_s"` // median over rounds
-	Ratios     []float64 `json:"ratios"`             // per round
-	Median     float64   `json:"median"`
+	Model     string    `json:"model"`
+	Torch     string    `json:"torch"`
+	GoTokensS float64   `json:"go_tokens_per_s"`    // median over rounds
+	PTTokensS float64   `json:"torch_tokens_per_s"` // median over rounds
+	Ratios    []float64 `json:"ratios"`             // per round
+	Median    float64   `json:"median"`
+	// CPURatios: Go / PyTorch in tokens per CPU-second, per round; less
+	// sensitive than Ratios to other processes on a shared machine, and
+	// blind to how well each uses its threads.
+	CPURatios  []float64 `json:"cpu_ratios"`
+	CPUMedian  float64   `json:"cpu_median"`
 	Min        float64   `json:"min"`
 	Max        float64   `json:"max"`
 	GoBackend  string    `json:"go_backend"`
@@ -154,8 +160,9 @@ func compareTorch(c *cli.Context, backend compute.Backend, dims arch.Config, bat
 			if err != nil {
 				return benchErr(fmt.Errorf("%s: %w", m.name, err))
 			}
-			r := torchRun{Round: round, Model: m.name, Impl: "go", TokensPerS: st.TokensPerS, StepMS: st.StepSeconds * 1000}
-			fmt.Fprintf(stderr, "round %d  %-13s  %-14s  %8.0f tokens/s\n", round, m.name, r.Impl, r.TokensPerS)
+			r := torchRun{Round: round, Model: m.name, Impl: "go", TokensPerS: st.TokensPerS, StepMS: st.StepSeconds * 1000,
+				TokensCPU: perCPUSecond(batch*dims.Context*steps, st.CPUSeconds)}
+			fmt.Fprintf(stderr, "round %d  %-13s  %-14s  %8.0f tokens/s  %8.0f tokens/cpu-s\n", round, m.name, r.Impl, r.TokensPerS, r.TokensCPU)
 			out.Runs = append(out.Runs, r)
 			lcs := convs
 			if !slices.ContainsFunc(m.g, func(s genome.Slot) bool { return s.Class == 8 || s.Class == 16 }) {
@@ -170,7 +177,7 @@ func compareTorch(c *cli.Context, backend compute.Backend, dims arch.Config, bat
 				if len(lcs) == 1 && m.name != models[0].name {
 					r.Impl = "torch"
 				}
-				fmt.Fprintf(stderr, "round %d  %-13s  %-14s  %8.0f tokens/s  (%s)\n", round, m.name, r.Impl, r.TokensPerS, strings.Join(r.BLAS, " "))
+				fmt.Fprintf(stderr, "round %d  %-13s  %-14s  %8.0f tokens/s  %8.0f tokens/cpu-s  (%s)\n", round, m.name, r.Impl, r.TokensPerS, r.TokensCPU, strings.Join(r.BLAS, " "))
 				out.Runs = append(out.Runs, r)
 			}
 		}
@@ -179,10 +186,11 @@ func compareTorch(c *cli.Context, backend compute.Backend, dims arch.Config, bat
 	if c.Bool("json") {
 		return writeJSON(c.App.Writer, out)
 	}
-	t := newTable(c.App.Writer, "model", "pytorch", "go_tokens_per_s", "torch_tokens_per_s", "go/torch median", "min", "max", "rounds")
+	t := newTable(c.App.Writer, "model", "pytorch", "go_tokens_per_s", "torch_tokens_per_s", "go/torch median", "min", "max", "rounds", "go/torch per cpu-s")
 	for _, r := range out.Ratios {
 		t.row(r.Model, r.Torch, fmt.Sprintf("%.0f", r.GoTokensS), fmt.Sprintf("%.0f", r.PTTokensS),
-			fmt.Sprintf("%.2f", r.Median), fmt.Sprintf("%.2f", r.Min), fmt.Sprintf("%.2f", r.Max), len(r.Ratios))
+			fmt.Sprintf("%.2f", r.Median), fmt.Sprintf("%.2f", r.Min), fmt.Sprintf("%.2f", r.Max), len(r.Ratios),
+			fmt.Sprintf("%.2f", r.CPUMedian))
 	}
 	if err := t.flush(); err != nil {
 		return err
@@ -215,7 +223,9 @@ func runTorch(c *cli.Context, py, ref, costFile, blasDir string, threads int, lo
 		TokensPerS float64  `json:"tokens_per_s"`
 		StepMS     float64  `json:"step_ms"`
 		FinalLoss  float64  `json:"final_loss"`
+		CPUSeconds float64  `json:"cpu_seconds"`
 		BLAS       []string `json:"blas"`
+		Context    int      `json:"context"`
 		Error      string   `json:"error"`
 	}
 	sc := bufio.NewScanner(&so)
@@ -231,7 +241,8 @@ func runTorch(c *cli.Context, py, ref, costFile, blasDir string, threads int, lo
 	if !found || res.Error != "" || res.TokensPerS <= 0 {
 		return torchRun{}, fmt.Errorf("reference.py gave no timing (%s)\n%s", res.Error, lastLines(se.String(), 10))
 	}
-	return torchRun{Impl: "torch " + longConv, TokensPerS: res.TokensPerS, StepMS: res.StepMS, Loss: res.FinalLoss, BLAS: res.BLAS}, nil
+	return torchRun{Impl: "torch " + longConv, TokensPerS: res.TokensPerS, StepMS: res.StepMS, Loss: res.FinalLoss, BLAS: res.BLAS,
+		TokensCPU: perCPUSecond(batch*res.Context*steps, res.CPUSeconds)}, nil
 }
 
 func lastLines(s string, n int) string {
@@ -243,11 +254,11 @@ func lastLines(s string, n int) string {
 func torchRatios(runs []torchRun, goBackend, blasDir string, threads int) []torchRatio {
 	type key struct{ model, impl string }
 	var order []key
-	goOf := map[[2]any]float64{}
+	goOf := map[[2]any]torchRun{}
 	byKey := map[key][]torchRun{}
 	for _, r := range runs {
 		if r.Impl == "go" {
-			goOf[[2]any{r.Model, r.Round}] = r.TokensPerS
+			goOf[[2]any{r.Model, r.Round}] = r
 			continue
 		}
 		k := key{r.Model, r.Impl}
@@ -265,11 +276,17 @@ func torchRatios(runs []torchRun, goBackend, blasDir string, threads int) []torc
 		var gos, pts []float64
 		for _, r := range byKey[k] {
 			g := goOf[[2]any{r.Model, r.Round}]
-			gos, pts = append(gos, g), append(pts, r.TokensPerS)
-			tr.Ratios = append(tr.Ratios, g/r.TokensPerS)
+			gos, pts = append(gos, g.TokensPerS), append(pts, r.TokensPerS)
+			tr.Ratios = append(tr.Ratios, g.TokensPerS/r.TokensPerS)
+			if g.TokensCPU > 0 && r.TokensCPU > 0 {
+				tr.CPURatios = append(tr.CPURatios, g.TokensCPU/r.TokensCPU)
+			}
 		}
 		tr.GoTokensS, tr.PTTokensS, tr.Median = median(gos), median(pts), median(tr.Ratios)
 		tr.Min, tr.Max = slices.Min(tr.Ratios), slices.Max(tr.Ratios)
+		if len(tr.CPURatios) > 0 {
+			tr.CPUMedian = median(tr.CPURatios)
+		}
 		out = append(out, tr)
 	}
 	return out
@@ -283,4 +300,12 @@ func median(xs []float64) float64 {
 	} else {
 		return (s[n/2-1] + s[n/2]) / 2
 	}
+}
+
+// perCPUSecond is tokens / cpuSeconds (0 when the CPU time is unknown).
+func perCPUSecond(tokens int, cpuSeconds float64) float64 {
+	if cpuSeconds <= 0 {
+		return 0
+	}
+	return float64(tokens) / cpuSeconds
 }
