@@ -57,6 +57,7 @@ import (
 	"unsafe"
 
 	"github.com/gomlx/compute/internal/gobackend"
+	"k8s.io/klog/v2"
 )
 
 func init() {
@@ -69,7 +70,13 @@ func init() {
 	defer C.free(unsafe.Pointer(cpath))
 	var config *C.char
 	if e := C.star_blas_open(cpath, &config); e != nil {
-		loadError = fmt.Sprintf("%s: %s", path, C.GoString(e))
+		loadError = C.GoString(e)
+		if !strings.Contains(loadError, path) {
+			loadError = path + ": " + loadError
+		}
+		if strings.TrimSpace(v) != "" { // asked for explicitly: say why the Go kernels run
+			klog.Warningf("%s=%s: no BLAS, the Go kernels run: %s", EnvVar, v, loadError)
+		}
 		return
 	}
 	name := "OpenBLAS"
