@@ -21,12 +21,14 @@ test:
 # The backend's SIMD kernels differ between AVX-512 and AVX2-only CPUs (and
 # a portable path without SIMD). The vendored module's kernel tests and the
 # project's backend and precision tests run once per path the machine has:
-# as dispatched, with AVX-512 switched off (the AVX2 kernels on an AVX-512
-# machine), and with AVX2 switched off too (the portable kernels).
-KERNEL_TESTS := TestBackend|TestBFloat16|TestBF16|TestForward
+# as dispatched (float32 matmuls on OpenBLAS when it is installed), then on
+# the Go kernels (GOMLX_BLAS=off) with AVX-512 switched off (the AVX2
+# kernels on an AVX-512 machine), and with AVX2 switched off too (the
+# portable kernels).
+KERNEL_TESTS := TestBackend|TestBFloat16|TestBF16|TestForward|TestBLAS|TestTrainIsDeterministic
 COMPUTE_PKGS := ./internal/gobackend/dot/... ./internal/gobackend/ops/ ./dtypes/...
 test-kernels:
-	for env in "" "GODEBUG=cpu.avx512f=off" "GODEBUG=cpu.avx512f=off GOMLX_SIMD_AVX2=false"; do \
+	for env in "" "GOMLX_BLAS=off GODEBUG=cpu.avx512f=off" "GOMLX_BLAS=off GODEBUG=cpu.avx512f=off GOMLX_SIMD_AVX2=false"; do \
 		echo "== kernels: $${env:-as dispatched}"; \
 		(cd third_party/compute && env $$env $(GO) test -count=1 $(COMPUTE_PKGS)) || exit 1; \
 		env $$env $(GO) test -count=1 -run '$(KERNEL_TESTS)' ./model ./trainer || exit 1; \

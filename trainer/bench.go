@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"syscall"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -30,6 +31,10 @@ type StepTiming struct {
 	TokensPerS   float64 `json:"tokens_per_s"`   // training tokens per second
 	FLOPsPerStep int64   `json:"flops_per_step"` // arch.FLOPs(...).TrainStep(batch): 3x forward matmul FLOPs
 	GFLOPs       float64 `json:"gflops"`         // achieved model GFLOP/s
+	// CPUSeconds is the process's CPU time (user + system, all threads)
+	// over the timed steps: on a shared machine, tokens per CPU-second
+	// depends less on what else runs than tokens/s does.
+	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
 }
 
 // TimeTraining trains g at dims (Vocab 256, random byte text) for warmup
@@ -81,9 +86,13 @@ func TimeTraining(ctx context.Context, backend compute.Backend, g genome.Genome,
 		return StepTiming{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	var timed time.Duration
+	var cpu0 float64
 	for step := range warmup + steps {
 		if ctx.Err() != nil {
 			return StepTiming{}, ctx.Err()
+		}
+		if step == warmup {
+			cpu0 = processCPUSeconds()
 		}
 		t0 := time.Now()
 		if _, _, err := s.trainStep(cfg, step); err != nil {
@@ -93,7 +102,8 @@ func TimeTraining(ctx context.Context, backend compute.Backend, g genome.Genome,
 			timed += time.Since(t0)
 		}
 	}
-	st := StepTiming{Genome: genome.Format(g), Width: s.dims.Width, Context: s.dims.Context, Batch: batch,
+	cpu := processCPUSeconds() - cpu0
+	st := StepTiming{Genome: genome.Format(g), CPUSeconds: cpu, Width: s.dims.Width, Context: s.dims.Context, Batch: batch,
 		Precision: string(cfg.Precision),
 		Params:    countModelParams(s), Steps: steps, StepSeconds: timed.Seconds() / float64(steps),
 		FLOPsPerStep: fl.TrainStep(batch)}
@@ -156,4 +166,14 @@ func MatMulGFLOPs(ctx context.Context, backend compute.Backend, n int, seconds f
 		calls++
 	}
 	return 2 * float64(n) * float64(n) * float64(n) * float64(calls) / time.Since(start).Seconds() / 1e9, nil
+}
+
+// processCPUSeconds is the user + system CPU time of this process so far
+// (0 where getrusage fails).
+func processCPUSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }

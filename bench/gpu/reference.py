@@ -26,6 +26,9 @@ Examples:
   python3 bench/gpu/reference.py --cost transformer++=tpp.json --batch 8 \\
       --steps 10 --precision bf16
   python3 bench/gpu/reference.py --cost tpp.json --check-only   # params only
+  LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp \\
+      python3 bench/gpu/reference.py --cost tpp.json --device cpu --threads 2 \\
+      --compile none --long-conv toeplitz      # CPU, OpenBLAS (star-pipeline bench trainer --compare-torch)
 """
 
 import argparse
@@ -655,11 +658,12 @@ def run_one(name, cost, precision, args, device):
     sync(device)
     warm_s = time.perf_counter() - t0
     timed = []
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     for _ in range(args.steps):
         timed.append(step())
     sync(device)
     elapsed = time.perf_counter() - t0
+    cpu_s = time.process_time() - cpu0  # all threads of the process
     losses += [x.item() for x in timed]
     step_s = elapsed / args.steps
     tokens_per_s = args.batch * length / step_s
@@ -670,7 +674,7 @@ def run_one(name, cost, precision, args, device):
         precision=precision, attention=attention, long_conv=args.long_conv, optimizer=opt_kind,
         compile=compile_desc, compiled=compiled, batch=args.batch, context=length, steps=args.steps,
         warmup_steps=args.warmup, warmup_s=round(warm_s, 3), step_ms=round(step_s * 1000, 3),
-        tokens_per_s=round(tokens_per_s, 1), flops_per_token=fl["train"], flops_per_step=flops_per_step,
+        tokens_per_s=round(tokens_per_s, 1), cpu_seconds=round(cpu_s, 3), flops_per_token=fl["train"], flops_per_step=flops_per_step,
         tflops=round(tflops, 3), peak_tflops=args.peak_tflops, mfu=round(tflops / args.peak_tflops, 5),
         first_loss=losses[0], final_loss=losses[-1],
         data=("text:" + args.text) if args.text else "random")
@@ -680,6 +684,18 @@ def run_one(name, cost, precision, args, device):
         out["max_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     del model, optimizer
     return out
+
+
+def loaded_blas():
+    """The BLAS shared libraries this process has mapped (on Linux): Debian's
+    torch calls libblas.so.3, which is the slow reference BLAS unless an
+    OpenBLAS directory comes first on LD_LIBRARY_PATH."""
+    try:
+        with open("/proc/self/maps") as f:
+            libs = sorted({line.split()[-1] for line in f if "blas" in line.split()[-1].lower()})
+    except OSError:
+        return []
+    return [os.path.realpath(p) for p in libs]
 
 
 def main():
@@ -702,6 +718,8 @@ def main():
                     help="torch.compile each block (default), the whole model, or nothing")
     ap.add_argument("--attention", choices=("auto", "sdpa", "math"), default="auto")
     ap.add_argument("--long-conv", choices=("fft", "toeplitz"), default="fft")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="CPU threads of torch (torch.set_num_threads; default: torch's own choice)")
     ap.add_argument("--peak-tflops", type=float, default=989.0,
                     help="peak for MFU, TFLOP/s (default 989: H100/H200 SXM dense bf16)")
     ap.add_argument("--check-only", action="store_true", help="build the model and check its parameter count only")
@@ -709,6 +727,10 @@ def main():
     if args.batch < 1 or args.steps < 1 or args.warmup < 1:
         ap.error("--batch, --steps and --warmup must be >= 1")
 
+    if args.threads < 0:
+        ap.error("--threads must be >= 0")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
     precisions = (args.precision or ("bf16" if device.type == "cuda" else "fp32")).split(",")
     for p in precisions:
@@ -734,6 +756,8 @@ def main():
                 failed += 1
                 out = dict(name=name, genome=cost["genome"], precision=p, error="%s: %s" % (type(e).__name__, str(e)[:300]))
             out.update(device=dev_name, torch=torch.__version__)
+            if device.type == "cpu":
+                out.update(threads=torch.get_num_threads(), blas=loaded_blas())
             print(json.dumps(out), flush=True)
             if device.type == "cuda":
                 torch.cuda.empty_cache()

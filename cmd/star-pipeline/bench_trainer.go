@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"runtime/pprof"
 
 	"github.com/urfave/cli/v2"
 
@@ -37,10 +39,21 @@ backward = 3x forward). In the same run it times an NxN matrix product
 the model's fraction of it. Then it times each LIV class alone (one slot)
 at width W.
 
+With --compare-torch it instead trains the reference hybrid and
+transformer++ (depth 8) at the same width, context and batch, on the Go
+trainer and on bench/gpu/reference.py (PyTorch on the CPU, float32, eager,
+--torch-threads threads, OpenBLAS from --torch-blas), interleaved for
+--rounds rounds, and prints the tokens/s of each and Go / PyTorch (median,
+min and max over rounds; each round's ratio from that round's runs). The
+hybrid is timed in PyTorch with its long convolution by FFT and as a
+Toeplitz matmul (the Go trainer's algorithm). Needs python3-torch and
+libopenblas0-openmp (README, "Trainer on the CPU").
+
 Examples:
   star-pipeline bench trainer
+  star-pipeline bench trainer --compare-torch --rounds 3
   GOMLX_BACKEND=go:parallelism=-1 star-pipeline bench trainer --steps 5 --json`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.IntFlag{Name: "batch", Value: 8, Usage: "sequences per step", EnvVars: []string{"STAR_BATCH"}},
 			&cli.IntFlag{Name: "steps", Value: 3, Usage: "timed steps of the reference model", EnvVars: []string{"STAR_STEPS"}},
 			&cli.IntFlag{Name: "width", Value: 256, Usage: "reference model width", EnvVars: []string{"STAR_WIDTH"}},
@@ -51,7 +64,8 @@ Examples:
 			&cli.StringFlag{Name: "backend", Usage: "go, go:<options> or xla:<PJRT plugin path> (default $GOMLX_BACKEND, else go)", EnvVars: []string{"STAR_BACKEND"}},
 			precisionFlag(),
 			&cli.BoolFlag{Name: "json", Usage: "print JSON", EnvVars: []string{"STAR_JSON"}},
-		},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile (pprof) of the reference model's training to this file"},
+		}, torchFlags()...),
 		Action: benchTrainer,
 	}
 }
@@ -104,9 +118,25 @@ func benchTrainer(c *cli.Context) error {
 	defer backend.Finalize()
 	stderr := c.App.ErrWriter
 	dims := arch.Config{Width: c.Int("width"), Context: c.Int("context")}
+	if c.Bool("compare-torch") {
+		return compareTorch(c, backend, dims, batch, steps, precision)
+	}
 	fmt.Fprintf(stderr, "bench trainer: reference %s at width %d, context %d, batch %d, %s on %s\n",
 		benchReference, dims.Width, dims.Context, batch, precision, backend.Description())
+	stopProfile := func() {}
+	if path := c.String("cpuprofile"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return badInput("--cpuprofile: %v", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+	}
 	ref, err := trainer.TimeTraining(c.Context, backend, genome.MustParse(benchReference), dims, batch, 1, steps, precision)
+	stopProfile()
 	if err != nil {
 		return benchErr(err)
 	}

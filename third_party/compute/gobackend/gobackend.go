@@ -14,7 +14,20 @@ import (
 
 	// Registers all the ops.
 	_ "github.com/gomlx/compute/internal/gobackend/defaultpkgs"
+
+	// float32 DotGeneral through OpenBLAS when the library is installed
+	// (GOMLX_BLAS=off keeps the Go kernels). Not in defaultpkgs, so that the
+	// kernel tests of the internal packages keep testing the Go kernels.
+	"github.com/gomlx/compute/internal/gobackend/dot/blas"
 )
+
+// BLAS describes the BLAS library that runs float32 DotGeneral ("" when the
+// Go kernels do: no OpenBLAS found, no cgo, or GOMLX_BLAS=off).
+func BLAS() string { return blas.Info() }
+
+// BLASLoadError says why no BLAS library was loaded ("" when one was, or
+// when GOMLX_BLAS=off turned it off).
+func BLASLoadError() string { return blas.LoadError() }
 
 // BackendName to be used in GOMLX_BACKEND to specify this backend.
 const BackendName = "go"

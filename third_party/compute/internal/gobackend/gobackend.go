@@ -141,8 +141,16 @@ func (b *Backend) String() string { return BackendName }
 
 // Description is a longer description of the Backend that can be used to pretty-print.
 func (b *Backend) Description() string {
-	return fmt.Sprintf("Go Portable Compute Backend (parallelism=%d)", b.Workers.MaxParallelism())
+	d := fmt.Sprintf("Go Portable Compute Backend (parallelism=%d)", b.Workers.MaxParallelism())
+	if DotGeneralLibrary != "" {
+		d += "; float32 DotGeneral: " + DotGeneralLibrary
+	}
+	return d
 }
+
+// DotGeneralLibrary names the library that runs float32 DotGeneral when one
+// is registered (package dot/blas sets it); "" when the Go kernels do.
+var DotGeneralLibrary string
 
 // NumDevices return the number of devices available for this Backend.
 func (b *Backend) NumDevices() int {

@@ -297,6 +297,9 @@ func reshapeToSupportedLayout(
 	params.Layout = LayoutForDotGeneral(
 		lhs.Shape, params.LHSContractingAxes, params.LHSBatchAxes,
 		rhs.Shape, params.RHSContractingAxes, params.RHSBatchAxes)
+	if params.Layout == LayoutIncompatible {
+		params.Layout = registeredTransposedLHSLayout(lhs, rhs, params)
+	}
 	if params.Layout != LayoutIncompatible {
 		// Already a supported layout.
 		return lhs, rhs, params, nil
@@ -312,8 +315,8 @@ func reshapeToSupportedLayout(
 	}
 	params.Layout = LayoutForDotGeneral(lhs.Shape, params.LHSContractingAxes, params.LHSBatchAxes,
 		rhs.Shape, params.RHSContractingAxes, params.RHSBatchAxes)
-	if err != nil {
-		return nil, nil, nil, err
+	if params.Layout == LayoutIncompatible {
+		params.Layout = registeredTransposedLHSLayout(lhs, rhs, params)
 	}
 	if params.Layout != LayoutIncompatible {
 		// Merged axes make a supported layout.
@@ -334,6 +337,24 @@ func reshapeToSupportedLayout(
 	}
 	params.Layout = targetLayout
 	return lhs, rhs, params, nil
+}
+
+// registeredTransposedLHSLayout returns the layout with a transposed lhs
+// that the operands fit when an implementation is registered for it (and no
+// accumulator conversion would change the dtype), else LayoutIncompatible.
+// Reading the lhs transposed saves the copies of a transpose: the gradient
+// of a weight contracts the batch and sequence axes, first in both operands.
+func registeredTransposedLHSLayout(lhs, rhs *gobackend.Node, params *NodeData) Layout {
+	acc := params.Config.AccumulatorDType
+	if params.InputDType.IsHalfPrecision() || (acc != dtypes.InvalidDType && acc != params.InputDType) {
+		return LayoutIncompatible
+	}
+	layout := transposedLHSLayout(lhs.Shape, params.LHSContractingAxes, params.LHSBatchAxes,
+		rhs.Shape, params.RHSContractingAxes, params.RHSBatchAxes)
+	if layout == LayoutIncompatible || FindRegisteredImplementation(layout, params.InputDType, params.OutputDType) == nil {
+		return LayoutIncompatible
+	}
+	return layout
 }
 
 // convertToAccumulatorDType if an accumulator dtype is specified -- for the algorithms that don't support a different accumulator type.

@@ -7,11 +7,11 @@ import (
 	"strings"
 )
 
-const _LayoutName = "NonTransposedTransposedIncompatible"
+const _LayoutName = "NonTransposedTransposedIncompatibleLHSTransposedBothTransposed"
 
-var _LayoutIndex = [...]uint8{0, 13, 23, 35}
+var _LayoutIndex = [...]uint8{0, 13, 23, 35, 48, 62}
 
-const _LayoutLowerName = "nontransposedtransposedincompatible"
+const _LayoutLowerName = "nontransposedtransposedincompatiblelhstransposedbothtransposed"
 
 func (i Layout) String() string {
 	if i < 0 || i >= Layout(len(_LayoutIndex)-1) {
@@ -27,9 +27,11 @@ func _LayoutNoOp() {
 	_ = x[LayoutNonTransposed-(0)]
 	_ = x[LayoutTransposed-(1)]
 	_ = x[LayoutIncompatible-(2)]
+	_ = x[LayoutLHSTransposed-(3)]
+	_ = x[LayoutBothTransposed-(4)]
 }
 
-var _LayoutValues = []Layout{LayoutNonTransposed, LayoutTransposed, LayoutIncompatible}
+var _LayoutValues = []Layout{LayoutNonTransposed, LayoutTransposed, LayoutIncompatible, LayoutLHSTransposed, LayoutBothTransposed}
 
 var _LayoutNameToValueMap = map[string]Layout{
 	_LayoutName[0:13]:       LayoutNonTransposed,
@@ -38,12 +40,18 @@ var _LayoutNameToValueMap = map[string]Layout{
 	_LayoutLowerName[13:23]: LayoutTransposed,
 	_LayoutName[23:35]:      LayoutIncompatible,
 	_LayoutLowerName[23:35]: LayoutIncompatible,
+	_LayoutName[35:48]:      LayoutLHSTransposed,
+	_LayoutLowerName[35:48]: LayoutLHSTransposed,
+	_LayoutName[48:62]:      LayoutBothTransposed,
+	_LayoutLowerName[48:62]: LayoutBothTransposed,
 }
 
 var _LayoutNames = []string{
 	_LayoutName[0:13],
 	_LayoutName[13:23],
 	_LayoutName[23:35],
+	_LayoutName[35:48],
+	_LayoutName[48:62],
 }
 
 // LayoutString retrieves an enum value from the enum constants string name.

@@ -28,7 +28,47 @@ const (
 	// underlying basic DotGeneral algorithms, and will require a Reshape or
 	// Transpose operation before the DotGeneral operation.
 	LayoutIncompatible
+
+	// LayoutLHSTransposed with lhs shaped [B, K, N] (contracting axis first
+	// after the batch axis); rhs shaped [B, K, M]; output shaped [B, N, M].
+	// Only used when an implementation is registered for it (package
+	// dot/blas), else such operands are transposed to LayoutTransposed.
+	LayoutLHSTransposed
+
+	// LayoutBothTransposed with lhs shaped [B, K, N] and rhs shaped
+	// [B, M, K]; output shaped [B, N, M]. Registered like LayoutLHSTransposed.
+	LayoutBothTransposed
 )
+
+// transposedLHSLayout returns LayoutLHSTransposed or LayoutBothTransposed
+// when the operands fit one (one contracting axis each, at most one leading
+// batch axis, the lhs contracting axis first after it), else
+// LayoutIncompatible.
+func transposedLHSLayout(lhsShape shapes.Shape, lhsContractingAxes, lhsBatchAxes []int,
+	rhsShape shapes.Shape, rhsContractingAxes, rhsBatchAxes []int) Layout {
+	if len(lhsContractingAxes) != 1 || len(rhsContractingAxes) != 1 {
+		return LayoutIncompatible
+	}
+	nb := len(lhsBatchAxes)
+	if nb > 1 || len(rhsBatchAxes) != nb {
+		return LayoutIncompatible
+	}
+	for i := range nb {
+		if lhsBatchAxes[i] != i || rhsBatchAxes[i] != i {
+			return LayoutIncompatible
+		}
+	}
+	if lhsContractingAxes[0] != nb || lhsShape.Rank() < nb+2 {
+		return LayoutIncompatible // no lhs cross axis: the other layouts apply
+	}
+	switch rhsContractingAxes[0] {
+	case nb:
+		return LayoutLHSTransposed
+	case rhsShape.Rank() - 1:
+		return LayoutBothTransposed
+	}
+	return LayoutIncompatible
+}
 
 // LayoutForDotGeneral returns the layout for DotGeneral given the shapes of the
 // inputs and the axes to contract and batch over.
