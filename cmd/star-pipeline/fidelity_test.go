@@ -135,7 +135,7 @@ func TestFidelityKilled(t *testing.T) {
 			}
 			t.Logf("finished after %d coordinator kills", kills)
 			return
-		case <-time.After(time.Duration(200+r.IntN(800)) * time.Millisecond):
+		case <-time.After(time.Duration(200+r.IntN(800)) * time.Millisecond * time.Duration(1+kills/20)): // longer as kills add up, for a busy machine
 			_ = cmd.Process.Kill()
 			<-done
 			kills++

@@ -363,13 +363,15 @@ func TestEmbeddedCrash(t *testing.T) {
 // killUntilFinished submits the search in dir and kills the coordinator
 // with SIGKILL after a random delay, resuming it, until a start runs to the
 // end; then it checks the lineage and compares the final population with
-// want.
+// want. The delays grow with the kills, so that a machine too busy to
+// make progress in the first ones still lets a start finish.
 func killUntilFinished(t *testing.T, dir string, env []string, want []member, r *rand.Rand, flags ...string) {
 	t.Helper()
 	args := append([]string{"submit", "--config", "search.yaml"}, flags...)
 	var id string
 	kills := 0
-	for range 30 {
+	const starts = 100
+	for range starts {
 		cmd := command(t, dir, env, args...)
 		var errb bytes.Buffer
 		cmd.Stderr = &errb
@@ -395,7 +397,7 @@ func killUntilFinished(t *testing.T, dir string, env []string, want []member, r 
 			}
 			t.Logf("finished after %d coordinator kills", kills)
 			return
-		case <-time.After(time.Duration(80+r.IntN(400)) * time.Millisecond):
+		case <-time.After(time.Duration(80+r.IntN(400)) * time.Millisecond * time.Duration(1+kills/10)):
 			_ = cmd.Process.Kill()
 			<-done
 			kills++
@@ -408,7 +410,7 @@ func killUntilFinished(t *testing.T, dir string, env []string, want []member, r 
 		}
 		args = append([]string{"resume", id}, flags...)
 	}
-	t.Fatal("the search did not finish after 30 coordinator starts")
+	t.Fatalf("the search did not finish after %d coordinator starts", starts)
 }
 
 // TestWorkerCrash kills the only worker with SIGKILL while it trains a
