@@ -6,6 +6,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/star-pipeline/star-pipeline/export"
+	"github.com/star-pipeline/star-pipeline/safetensors"
 )
 
 func init() { register(exportCommand()) }
@@ -99,12 +100,9 @@ func exportCandidate(c *cli.Context, id, ckpt, job, weights string) error {
 		if err != nil {
 			return err
 		}
-		wf, err := export.SaveWeights(weights, f)
-		if err != nil {
+		if out.Weights, err = saveWeights(c, weights, f); err != nil {
 			return err
 		}
-		out.Weights = &wf
-		fmt.Fprintf(c.App.ErrWriter, "wrote %d tensors (%d values) to %s\n", wf.Tensors, wf.Params, wf.Path)
 	}
 	return writeJSON(c.App.Writer, out)
 }
@@ -120,11 +118,18 @@ func exportCheckpoint(c *cli.Context, dir, weights string) error {
 	if err != nil {
 		return err
 	}
-	wf, err := export.SaveWeights(weights, f)
-	if err != nil {
+	if out.Weights, err = saveWeights(c, weights, f); err != nil {
 		return err
 	}
-	out.Weights = &wf
-	fmt.Fprintf(c.App.ErrWriter, "wrote %d tensors (%d values) to %s\n", wf.Tensors, wf.Params, wf.Path)
 	return writeJSON(c.App.Writer, out)
+}
+
+// saveWeights writes f to path as safetensors and says so on stderr.
+func saveWeights(c *cli.Context, path string, f safetensors.File) (*export.WeightsFile, error) {
+	wf, err := export.SaveWeights(path, f)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(c.App.ErrWriter, "wrote %d tensors (%d values) to %s\n", wf.Tensors, wf.Params, wf.Path)
+	return &wf, nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -102,51 +101,13 @@ func TestFidelityKilled(t *testing.T) {
 
 	dir := workdir(t, fidelityConfig)
 	r := rand.New(rand.NewPCG(7, 8))
-	args := []string{"submit", "--config", "search.yaml", "--static-eval"}
-	var id string
-	kills := 0
-	for range 150 {
-		cmd := command(t, dir, nil, args...)
-		var errb bytes.Buffer
-		cmd.Stderr = &errb
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("coordinator exited: %v\n%s", err, errb.String())
-			}
-			if id == "" {
-				id = runID(t, errb.String())
-			}
-			if kills == 0 {
-				t.Fatal("the search finished before any kill; nothing was tested")
-			}
-			got := fidelityLineage(t, filepath.Join(dir, "star.db"), id)
-			if !slices.Equal(got, want) {
-				t.Errorf("after %d kills the lineage differs from the uninterrupted run's:\n%s\nwant\n%s", kills,
-					strings.Join(got, "\n"), strings.Join(want, "\n"))
-			}
-			if gotFinal := finalPopulation(t, filepath.Join(dir, "star.db"), id); !slices.Equal(gotFinal, wantFinal) {
-				t.Errorf("final population %v, uninterrupted %v", gotFinal, wantFinal)
-			}
-			t.Logf("finished after %d coordinator kills", kills)
-			return
-		case <-time.After(time.Duration(200+r.IntN(800)) * time.Millisecond * time.Duration(1+kills/20)): // longer as kills add up, for a busy machine
-			_ = cmd.Process.Kill()
-			<-done
-			kills++
-		}
-		if id == "" {
-			if !strings.Contains(errb.String(), "submitted") {
-				continue
-			}
-			id = runID(t, errb.String())
-		}
-		args = []string{"resume", id, "--static-eval"}
+	id, kills := killAndResume(t, dir, nil, 150, func() time.Duration { return time.Duration(200+r.IntN(800)) * time.Millisecond },
+		"--static-eval")
+	if got := fidelityLineage(t, filepath.Join(dir, "star.db"), id); !slices.Equal(got, want) {
+		t.Errorf("after %d kills the lineage differs from the uninterrupted run's:\n%s\nwant\n%s", kills,
+			strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	t.Fatal("the search did not finish after 150 coordinator starts")
+	if gotFinal := finalPopulation(t, filepath.Join(dir, "star.db"), id); !slices.Equal(gotFinal, wantFinal) {
+		t.Errorf("final population %v, uninterrupted %v", gotFinal, wantFinal)
+	}
 }

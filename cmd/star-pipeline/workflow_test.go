@@ -361,16 +361,28 @@ func TestEmbeddedCrash(t *testing.T) {
 }
 
 // killUntilFinished submits the search in dir and kills the coordinator
-// with SIGKILL after a random delay, resuming it, until a start runs to the
+// with SIGKILL at random points, resuming it, until a start runs to the
 // end; then it checks the lineage and compares the final population with
-// want. The delays grow with the kills, so that a machine too busy to
-// make progress in the first ones still lets a start finish.
+// want.
 func killUntilFinished(t *testing.T, dir string, env []string, want []member, r *rand.Rand, flags ...string) {
+	t.Helper()
+	id, kills := killAndResume(t, dir, env, 100, func() time.Duration { return time.Duration(80+r.IntN(400)) * time.Millisecond }, flags...)
+	checkLineage(t, filepath.Join(dir, "star.db"), id, 8)
+	if got := finalPopulation(t, filepath.Join(dir, "star.db"), id); !slices.Equal(got, want) {
+		t.Errorf("after %d kills the final population differs from the uninterrupted run:\n%v\n%v", kills, got, want)
+	}
+}
+
+// killAndResume submits the search in dir and kills the coordinator with
+// SIGKILL after delay(), resuming it, until a start runs to the end (at
+// most starts starts); it returns the run's id and how many kills it
+// took, at least one. The delays grow with the kills, so that a machine
+// too busy to make progress in the first ones still lets a start finish.
+func killAndResume(t *testing.T, dir string, env []string, starts int, delay func() time.Duration, flags ...string) (string, int) {
 	t.Helper()
 	args := append([]string{"submit", "--config", "search.yaml"}, flags...)
 	var id string
 	kills := 0
-	const starts = 100
 	for range starts {
 		cmd := command(t, dir, env, args...)
 		var errb bytes.Buffer
@@ -388,16 +400,12 @@ func killUntilFinished(t *testing.T, dir string, env []string, want []member, r 
 			if id == "" {
 				id = runID(t, errb.String())
 			}
-			checkLineage(t, filepath.Join(dir, "star.db"), id, 8)
-			if got := finalPopulation(t, filepath.Join(dir, "star.db"), id); !slices.Equal(got, want) {
-				t.Errorf("after %d kills the final population differs from the uninterrupted run:\n%v\n%v", kills, got, want)
-			}
 			if kills == 0 {
-				t.Error("the search finished before any kill; nothing was tested")
+				t.Fatal("the search finished before any kill; nothing was tested")
 			}
 			t.Logf("finished after %d coordinator kills", kills)
-			return
-		case <-time.After(time.Duration(80+r.IntN(400)) * time.Millisecond * time.Duration(1+kills/10)):
+			return id, kills
+		case <-time.After(delay() * time.Duration(1+kills/10)):
 			_ = cmd.Process.Kill()
 			<-done
 			kills++
@@ -411,6 +419,7 @@ func killUntilFinished(t *testing.T, dir string, env []string, want []member, r 
 		args = append([]string{"resume", id}, flags...)
 	}
 	t.Fatalf("the search did not finish after %d coordinator starts", starts)
+	return "", 0
 }
 
 // TestWorkerCrash kills the only worker with SIGKILL while it trains a
