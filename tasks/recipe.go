@@ -14,7 +14,8 @@ import (
 // it trains (each MAD task at each point of the run's lr x weight-decay
 // sweep, and the text corpus when perplexity is an objective), each with
 // its data task and trainer config, and what the run's multi-fidelity and
-// latency settings ask of them. NewRecipe builds it from a run config, in
+// latency settings ask of them. (The rungs' steps are the coordinator's,
+// config.RungSteps: a train task carries its rung's in TrainPayload.Steps.) NewRecipe builds it from a run config, in
 // this one place; the worker's Train and Evaluate follow it, for the
 // search's generations, their rungs and the final stage's retrainings
 // alike (the final stage's run config is config.FinalTraining's).
@@ -41,9 +42,6 @@ type Recipe struct {
 	// model: "" (not an objective), config.LatencyThroughput or
 	// config.LatencyDecode.
 	Latency string
-	// Rungs are the train steps of every rung (config.RungSteps); a
-	// single-fidelity run has one, its training.steps.
-	Rungs []int
 	// HopelessAfter is the step from which the unigram check stops a
 	// hopeless training (config.HopelessStep), -1 when it is off.
 	HopelessAfter int
@@ -71,7 +69,7 @@ type Model struct {
 // seed.
 func NewRecipe(c config.Config, seed uint64) Recipe {
 	r := Recipe{Seed: seed, Dims: c.Search.Dims.WithDefaults(), Backend: c.Backend,
-		MADScore: c.HasObjective(config.MADScore), Rungs: c.RungSteps(), HopelessAfter: c.HopelessStep(),
+		MADScore: c.HasObjective(config.MADScore), HopelessAfter: c.HopelessStep(),
 		FailEarly: c.Fidelity != nil}
 	if c.HasObjective(config.Latency) {
 		r.Latency = c.Quality.Latency
