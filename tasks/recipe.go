@@ -88,13 +88,9 @@ func NewRecipe(c config.Config, seed uint64) Recipe {
 			for _, lr := range c.LearningRates() {
 				for _, wd := range c.WeightDecays() {
 					r.Models = append(r.Models, Model{
-						Name: fmt.Sprintf("mad-%s-lr%g-wd%g", m.Name, lr, wd),
-						Spec: "mad:" + m.Name,
-						Opts: data.TaskOptions{MAD: data.MADConfig{
-							Vocab: m.Vocab, Length: m.Length, Noise: m.Noise, NoiseVocab: m.NoiseVocab,
-							MaxKeyLen: m.MaxKeyLen, Tokens: m.Tokens, TrainExamples: m.TrainExamples,
-							TestExamples: m.TestExamples, Seed: seed,
-						}},
+						Name:    fmt.Sprintf("mad-%s-lr%g-wd%g", m.Name, lr, wd),
+						Spec:    "mad:" + m.Name,
+						Opts:    data.TaskOptions{MAD: m.Data(seed)},
 						MADTask: m.Name,
 						Train:   knobs(lr, wd),
 					})
