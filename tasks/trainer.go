@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -191,8 +193,12 @@ func UnigramLoss(task data.Task, seed uint64, batchSize int) float64 {
 	if total == 0 {
 		return math.NaN()
 	}
+	// Summed in token order: a map's order would change the last bits
+	// from call to call, and with them a borderline hopeless decision.
+	tokens := slices.Sorted(maps.Keys(counts))
 	h := 0.0
-	for _, c := range counts {
+	for _, y := range tokens {
+		c := counts[y]
 		h -= c / total * math.Log(c/total)
 	}
 	return h
