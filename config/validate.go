@@ -431,14 +431,20 @@ func (t MADTask) validate(v *validator, p string) {
 // starts (recall lengths must be even, selective copying needs length >=
 // 2*tokens+1, ...).
 func (t MADTask) validateData(v *validator, p string) {
-	m, err := data.MADConfig{Task: t.Name, Vocab: t.Vocab, Length: t.Length, Noise: t.Noise, NoiseVocab: t.NoiseVocab,
-		MaxKeyLen: t.MaxKeyLen, Tokens: t.Tokens, TrainExamples: t.TrainExamples, TestExamples: t.TestExamples}.WithDefaults()
+	m, err := t.Data(0).WithDefaults()
 	if err == nil {
 		err = m.Validate()
 	}
 	if err != nil {
 		v.add(p, "%v", err)
 	}
+}
+
+// Data is the data generator's config of task t with data seed seed: what
+// a candidate trained with that seed trains and is scored on.
+func (t MADTask) Data(seed uint64) data.MADConfig {
+	return data.MADConfig{Task: t.Name, Vocab: t.Vocab, Length: t.Length, Noise: t.Noise, NoiseVocab: t.NoiseVocab,
+		MaxKeyLen: t.MaxKeyLen, Tokens: t.Tokens, TrainExamples: t.TrainExamples, TestExamples: t.TestExamples, Seed: seed}
 }
 
 func validateArtifacts(v *validator, s string) {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/star-pipeline/star-pipeline/candmetrics"
 	"github.com/star-pipeline/star-pipeline/runview"
 	"github.com/star-pipeline/star-pipeline/storage"
 )
@@ -51,17 +52,9 @@ func summarise(d runData, now time.Time) RunSummary {
 
 // losses returns the "losses" array of a candidate's metrics, or nil.
 func losses(m json.RawMessage) []float64 {
-	if len(m) == 0 {
-		return nil
-	}
-	var obj struct {
-		Losses []float64 `json:"losses"`
-	}
-	if json.Unmarshal(m, &obj) != nil {
-		return nil
-	}
-	out := obj.Losses[:0:0]
-	for _, l := range obj.Losses {
+	c, _ := candmetrics.Parse(m)
+	out := c.Losses[:0:0]
+	for _, l := range c.Losses {
 		if !math.IsNaN(l) && !math.IsInf(l, 0) {
 			out = append(out, l)
 		}

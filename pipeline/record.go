@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/star-pipeline/star-pipeline/candmetrics"
 	"github.com/star-pipeline/star-pipeline/genome"
 	"github.com/star-pipeline/star-pipeline/runner"
 	"github.com/star-pipeline/star-pipeline/search"
@@ -315,7 +316,7 @@ func mergeMetrics(train, eval json.RawMessage) json.RawMessage {
 		m["train"] = train
 		var top map[string]json.RawMessage
 		if json.Unmarshal(train, &top) == nil {
-			for _, k := range []string{"losses", "train_tokens_per_s"} {
+			for _, k := range candmetrics.Lifted {
 				if v, ok := top[k]; ok {
 					m[k] = v
 				}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/star-pipeline/star-pipeline/candmetrics"
 	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/storage"
 )
@@ -198,28 +199,11 @@ func lastHypervolume(s *Summary, d Run) {
 	}
 }
 
-// tokensPerSecondKeys are the metrics keys read as training throughput,
-// in order of preference.
-var tokensPerSecondKeys = []string{"train_tokens_per_s", "train_tokens_per_second", "tokens_per_s",
-	"tokens_per_second", "TrainTokensPerS", "TokensPerS"}
-
 // TokensPerSecond returns the training throughput a candidate's metrics
-// report, if any.
+// report (train_tokens_per_s), if any.
 func TokensPerSecond(m json.RawMessage) (float64, bool) {
-	if len(m) == 0 {
-		return 0, false
-	}
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(m, &obj) != nil {
-		return 0, false
-	}
-	for _, k := range tokensPerSecondKeys {
-		var v float64
-		if raw, ok := obj[k]; ok && json.Unmarshal(raw, &v) == nil && !math.IsNaN(v) && !math.IsInf(v, 0) {
-			return v, true
-		}
-	}
-	return 0, false
+	c, _ := candmetrics.Parse(m)
+	return c.Throughput()
 }
 
 // GenerationSummary is one generation as `status` and /api/runs/{id} show

@@ -29,6 +29,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/star-pipeline/star-pipeline/candmetrics"
 	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/storage"
 )
@@ -265,37 +266,14 @@ func addSpend(s *Spend, c storage.Candidate) {
 	s.TrainSteps += trainSteps(c.Metrics)
 }
 
-// candidateMetrics is the part of a candidate's metrics the report reads:
-// the steps each trained model ran and the MAD accuracies.
-type candidateMetrics struct {
-	Train struct {
-		Jobs []struct {
-			Steps int64 `json:"steps"`
-		} `json:"jobs"`
-	} `json:"train"`
-	Eval struct {
-		MADAccuracy map[string]float64 `json:"mad_accuracy"`
-	} `json:"eval"`
-}
-
-func decodeMetrics(m json.RawMessage) candidateMetrics {
-	var out candidateMetrics
-	if len(m) > 0 {
-		_ = json.Unmarshal(m, &out) // metrics are free-form: a shape without these fields counts nothing
-	}
-	return out
-}
-
 func trainSteps(m json.RawMessage) int64 {
-	var n int64
-	for _, j := range decodeMetrics(m).Train.Jobs {
-		n += j.Steps
-	}
-	return n
+	c, _ := candmetrics.Parse(m) // metrics are free-form: a shape without these fields counts nothing
+	return c.TrainSteps()
 }
 
 func madAccuracy(m json.RawMessage) map[string]float64 {
-	return decodeMetrics(m).Eval.MADAccuracy
+	c, _ := candmetrics.Parse(m)
+	return c.Eval.MADAccuracy
 }
 
 // Compare returns how a compares with b on each objective of objectives,

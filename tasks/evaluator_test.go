@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/star-pipeline/star-pipeline/candmetrics"
 	"github.com/star-pipeline/star-pipeline/config"
 )
 
@@ -61,9 +62,7 @@ backend: go
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m struct {
-		Jobs []evalMetrics `json:"jobs"`
-	}
+	var m candmetrics.Eval
 	if err := json.Unmarshal(ev.Metrics, &m); err != nil {
 		t.Fatal(err)
 	}

@@ -80,6 +80,18 @@ func TestUnigramLoss(t *testing.T) {
 	if u := UnigramLoss(mad, 1, 4); !(u > 0 && u <= math.Log(16)) {
 		t.Errorf("unigram loss of a MAD task: %v", u)
 	}
+	// The same to the last bit on every call: the hopeless check of a
+	// candidate decides alike on every worker.
+	sc, err := data.NewMAD(data.MADConfig{Task: data.SelectiveCopying, Vocab: 16, Length: 32, Tokens: 4, TrainExamples: 256, TestExamples: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := UnigramLoss(sc, 5, 8)
+	for range 50 {
+		if u := UnigramLoss(sc, 5, 8); math.Float64bits(u) != math.Float64bits(first) {
+			t.Fatalf("unigram loss %v, then %v", first, u)
+		}
+	}
 }
 
 func TestContinueFromCopiesOnlyAnEarlierCheckpoint(t *testing.T) {

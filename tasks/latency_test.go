@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/star-pipeline/star-pipeline/candmetrics"
 	"github.com/star-pipeline/star-pipeline/config"
 )
 
@@ -46,9 +47,7 @@ backend: go
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m struct {
-		Jobs []evalMetrics `json:"jobs"`
-	}
+	var m candmetrics.Eval
 	if err := json.Unmarshal(ev.Metrics, &m); err != nil || len(m.Jobs) != 1 {
 		t.Fatalf("metrics %s: %v", ev.Metrics, err)
 	}

@@ -221,14 +221,25 @@ func TestRecipeCarriesTrainingConfig(t *testing.T) {
 	c := config.Default()
 	c.Training.Precision = "bf16"
 	c.Training.Steps = 7
-	for _, j := range jobs(c, 3) {
-		r := recipe(c, 3, j)
-		if r.Precision != trainer.BF16 || r.Steps != 7 || r.Seed != 3 || r.LearningRate != j.LR {
-			t.Fatalf("recipe(%s) = %+v", j.Name, r)
+	c.Quality.Sweep.LearningRates = []float64{1e-3, 2e-3}
+	c.Quality.Sweep.WeightDecays = []float64{0, 0.1}
+	rec := NewRecipe(c, 3)
+	lrs := map[float64]bool{}
+	wds := map[float64]bool{}
+	for _, m := range rec.Models {
+		r := m.Train
+		if r.Precision != trainer.BF16 || r.Steps != 7 || r.Seed != 3 {
+			t.Fatalf("recipe of %s = %+v", m.Name, r)
 		}
 		if err := r.WithDefaults().Validate(); err != nil {
-			t.Fatalf("recipe(%s) does not validate: %v", j.Name, err)
+			t.Fatalf("recipe of %s does not validate: %v", m.Name, err)
 		}
+		lrs[r.LearningRate] = true
+		wds[r.WeightDecay] = true
+	}
+	// Every sweep point trains; weight decay 0 reaches the trainer as none.
+	if len(rec.Models) != len(c.Quality.MAD)*4 || !lrs[1e-3] || !lrs[2e-3] || !wds[-1] || !wds[0.1] || len(wds) != 2 {
+		t.Errorf("%d models, learning rates %v, weight decays %v", len(rec.Models), lrs, wds)
 	}
 }
 
@@ -239,9 +250,9 @@ func TestEvalBatchesReachTheTextTask(t *testing.T) {
 	c := config.Default()
 	c.Objectives = []string{config.Perplexity}
 	c.Training.EvalBatches, c.Training.BatchSize, c.Search.Dims.Context = 3, 4, 32
-	js := jobs(c, 1)
-	if len(js) != 1 || js[0].Opts.EvalTokens != 3*4*32 || js[0].Opts.Context != 32 {
-		t.Fatalf("jobs = %+v, want one text job evaluating 384 tokens", js)
+	js := NewRecipe(c, 1).Models
+	if len(js) != 1 || js[0].Opts.EvalTokens != 3*4*32 || js[0].Opts.Context != 32 || js[0].MADTask != "" {
+		t.Fatalf("models = %+v, want one text model evaluating 384 tokens", js)
 	}
 }
 

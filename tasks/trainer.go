@@ -6,16 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/gomlx/compute"
 
 	"github.com/star-pipeline/star-pipeline/arch"
+	"github.com/star-pipeline/star-pipeline/candmetrics"
 	"github.com/star-pipeline/star-pipeline/config"
 	"github.com/star-pipeline/star-pipeline/data"
 	"github.com/star-pipeline/star-pipeline/genome"
@@ -51,148 +53,83 @@ type TrainerEvaluator struct {
 
 var _ Evaluator = (*TrainerEvaluator)(nil)
 
-// job is one model a candidate trains: a task at one sweep point.
-type job struct {
-	Name string // directory name under the candidate's checkpoint dir
-	Spec string // data.NewTask spec
-	Opts data.TaskOptions
-	LR   float64
-	WD   float64
-	MAD  bool
-}
-
-// jobs lists the models a candidate of run config c trains.
-func jobs(c config.Config, seed uint64) []job {
-	var out []job
-	if c.HasObjective(config.MADScore) {
-		for _, t := range c.Quality.MAD {
-			for _, lr := range c.LearningRates() {
-				for _, wd := range c.WeightDecays() {
-					out = append(out, job{
-						Name: fmt.Sprintf("mad-%s-lr%g-wd%g", t.Name, lr, wd),
-						Spec: "mad:" + t.Name,
-						Opts: data.TaskOptions{MAD: data.MADConfig{
-							Vocab: t.Vocab, Length: t.Length, Noise: t.Noise, NoiseVocab: t.NoiseVocab,
-							MaxKeyLen: t.MaxKeyLen, Tokens: t.Tokens, TrainExamples: t.TrainExamples,
-							TestExamples: t.TestExamples, Seed: seed,
-						}},
-						LR: lr, WD: wd, MAD: true,
-					})
-				}
-			}
-		}
-	}
-	if c.HasObjective(config.Perplexity) || (c.HasObjective(config.Latency) && len(out) == 0) {
-		corpus := c.Quality.Corpus
-		if corpus == "" {
-			corpus = filepath.Join("data", "brown")
-		}
-		ctxLen := c.Search.Dims.WithDefaults().Context
-		out = append(out, job{
-			Name: "text", Spec: "text:" + corpus,
-			// Validation perplexity is measured on eval_batches batches
-			// of the training batch size.
-			Opts: data.TaskOptions{Context: ctxLen, EvalTokens: c.Training.EvalBatches * c.Training.BatchSize * ctxLen,
-				Corpus: data.CorpusOptions{ValFraction: c.Quality.ValidationFraction}},
-			LR: c.Training.LearningRate, WD: c.Training.WeightDecay,
-		})
-	}
-	return out
-}
-
-// trainMetrics is what training reports per model. The model is built at
-// its task's vocabulary and sequence length, not the run's dims, so its
-// parameter count (trained_params, at trained_vocab) differs from the
-// params objective (at search.vocab): docs/design.md, section 2.
-type trainMetrics struct {
-	Job          string  `json:"job"`
-	Steps        int     `json:"steps"`
-	FinalLoss    float64 `json:"final_loss"`
-	TrainTokensS float64 `json:"train_tokens_per_s"` // training throughput, compilation excluded
-	TrainedParam int64   `json:"trained_params"`     // this model's parameters, at TrainedVocab
-	TrainedVocab int     `json:"trained_vocab"`      // this model's vocabulary: its task's
-	Seconds      float64 `json:"seconds"`
-}
-
-func (e *TrainerEvaluator) task(j job) (data.Task, error) {
-	t, err := data.NewTask(j.Spec, j.Opts)
+// runRecipe reads the recipe and genome a task's payload carries, and the
+// backend it runs on.
+func (e *TrainerEvaluator) runRecipe(configYAML, genomeText string, seed uint64) (Recipe, genome.Genome, compute.Backend, error) {
+	c, err := config.Parse([]byte(configYAML))
 	if err != nil {
-		return nil, permanent(fmt.Errorf("task %s: %w", j.Spec, err))
+		return Recipe{}, nil, nil, permanent(err)
 	}
-	return t, nil
+	g, err := genome.Parse(genomeText)
+	if err != nil {
+		return Recipe{}, nil, nil, permanent(err)
+	}
+	r := NewRecipe(c, seed)
+	backend, err := e.backendFor(r.Backend)
+	if err != nil {
+		return Recipe{}, nil, nil, err
+	}
+	return r, g, backend, nil
 }
 
 // Train trains every model of the candidate, each resuming from its own
 // checkpoint, so a task interrupted on one worker continues on another.
 func (e *TrainerEvaluator) Train(ctx context.Context, p TrainPayload) (TrainResult, error) {
-	c, err := config.Parse([]byte(p.Config))
-	if err != nil {
-		return TrainResult{}, permanent(err)
-	}
-	g, err := genome.Parse(p.Genome)
-	if err != nil {
-		return TrainResult{}, permanent(err)
-	}
-	backend, err := e.backendFor(c.Backend)
+	r, g, backend, err := e.runRecipe(p.Config, p.Genome, p.Seed)
 	if err != nil {
 		return TrainResult{}, err
 	}
 	start := time.Now()
-	var ms []trainMetrics
-	var losses []float64
-	multi := c.Fidelity != nil
-	for _, j := range jobs(c, p.Seed) {
-		task, err := e.task(j)
+	out := candmetrics.Train{Backend: backendName(backend)}
+	for _, m := range r.Models {
+		task, err := m.task()
 		if err != nil {
 			return TrainResult{}, err
 		}
-		cfg := recipe(c, p.Seed, j)
-		cfg.CheckpointDir = filepath.Join(p.Checkpoint, j.Name)
+		cfg := m.Train
+		cfg.CheckpointDir = filepath.Join(p.Checkpoint, m.Name)
 		cfg.ThroughputSeconds = -1
 		cfg.Backend = backend
 		cfg.StopAt = p.Steps
 		var limit float64
-		if after := c.HopelessStep(); after >= 0 {
-			limit = UnigramLoss(task, p.Seed, cfg.BatchSize)
-			cfg.StopWhen = hopeless(after, limit)
+		if r.HopelessAfter >= 0 {
+			limit = UnigramLoss(task, r.Seed, cfg.BatchSize)
+			cfg.StopWhen = hopeless(r.HopelessAfter, limit)
 		}
 		if p.From != "" {
-			if err := continueFrom(filepath.Join(p.From, j.Name), cfg.CheckpointDir, cfg.Target()); err != nil {
-				return TrainResult{}, fmt.Errorf("%s: %w", j.Name, err)
+			if err := continueFrom(filepath.Join(p.From, m.Name), cfg.CheckpointDir, cfg.Target()); err != nil {
+				return TrainResult{}, fmt.Errorf("%s: %w", m.Name, err)
 			}
 		}
-		res, err := trainer.Train(ctx, g, c.Search.Dims.WithDefaults(), task, cfg, nil)
+		res, err := trainer.Train(ctx, g, r.Dims, task, cfg, nil)
 		if err != nil {
 			if ctx.Err() != nil {
 				return TrainResult{}, ctx.Err()
 			}
 			var stop hopelessError
-			if multi && (errors.Is(err, trainer.ErrNonFinite) || errors.As(err, &stop)) {
+			if r.FailEarly && (errors.Is(err, trainer.ErrNonFinite) || errors.As(err, &stop)) {
 				// Stopped at once: the candidate fails early, its loss
 				// curve kept.
-				metrics, _ := json.Marshal(map[string]any{"losses": res.Losses, "job": j.Name, "steps": res.Steps,
-					"unigram_loss": limit, "backend": backendName(backend)})
+				metrics, _ := json.Marshal(candmetrics.EarlyStop{Backend: out.Backend, Job: m.Name, Losses: res.Losses,
+					Steps: res.Steps, UnigramLoss: limit})
 				return TrainResult{Checkpoint: p.Checkpoint, TrainSeconds: time.Since(start).Seconds(), Metrics: metrics,
-					FailedEarly: fmt.Sprintf("%s: %v", j.Name, err)}, nil
+					FailedEarly: fmt.Sprintf("%s: %v", m.Name, err)}, nil
 			}
 			if errors.Is(err, trainer.ErrNonFinite) || errors.Is(err, trainer.ErrInvalid) {
-				return TrainResult{}, permanent(fmt.Errorf("%s: %w", j.Name, err))
+				return TrainResult{}, permanent(fmt.Errorf("%s: %w", m.Name, err))
 			}
-			return TrainResult{}, fmt.Errorf("%s: %w", j.Name, err)
+			return TrainResult{}, fmt.Errorf("%s: %w", m.Name, err)
 		}
-		m := trainMetrics{Job: j.Name, Steps: res.Steps, FinalLoss: res.FinalLoss, TrainTokensS: res.TrainTokensPerS,
-			TrainedParam: res.Params, TrainedVocab: res.Vocab, Seconds: res.WallTime.Seconds()}
-		if losses == nil {
-			losses = res.Losses
+		if out.Losses == nil {
+			out.Losses = res.Losses
 		}
-		ms = append(ms, m)
+		out.Jobs = append(out.Jobs, candmetrics.TrainJob{Job: m.Name, Steps: res.Steps, FinalLoss: res.FinalLoss,
+			TrainTokensS: res.TrainTokensPerS, TrainedParam: res.Params, TrainedVocab: res.Vocab, Seconds: res.WallTime.Seconds()})
 	}
-	tps := 0.0
-	for _, m := range ms {
-		tps += m.TrainTokensS / float64(len(ms))
+	for _, j := range out.Jobs {
+		out.TrainTokensPerS += j.TrainTokensS / float64(len(out.Jobs))
 	}
-	metrics, _ := json.Marshal(map[string]any{"jobs": ms, "losses": losses, "train_tokens_per_s": tps,
-		"backend": backendName(backend)})
+	metrics, _ := json.Marshal(out)
 	return TrainResult{Checkpoint: p.Checkpoint, TrainSeconds: time.Since(start).Seconds(), Metrics: metrics}, nil
 }
 
@@ -256,8 +193,12 @@ func UnigramLoss(task data.Task, seed uint64, batchSize int) float64 {
 	if total == 0 {
 		return math.NaN()
 	}
+	// Summed in token order: a map's order would change the last bits
+	// from call to call, and with them a borderline hopeless decision.
+	tokens := slices.Sorted(maps.Keys(counts))
 	h := 0.0
-	for _, c := range counts {
+	for _, y := range tokens {
+		c := counts[y]
 		h -= c / total * math.Log(c/total)
 	}
 	return h
@@ -290,128 +231,138 @@ func continueFrom(from, dir string, target int) error {
 	return os.Rename(tmp, filepath.Join(dir, trainer.CheckpointFile))
 }
 
-// recipe maps the run's training recipe onto the trainer's config.
-func recipe(c config.Config, seed uint64, j job) trainer.Config {
-	t := c.Training
-	return trainer.Config{
-		Steps: t.Steps, BatchSize: t.BatchSize, LearningRate: j.LR,
-		WarmupFraction: trainer.ZeroMeansNone(t.WarmupFraction), Beta1: t.Beta1, Beta2: t.Beta2,
-		WeightDecay: trainer.ZeroMeansNone(j.WD), GradClip: t.GradClip, Seed: seed,
-		CheckpointEvery: t.CheckpointEvery, Precision: trainer.Precision(t.Precision),
-	}
-}
-
-// evalMetrics is what evaluation reports per model.
-type evalMetrics struct {
-	Job           string  `json:"job"`
-	Accuracy      float64 `json:"accuracy"`
-	ValPerplexity float64 `json:"val_perplexity"`
-	EvalLoss      float64 `json:"eval_loss"`
-	// ForwardTokensS is the measured forward (inference) throughput the
-	// latency objective is 1 over; absent when latency is not measured.
-	ForwardTokensS float64 `json:"forward_tokens_per_s,omitempty"`
-	// DecodeMsPerToken is the cached decoding step at batch 1 at the end
-	// of the context (DecodeContext) the decode form of latency is; absent
-	// otherwise.
-	DecodeMsPerToken float64 `json:"decode_ms_per_token,omitempty"`
-	DecodeContext    int     `json:"decode_context,omitempty"`
-}
-
 // Evaluate scores the trained candidate from its checkpoints: MAD score
 // (1 - mean over tasks of the best accuracy over the sweep), validation
 // perplexity, measured latency (seconds per token of a batched forward
 // pass, or of one cached decoding step with quality.latency: decode) and
 // the static costs at the run's dims.
 func (e *TrainerEvaluator) Evaluate(ctx context.Context, p EvaluatePayload) (EvaluateResult, error) {
-	c, err := config.Parse([]byte(p.Config))
-	if err != nil {
-		return EvaluateResult{}, permanent(err)
-	}
-	g, err := genome.Parse(p.Genome)
-	if err != nil {
-		return EvaluateResult{}, permanent(err)
-	}
-	backend, err := e.backendFor(c.Backend)
+	r, g, backend, err := e.runRecipe(p.Config, p.Genome, p.Seed)
 	if err != nil {
 		return EvaluateResult{}, err
 	}
-	obj := map[string]float64{}
-	best := map[string]float64{}
-	var order []string
-	var ms []evalMetrics
-	for i, j := range jobs(c, p.Seed) {
-		task, err := e.task(j)
+	s := newScores()
+	out := candmetrics.Eval{Backend: backendName(backend)}
+	for i, m := range r.Models {
+		latency := ""
+		if i == 0 {
+			latency = r.Latency
+		}
+		ev, job, err := evaluateModel(ctx, p.Checkpoint, m, latency, backend)
 		if err != nil {
 			return EvaluateResult{}, err
 		}
-		opts := trainer.EvalOptions{Backend: backend, ThroughputSeconds: -1}
-		measure := c.HasObjective(config.Latency) && i == 0
-		decode := measure && c.Quality.Latency == config.LatencyDecode
-		if measure && !decode {
-			opts.ThroughputSeconds = 1
+		out.Jobs = append(out.Jobs, job)
+		if err := s.add(m, ev, job, latency); err != nil {
+			return EvaluateResult{}, err
 		}
-		ev, err := trainer.Evaluate(ctx, filepath.Join(p.Checkpoint, j.Name), task, opts)
+	}
+	obj, err := s.objectives(r, g)
+	if err != nil {
+		return EvaluateResult{}, err
+	}
+	out.MADAccuracy = s.best
+	metrics, _ := json.Marshal(out)
+	return EvaluateResult{Objectives: obj, Metrics: metrics}, nil
+}
+
+// evaluateModel evaluates model m from its checkpoint under the
+// candidate's checkpoint directory, and measures its latency in the form
+// latency asks ("" for none).
+func evaluateModel(ctx context.Context, checkpoint string, m Model, latency string, backend compute.Backend) (trainer.Eval, candmetrics.EvalJob, error) {
+	dir := filepath.Join(checkpoint, m.Name)
+	task, err := m.task()
+	if err != nil {
+		return trainer.Eval{}, candmetrics.EvalJob{}, err
+	}
+	opts := trainer.EvalOptions{Backend: backend, ThroughputSeconds: -1}
+	if latency == config.LatencyThroughput {
+		opts.ThroughputSeconds = 1
+	}
+	ev, err := trainer.Evaluate(ctx, dir, task, opts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ev, candmetrics.EvalJob{}, ctx.Err()
+		}
+		if errors.Is(err, trainer.ErrNoCheckpoint) {
+			return ev, candmetrics.EvalJob{}, permanent(fmt.Errorf("%s: %s/%s: %w", CheckpointMissingText, checkpoint, m.Name, err))
+		}
+		return ev, candmetrics.EvalJob{}, fmt.Errorf("%s: %w", m.Name, err)
+	}
+	job := candmetrics.EvalJob{Job: m.Name, Accuracy: ev.Accuracy, ValPerplexity: ev.ValPerplexity,
+		EvalLoss: ev.EvalLoss, ForwardTokensS: ev.TokensPerS}
+	if latency == config.LatencyDecode {
+		dt, err := trainer.DecodeLatency(ctx, dir, backend)
 		if err != nil {
 			if ctx.Err() != nil {
-				return EvaluateResult{}, ctx.Err()
+				return ev, job, ctx.Err()
 			}
-			if errors.Is(err, trainer.ErrNoCheckpoint) {
-				return EvaluateResult{}, permanent(fmt.Errorf("%s: %s/%s: %w", CheckpointMissingText, p.Checkpoint, j.Name, err))
-			}
-			return EvaluateResult{}, fmt.Errorf("%s: %w", j.Name, err)
+			return ev, job, fmt.Errorf("%s: measuring decode latency: %w", m.Name, err)
 		}
-		em := evalMetrics{Job: j.Name, Accuracy: ev.Accuracy, ValPerplexity: ev.ValPerplexity,
-			EvalLoss: ev.EvalLoss, ForwardTokensS: ev.TokensPerS}
-		if decode {
-			dt, err := trainer.DecodeLatency(ctx, filepath.Join(p.Checkpoint, j.Name), backend)
-			if err != nil {
-				if ctx.Err() != nil {
-					return EvaluateResult{}, ctx.Err()
-				}
-				return EvaluateResult{}, fmt.Errorf("%s: measuring decode latency: %w", j.Name, err)
-			}
-			em.DecodeMsPerToken, em.DecodeContext = dt.MsPerToken, dt.Position
-		}
-		ms = append(ms, em)
-		if j.MAD {
-			name := strings.TrimPrefix(j.Spec, "mad:")
-			if _, seen := best[name]; !seen {
-				order = append(order, name)
-			}
-			best[name] = math.Max(best[name], ev.Accuracy)
-		} else {
-			obj[config.Perplexity] = ev.ValPerplexity
-		}
-		if decode {
-			if em.DecodeMsPerToken <= 0 {
-				return EvaluateResult{}, fmt.Errorf("%s: no decode latency measured", j.Name)
-			}
-			obj[config.Latency] = em.DecodeMsPerToken / 1000
-		} else if measure {
-			if ev.TokensPerS <= 0 {
-				return EvaluateResult{}, fmt.Errorf("%s: no throughput measured", j.Name)
-			}
-			obj[config.Latency] = 1 / ev.TokensPerS
-		}
+		job.DecodeMsPerToken, job.DecodeContext = dt.MsPerToken, dt.Position
 	}
-	if c.HasObjective(config.MADScore) {
+	return ev, job, nil
+}
+
+// scores gathers the objectives of a candidate's models as they are
+// evaluated.
+type scores struct {
+	obj   map[string]float64
+	best  map[string]float64 // best accuracy over the sweep, by MAD task
+	order []string           // MAD tasks, in the order first seen
+}
+
+func newScores() *scores {
+	return &scores{obj: map[string]float64{}, best: map[string]float64{}}
+}
+
+// add counts the evaluation of model m, whose latency was measured in the
+// form latency ("" for none).
+func (s *scores) add(m Model, ev trainer.Eval, job candmetrics.EvalJob, latency string) error {
+	if m.MADTask != "" {
+		if _, seen := s.best[m.MADTask]; !seen {
+			s.order = append(s.order, m.MADTask)
+		}
+		s.best[m.MADTask] = math.Max(s.best[m.MADTask], ev.Accuracy)
+	} else {
+		s.obj[config.Perplexity] = ev.ValPerplexity
+	}
+	switch latency {
+	case config.LatencyDecode:
+		if job.DecodeMsPerToken <= 0 {
+			return fmt.Errorf("%s: no decode latency measured", m.Name)
+		}
+		s.obj[config.Latency] = job.DecodeMsPerToken / 1000
+	case config.LatencyThroughput:
+		if ev.TokensPerS <= 0 {
+			return fmt.Errorf("%s: no throughput measured", m.Name)
+		}
+		s.obj[config.Latency] = 1 / ev.TokensPerS
+	}
+	return nil
+}
+
+// objectives completes the objectives of recipe r's candidate g: its MAD
+// score and its static costs at the run's dims. A NaN or infinite one is
+// a permanent failure.
+func (s *scores) objectives(r Recipe, g genome.Genome) (map[string]float64, error) {
+	if r.MADScore {
 		sum := 0.0
-		for _, n := range order {
-			sum += best[n]
+		for _, n := range s.order {
+			sum += s.best[n]
 		}
-		obj[config.MADScore] = 1 - sum/float64(len(order))
+		s.obj[config.MADScore] = 1 - sum/float64(len(s.order))
 	}
-	costs, err := arch.Costs(g, c.Search.Dims.WithDefaults())
+	costs, err := arch.Costs(g, r.Dims)
 	if err != nil {
-		return EvaluateResult{}, permanent(err)
+		return nil, permanent(err)
 	}
-	obj[config.Params] = float64(costs.Params)
-	obj[config.CacheBytes] = float64(costs.CacheBytes)
-	for k, v := range obj {
+	s.obj[config.Params] = float64(costs.Params)
+	s.obj[config.CacheBytes] = float64(costs.CacheBytes)
+	for k, v := range s.obj {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return EvaluateResult{}, permanent(fmt.Errorf("objective %s is %v", k, v))
+			return nil, permanent(fmt.Errorf("objective %s is %v", k, v))
 		}
 	}
-	metrics, _ := json.Marshal(map[string]any{"jobs": ms, "mad_accuracy": best, "backend": backendName(backend)})
-	return EvaluateResult{Objectives: obj, Metrics: metrics}, nil
+	return s.obj, nil
 }

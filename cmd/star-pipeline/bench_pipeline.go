@@ -218,9 +218,8 @@ func defaultTrainingSeconds(ctx context.Context, steps int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	t := cfg.Quality.MAD[0]
-	task, err := data.NewTask("mad:"+t.Name, data.TaskOptions{MAD: data.MADConfig{Vocab: t.Vocab, Length: t.Length,
-		TrainExamples: t.TrainExamples, TestExamples: t.TestExamples}})
+	models := tasks.NewRecipe(cfg, 0).Models
+	task, err := data.NewTask(models[0].Spec, models[0].Opts)
 	if err != nil {
 		return 0, err
 	}
@@ -242,6 +241,5 @@ func defaultTrainingSeconds(ctx context.Context, steps int) (float64, error) {
 		return 0, err
 	}
 	perStep := (last - first).Seconds() / float64(steps)
-	models := len(cfg.Quality.MAD) * len(cfg.LearningRates()) * len(cfg.WeightDecays())
-	return perStep * float64(cfg.Training.Steps*models), nil
+	return perStep * float64(cfg.Training.Steps*len(models)), nil
 }

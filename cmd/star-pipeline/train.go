@@ -170,11 +170,12 @@ func trainRunOf(c *cli.Context) (trainRun, error) {
 	case c.Float64("warmup") < 0:
 		return trainRun{}, badInput("--warmup must be in [0, 1), got %v", c.Float64("warmup"))
 	}
-	cfg := trainer.Config{
+	cfg := trainer.Knobs{
 		Steps: c.Int("steps"), BatchSize: c.Int("batch"), LearningRate: c.Float64("lr"),
-		WeightDecay: trainer.ZeroMeansNone(c.Float64("weight-decay")), WarmupFraction: trainer.ZeroMeansNone(c.Float64("warmup")),
-		Seed: c.Uint64("seed"), Precision: precision, CheckpointDir: c.String("checkpoint"), CheckpointEvery: c.Int("checkpoint-every"),
-	}
+		WeightDecay: c.Float64("weight-decay"), WarmupFraction: c.Float64("warmup"),
+		Precision: precision, CheckpointEvery: c.Int("checkpoint-every"),
+	}.Config(c.Uint64("seed"))
+	cfg.CheckpointDir = c.String("checkpoint")
 	if err := cfg.WithDefaults().Validate(); err != nil {
 		return trainRun{}, badInput("%w", err)
 	}
