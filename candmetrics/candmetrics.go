@@ -40,13 +40,15 @@ type Train struct {
 // EarlyStop is the metrics of a training a multi-fidelity run stopped at
 // once (a NaN or infinite loss, or a loss above the unigram loss of its
 // data): the stopped model, its loss curve and the unigram loss it was
-// held to (0 when the unigram check is off).
+// held to (0 when the unigram check is off), and the models it trained
+// to the end before that one.
 type EarlyStop struct {
-	Backend     string    `json:"backend"`
-	Job         string    `json:"job"`
-	Losses      []float64 `json:"losses"`
-	Steps       int       `json:"steps"`
-	UnigramLoss float64   `json:"unigram_loss"`
+	Backend     string     `json:"backend"`
+	Job         string     `json:"job"`
+	Losses      []float64  `json:"losses"`
+	Steps       int        `json:"steps"`
+	UnigramLoss float64    `json:"unigram_loss"`
+	Jobs        []TrainJob `json:"jobs,omitempty"`
 }
 
 // EvalJob is what evaluation reports for one model.
@@ -83,6 +85,9 @@ type Candidate struct {
 	Eval            Eval      `json:"eval"`
 	Losses          []float64 `json:"losses"`
 	TrainTokensPerS *float64  `json:"train_tokens_per_s"`
+	// StoppedSteps are the steps of the model an early stop ended (the
+	// training part is then an EarlyStop); 0 otherwise.
+	StoppedSteps int `json:"-"`
 }
 
 // Lifted are the keys of the training's metrics Candidate lifts to the
@@ -107,6 +112,10 @@ func Parse(raw json.RawMessage) (Candidate, bool) {
 	}
 	read("train", &c.Train)
 	read("eval", &c.Eval)
+	var stop EarlyStop
+	if read("train", &stop); stop.Job != "" {
+		c.StoppedSteps = stop.Steps
+	}
 	var losses []float64
 	if b, ok := parts["losses"]; ok && json.Unmarshal(b, &losses) == nil {
 		c.Losses = losses
@@ -118,10 +127,10 @@ func Parse(raw json.RawMessage) (Candidate, bool) {
 	return c, true
 }
 
-// TrainSteps is the number of steps every model of a completed training
-// ran.
+// TrainSteps is the number of steps every model of the training ran,
+// the one an early stop ended included.
 func (c Candidate) TrainSteps() int64 {
-	var n int64
+	n := int64(c.StoppedSteps)
 	for _, j := range c.Train.Jobs {
 		n += int64(j.Steps)
 	}

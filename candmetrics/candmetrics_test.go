@@ -57,6 +57,13 @@ func TestParse(t *testing.T) {
 	if _, ok := c.Throughput(); ok {
 		t.Error("a throughput that is not a number was read")
 	}
+	// An early stop counts the stopped model's steps and those of the
+	// models that finished before it.
+	c, ok = Parse([]byte(`{"train":{"backend":"go","job":"text","losses":[9,8],"steps":2,"unigram_loss":3,` +
+		`"jobs":[{"job":"mad-a","steps":6}]}}`))
+	if !ok || c.StoppedSteps != 2 || c.TrainSteps() != 8 {
+		t.Errorf("early stop parsed as %+v (train steps %d), %v; want 2 stopped, 8 in all", c, c.TrainSteps(), ok)
+	}
 	for _, raw := range []string{``, `[1,2]`, `null`, `{`} {
 		if c, ok := Parse([]byte(raw)); ok {
 			t.Errorf("Parse(%q) = %+v, true", raw, c)

@@ -111,7 +111,7 @@ func (e *TrainerEvaluator) Train(ctx context.Context, p TrainPayload) (TrainResu
 				// Stopped at once: the candidate fails early, its loss
 				// curve kept.
 				metrics, _ := json.Marshal(candmetrics.EarlyStop{Backend: out.Backend, Job: m.Name, Losses: res.Losses,
-					Steps: res.Steps, UnigramLoss: limit})
+					Steps: res.Steps, UnigramLoss: limit, Jobs: out.Jobs})
 				return TrainResult{Checkpoint: p.Checkpoint, TrainSeconds: time.Since(start).Seconds(), Metrics: metrics,
 					FailedEarly: fmt.Sprintf("%s: %v", m.Name, err)}, nil
 			}
