@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,33 +91,9 @@ func compareTorch(c *cli.Context, backend compute.Backend, dims arch.Config, bat
 	if precision != trainer.FP32 && precision != "" {
 		return badInput("--compare-torch times float32 only (PyTorch on the CPU has no matching bf16 path)")
 	}
-	rounds, threads := c.Int("rounds"), c.Int("torch-threads")
-	if err := checkIntFlags(c, intRange{"rounds", 1, 100}, intRange{"torch-threads", 1, 1024}); err != nil {
-		return err
-	}
-	var convs []string
-	for _, lc := range strings.Split(c.String("torch-long-conv"), ",") {
-		lc = strings.TrimSpace(lc)
-		if lc != "fft" && lc != "toeplitz" {
-			return badInput("--torch-long-conv: want fft and/or toeplitz, got %q", lc)
-		}
-		if !slices.Contains(convs, lc) {
-			convs = append(convs, lc)
-		}
-	}
-	ref := c.String("reference")
-	if _, err := os.Stat(ref); err != nil {
-		return badInput("--reference: %v (run from the repository root or give the path of bench/gpu/reference.py)", err)
-	}
-	py, err := exec.LookPath(c.String("python"))
+	o, err := torchOptionsOf(c)
 	if err != nil {
-		return badInput("--python: %v", err)
-	}
-	blasDir := c.String("torch-blas")
-	if blasDir == "none" {
-		blasDir = ""
-	} else if st, err := os.Stat(filepath.Join(blasDir, "libblas.so.3")); err != nil || st.IsDir() {
-		return badInput("--torch-blas %s has no libblas.so.3: apt-get install libopenblas0-openmp, or --torch-blas none (PyTorch then uses the slow reference BLAS)", blasDir)
+		return err
 	}
 	tpp, err := genome.Preset(genome.PresetTransformerPP, 8)
 	if err != nil {
@@ -130,11 +107,87 @@ func compareTorch(c *cli.Context, backend compute.Backend, dims arch.Config, bat
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	costFiles := map[string]string{}
+	costFiles, err := writeCostFiles(tmp, models, dims)
+	if err != nil {
+		return err
+	}
+	stderr := c.App.ErrWriter
+	fmt.Fprintf(stderr, "bench trainer --compare-torch: %d rounds of %v at width %d, context %d, batch %d; Go: %s; PyTorch: %s %s, %d threads, LD_LIBRARY_PATH=%s\n",
+		o.rounds, []string{models[0].name, models[1].name}, dims.Width, dims.Context, batch, backend.Description(), o.python, o.reference, o.threads, o.blasDir)
+	out := torchCompareOutput{Width: dims.Width, Context: dims.Context, Batch: batch, Steps: steps}
+	for round := 1; round <= o.rounds; round++ {
+		for _, m := range models {
+			runs, err := torchRound(c, o, backend, m, m.name == models[0].name, costFiles[m.name], dims, batch, steps, precision)
+			if err != nil {
+				return err
+			}
+			for i := range runs {
+				runs[i].Round = round
+				fmt.Fprintf(stderr, "round %d  %-13s  %-14s  %8.0f tokens/s  %8.0f tokens/cpu-s", round, m.name, runs[i].Impl,
+					runs[i].TokensPerS, runs[i].TokensCPU)
+				if runs[i].Impl != "go" {
+					fmt.Fprintf(stderr, "  (%s)", strings.Join(runs[i].BLAS, " "))
+				}
+				fmt.Fprintln(stderr)
+			}
+			out.Runs = append(out.Runs, runs...)
+		}
+	}
+	out.Ratios = torchRatios(out.Runs, backend.Description(), o.blasDir, o.threads)
+	if c.Bool("json") {
+		return writeJSON(c.App.Writer, out)
+	}
+	return printTorchComparison(c.App.Writer, out, backend.Description(), o)
+}
+
+// torchOptions are --compare-torch's settings of the PyTorch side.
+type torchOptions struct {
+	rounds, threads   int
+	convs             []string // long convolutions to time: fft, toeplitz
+	reference, python string
+	blasDir           string // LD_LIBRARY_PATH of the PyTorch process; "" for its default BLAS
+}
+
+// torchOptionsOf reads and checks the --compare-torch flags.
+func torchOptionsOf(c *cli.Context) (torchOptions, error) {
+	o := torchOptions{rounds: c.Int("rounds"), threads: c.Int("torch-threads"), reference: c.String("reference")}
+	if err := checkIntFlags(c, intRange{"rounds", 1, 100}, intRange{"torch-threads", 1, 1024}); err != nil {
+		return o, err
+	}
+	for _, lc := range strings.Split(c.String("torch-long-conv"), ",") {
+		lc = strings.TrimSpace(lc)
+		if lc != "fft" && lc != "toeplitz" {
+			return o, badInput("--torch-long-conv: want fft and/or toeplitz, got %q", lc)
+		}
+		if !slices.Contains(o.convs, lc) {
+			o.convs = append(o.convs, lc)
+		}
+	}
+	if _, err := os.Stat(o.reference); err != nil {
+		return o, badInput("--reference: %v (run from the repository root or give the path of bench/gpu/reference.py)", err)
+	}
+	py, err := exec.LookPath(c.String("python"))
+	if err != nil {
+		return o, badInput("--python: %v", err)
+	}
+	o.python = py
+	o.blasDir = c.String("torch-blas")
+	if o.blasDir == "none" {
+		o.blasDir = ""
+	} else if st, err := os.Stat(filepath.Join(o.blasDir, "libblas.so.3")); err != nil || st.IsDir() {
+		return o, badInput("--torch-blas %s has no libblas.so.3: apt-get install libopenblas0-openmp, or --torch-blas none (PyTorch then uses the slow reference BLAS)", o.blasDir)
+	}
+	return o, nil
+}
+
+// writeCostFiles writes each model's genome, dims and costs where
+// reference.py reads them, one JSON file per model in dir.
+func writeCostFiles(dir string, models []torchModel, dims arch.Config) (map[string]string, error) {
+	files := map[string]string{}
 	for _, m := range models {
 		costs, err := arch.Costs(m.g, dims)
 		if err != nil {
-			return benchErr(fmt.Errorf("%w: %s: %w", trainer.ErrInvalid, m.name, err))
+			return nil, benchErr(fmt.Errorf("%w: %s: %w", trainer.ErrInvalid, m.name, err))
 		}
 		b, err := json.Marshal(struct {
 			Genome genome.Genome `json:"genome"`
@@ -143,50 +196,48 @@ func compareTorch(c *cli.Context, backend compute.Backend, dims arch.Config, bat
 			arch.CostReport
 		}{m.g, genome.Hash(m.g), dims, costs})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		costFiles[m.name] = filepath.Join(tmp, strings.ReplaceAll(m.name, "+", "p")+".json")
-		if err := os.WriteFile(costFiles[m.name], b, 0o644); err != nil {
-			return err
-		}
-	}
-	stderr := c.App.ErrWriter
-	fmt.Fprintf(stderr, "bench trainer --compare-torch: %d rounds of %v at width %d, context %d, batch %d; Go: %s; PyTorch: %s %s, %d threads, LD_LIBRARY_PATH=%s\n",
-		rounds, []string{models[0].name, models[1].name}, dims.Width, dims.Context, batch, backend.Description(), py, ref, threads, blasDir)
-	out := torchCompareOutput{Width: dims.Width, Context: dims.Context, Batch: batch, Steps: steps}
-	for round := 1; round <= rounds; round++ {
-		for _, m := range models {
-			st, err := trainer.TimeTraining(c.Context, backend, m.g, dims, batch, 1, steps, precision)
-			if err != nil {
-				return benchErr(fmt.Errorf("%s: %w", m.name, err))
-			}
-			r := torchRun{Round: round, Model: m.name, Impl: "go", TokensPerS: st.TokensPerS, StepMS: st.StepSeconds * 1000,
-				TokensCPU: perCPUSecond(batch*dims.Context*steps, st.CPUSeconds)}
-			fmt.Fprintf(stderr, "round %d  %-13s  %-14s  %8.0f tokens/s  %8.0f tokens/cpu-s\n", round, m.name, r.Impl, r.TokensPerS, r.TokensCPU)
-			out.Runs = append(out.Runs, r)
-			lcs := convs
-			if !slices.ContainsFunc(m.g, func(s genome.Slot) bool { return s.Class == 8 || s.Class == 16 }) {
-				lcs = convs[:1] // no GConv-2: the long convolution does not matter
-			}
-			for _, lc := range lcs {
-				r, err := runTorch(c, py, ref, costFiles[m.name], blasDir, threads, lc, batch, steps)
-				if err != nil {
-					return fmt.Errorf("%s: %w", m.name, err)
-				}
-				r.Round, r.Model = round, m.name
-				if len(lcs) == 1 && m.name != models[0].name {
-					r.Impl = "torch"
-				}
-				fmt.Fprintf(stderr, "round %d  %-13s  %-14s  %8.0f tokens/s  %8.0f tokens/cpu-s  (%s)\n", round, m.name, r.Impl, r.TokensPerS, r.TokensCPU, strings.Join(r.BLAS, " "))
-				out.Runs = append(out.Runs, r)
-			}
+		files[m.name] = filepath.Join(dir, strings.ReplaceAll(m.name, "+", "p")+".json")
+		if err := os.WriteFile(files[m.name], b, 0o644); err != nil {
+			return nil, err
 		}
 	}
-	out.Ratios = torchRatios(out.Runs, backend.Description(), blasDir, threads)
-	if c.Bool("json") {
-		return writeJSON(c.App.Writer, out)
+	return files, nil
+}
+
+// torchRound times model m once in Go and once per long convolution in
+// PyTorch (once only for a model without GConv-2). first names the first
+// model, whose PyTorch runs keep their long convolution in their name.
+func torchRound(c *cli.Context, o torchOptions, backend compute.Backend, m torchModel, first bool, costFile string,
+	dims arch.Config, batch, steps int, precision trainer.Precision) ([]torchRun, error) {
+	st, err := trainer.TimeTraining(c.Context, backend, m.g, dims, batch, 1, steps, precision)
+	if err != nil {
+		return nil, benchErr(fmt.Errorf("%s: %w", m.name, err))
 	}
-	t := newTable(c.App.Writer, "model", "pytorch", "go_tokens_per_s", "torch_tokens_per_s", "go/torch median", "min", "max", "rounds", "go/torch per cpu-s")
+	runs := []torchRun{{Model: m.name, Impl: "go", TokensPerS: st.TokensPerS, StepMS: st.StepSeconds * 1000,
+		TokensCPU: perCPUSecond(batch*dims.Context*steps, st.CPUSeconds)}}
+	lcs := o.convs
+	if !slices.ContainsFunc(m.g, func(s genome.Slot) bool { return s.Class == 8 || s.Class == 16 }) {
+		lcs = o.convs[:1] // no GConv-2: the long convolution does not matter
+	}
+	for _, lc := range lcs {
+		r, err := runTorch(c, o.python, o.reference, costFile, o.blasDir, o.threads, lc, batch, steps)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m.name, err)
+		}
+		r.Model = m.name
+		if len(lcs) == 1 && !first {
+			r.Impl = "torch"
+		}
+		runs = append(runs, r)
+	}
+	return runs, nil
+}
+
+// printTorchComparison prints the ratios as a table and what was compared.
+func printTorchComparison(w io.Writer, out torchCompareOutput, goBackend string, o torchOptions) error {
+	t := newTable(w, "model", "pytorch", "go_tokens_per_s", "torch_tokens_per_s", "go/torch median", "min", "max", "rounds", "go/torch per cpu-s")
 	for _, r := range out.Ratios {
 		t.row(r.Model, r.Torch, fmt.Sprintf("%.0f", r.GoTokensS), fmt.Sprintf("%.0f", r.PTTokensS),
 			fmt.Sprintf("%.2f", r.Median), fmt.Sprintf("%.2f", r.Min), fmt.Sprintf("%.2f", r.Max), len(r.Ratios),
@@ -195,8 +246,8 @@ func compareTorch(c *cli.Context, backend compute.Backend, dims arch.Config, bat
 	if err := t.flush(); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(c.App.Writer, "\nwidth %d, context %d, batch %d, %d timed steps per run, float32; Go: %s; PyTorch: %d threads, LD_LIBRARY_PATH=%s\n",
-		dims.Width, dims.Context, batch, steps, backend.Description(), threads, blasDir)
+	_, err := fmt.Fprintf(w, "\nwidth %d, context %d, batch %d, %d timed steps per run, float32; Go: %s; PyTorch: %d threads, LD_LIBRARY_PATH=%s\n",
+		out.Width, out.Context, out.Batch, out.Steps, goBackend, o.threads, o.blasDir)
 	return err
 }
 
