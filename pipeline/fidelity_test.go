@@ -25,21 +25,7 @@ import (
 // fidelityConfig is staticConfig with rungs of 10, 20 and 40 steps.
 func fidelityConfig(t *testing.T, seed uint64) config.Config {
 	t.Helper()
-	c, err := config.Parse(fmt.Appendf(nil, `
-seed: %d
-population: 6
-generations: 3
-objectives: [params, cache_bytes]
-search: {depth: 4, width: 32}
-seeds: [transformer++, striped]
-training: {steps: 40}
-fidelity: {rungs: [10, 20, 40], eta: 3}
-`, seed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Artifacts = t.TempDir()
-	return c
+	return staticConfig(t, seed, "training: {steps: 40}", "fidelity: {rungs: [10, 20, 40], eta: 3}")
 }
 
 // rungEval is the static evaluator made rung-aware: training keeps the
@@ -106,18 +92,7 @@ func TestMultiFidelityRun(t *testing.T) {
 	ev := &rungEval{}
 	h := newHarness(t, ev)
 	cfg := fidelityConfig(t, 3)
-	co := h.coordinator(t, nil)
-	id, err := co.Submit(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := co.Drive(ctx, id); err != nil {
-		t.Fatal(err)
-	}
-	run, err := h.db.GetRun(ctx, id)
-	if err != nil || run.Status != storage.RunFinished {
-		t.Fatalf("run %+v, %v; want finished", run, err)
-	}
+	id, _ := runToEnd(t, h, h.coordinator(t, nil), cfg)
 	all, err := h.db.ListCandidates(ctx, id, -1)
 	if err != nil {
 		t.Fatal(err)

@@ -46,18 +46,7 @@ func TestFinalStage(t *testing.T) {
 	ev := &recording{}
 	h := newHarness(t, ev)
 	cfg := finalConfig(t, 5)
-	co := h.coordinator(t, nil)
-	id, err := co.Submit(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := co.Drive(ctx, id); err != nil {
-		t.Fatal(err)
-	}
-	run, err := h.db.GetRun(ctx, id)
-	if err != nil || run.Status != storage.RunFinished {
-		t.Fatalf("run %+v, %v; want finished", run, err)
-	}
+	id, run := runToEnd(t, h, h.coordinator(t, nil), cfg)
 	if run.CurrentGeneration != cfg.Generations {
 		t.Errorf("current generation %d, want %d (the final stage is no generation of the search)", run.CurrentGeneration, cfg.Generations)
 	}

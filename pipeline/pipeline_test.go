@@ -19,7 +19,7 @@ import (
 
 // staticConfig is a small search that the static evaluator can score
 // (objectives params and cache_bytes), with its artifacts in a temp dir.
-func staticConfig(t *testing.T, seed uint64) config.Config {
+func staticConfig(t *testing.T, seed uint64, extra ...string) config.Config {
 	t.Helper()
 	c, err := config.Parse(fmt.Appendf(nil, `
 seed: %d
@@ -28,12 +28,31 @@ generations: 3
 objectives: [params, cache_bytes]
 search: {depth: 4, width: 32}
 seeds: [transformer++, striped]
-`, seed))
+%s`, seed, strings.Join(extra, "\n")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Artifacts = t.TempDir()
 	return c
+}
+
+// runToEnd submits cfg and drives it to its end with co; the run must
+// finish.
+func runToEnd(t *testing.T, h *harness, co *pipeline.Coordinator, cfg config.Config) (string, storage.Run) {
+	t.Helper()
+	ctx := context.Background()
+	id, err := co.Submit(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := co.Drive(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	run, err := h.db.GetRun(ctx, id)
+	if err != nil || run.Status != storage.RunFinished {
+		t.Fatalf("run %+v, %v; want finished", run, err)
+	}
+	return id, run
 }
 
 // failing wraps the static evaluator and fails, permanently, the training
