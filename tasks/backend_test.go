@@ -133,7 +133,7 @@ func TestTrainerMetricsNames(t *testing.T) {
 		t.Skip("trains a tiny model")
 	}
 	t.Parallel()
-	c, err := config.Parse([]byte(`
+	y := runConfig(t, `
 objectives: [mad_score, params, latency]
 algorithm: {crossover_points: 1}
 search: {depth: 2, width: 16, classes: [1, 9]}
@@ -142,14 +142,7 @@ training: {steps: 2, batch_size: 4, checkpoint_every: 0}
 quality:
   mad: [{name: in_context_recall, vocab: 16, length: 16, train_examples: 16, test_examples: 8}]
 backend: go
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	y, err := c.YAML()
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	factory, asked := recordingFactory()
 	var own compute.Backend
 	e := &TrainerEvaluator{NewBackend: func(spec string) (compute.Backend, error) {
@@ -159,16 +152,8 @@ backend: go
 		return b, err
 	}}
 	defer e.Close()
-	ctx := context.Background()
 	g := "11111-92121"
-	tr, err := e.Train(ctx, TrainPayload{Genome: g, Config: string(y), Seed: 1, Checkpoint: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := e.Evaluate(ctx, EvaluatePayload{Genome: g, Config: string(y), Seed: 1, Checkpoint: tr.Checkpoint, Train: tr})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr, ev := trainAndEvaluate(t, e, y, g, 1, t.TempDir())
 	if !slices.Equal(*asked, []string{"go"}) || own == nil {
 		t.Errorf("backends created: %v; want the run config's go, once", *asked)
 	}

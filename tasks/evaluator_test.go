@@ -29,39 +29,24 @@ func TestEvaluatorScoresTheSweep(t *testing.T) {
 	if err := os.WriteFile(corpus, []byte(corpusText), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, err := config.Parse([]byte(`
+	y := runConfig(t, `
 objectives: [mad_score, perplexity, params, cache_bytes, latency]
 algorithm: {crossover_points: 1}
 search: {depth: 2, width: 16, context: 32, classes: [1, 9]}
 seeds: [transformer++]
 training: {steps: 3, batch_size: 4, checkpoint_every: 0, eval_batches: 2}
 quality:
-  corpus: ` + corpus + `
+  corpus: `+corpus+`
   mad:
     - {name: in_context_recall, vocab: 16, length: 16, train_examples: 16, test_examples: 8}
     - {name: compression, vocab: 8, length: 8, train_examples: 16, test_examples: 8}
   sweep: {learning_rates: [0.001, 0.003]}
 backend: go
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	y, err := c.YAML()
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	e := &TrainerEvaluator{}
 	defer e.Close()
-	ctx := context.Background()
 	g := "11111-92121"
-	tr, err := e.Train(ctx, TrainPayload{Genome: g, Config: string(y), Seed: 7, Checkpoint: filepath.Join(dir, "ckpt")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := e.Evaluate(ctx, EvaluatePayload{Genome: g, Config: string(y), Seed: 7, Checkpoint: tr.Checkpoint, Train: tr})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ev := trainAndEvaluate(t, e, y, g, 7, filepath.Join(dir, "ckpt"))
 	var m candmetrics.Eval
 	if err := json.Unmarshal(ev.Metrics, &m); err != nil {
 		t.Fatal(err)
@@ -96,4 +81,35 @@ backend: go
 	if !(obj[config.Params] > 0) || !(obj[config.CacheBytes] > 0) {
 		t.Errorf("static costs %v", obj)
 	}
+}
+
+// runConfig parses a run config and returns its canonical YAML, as the
+// coordinator puts it in payloads.
+func runConfig(t *testing.T, text string) string {
+	t.Helper()
+	c, err := config.Parse([]byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := c.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(y)
+}
+
+// trainAndEvaluate trains genome g under run config y with seed into
+// checkpoint, then evaluates it, as a worker does.
+func trainAndEvaluate(t *testing.T, e *TrainerEvaluator, y, g string, seed uint64, checkpoint string) (TrainResult, EvaluateResult) {
+	t.Helper()
+	ctx := context.Background()
+	tr, err := e.Train(ctx, TrainPayload{Genome: g, Config: y, Seed: seed, Checkpoint: checkpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := e.Evaluate(ctx, EvaluatePayload{Genome: g, Config: y, Seed: seed, Checkpoint: tr.Checkpoint, Train: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr, ev
 }

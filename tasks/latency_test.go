@@ -1,7 +1,6 @@
 package tasks
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 
@@ -17,7 +16,7 @@ func TestDecodeLatencyObjective(t *testing.T) {
 		t.Skip("trains a tiny model")
 	}
 	t.Parallel()
-	c, err := config.Parse([]byte(`
+	y := runConfig(t, `
 objectives: [mad_score, latency]
 algorithm: {crossover_points: 1}
 search: {depth: 2, width: 16, classes: [1, 5, 9]}
@@ -27,26 +26,11 @@ quality:
   mad: [{name: in_context_recall, vocab: 16, length: 16, train_examples: 16, test_examples: 8}]
   latency: decode
 backend: go
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	y, err := c.YAML()
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	e := &TrainerEvaluator{}
 	defer e.Close()
-	ctx := context.Background()
 	g := "51111-92121"
-	tr, err := e.Train(ctx, TrainPayload{Genome: g, Config: string(y), Seed: 1, Checkpoint: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev, err := e.Evaluate(ctx, EvaluatePayload{Genome: g, Config: string(y), Seed: 1, Checkpoint: tr.Checkpoint, Train: tr})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ev := trainAndEvaluate(t, e, y, g, 1, t.TempDir())
 	var m candmetrics.Eval
 	if err := json.Unmarshal(ev.Metrics, &m); err != nil || len(m.Jobs) != 1 {
 		t.Fatalf("metrics %s: %v", ev.Metrics, err)
