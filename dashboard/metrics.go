@@ -51,7 +51,7 @@ func escapeLabel(s string) string {
 
 // metrics serves Prometheus text-format metrics: per run its status,
 // generation, candidates by outcome, hypervolume and training throughput;
-// with an Inspector, the asynq queues' task counts.
+// with Options.Queues, the queues' job counts.
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	runs, err := s.listRuns(r.Context())
 	if err != nil {
@@ -99,7 +99,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	_, _ = buf.WriteTo(w)
 }
 
-// queueMetrics reads the asynq queues through the Inspector, if any. A
+// queueMetrics reads the queues through Options.Queues, if set. A
 // Redis that does not answer reports star_queue_up 0 instead of failing the
 // scrape.
 func (s *Server) queueMetrics(ctx context.Context) []*metricFamily {

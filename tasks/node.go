@@ -1,17 +1,17 @@
-// Package tasks defines the asynq task kinds of a search: one file per kind,
+// Package tasks defines the stages of a search's DAG: one file per stage,
 // each with its payload type, its stable kind name and a handler that takes a
-// context and plain Go values. Task ids are deterministic, so enqueueing a
+// context and plain Go values; the queue that carries them is runner's. Task ids are deterministic, so enqueueing a
 // node twice is harmless and a lost queue can be rebuilt from the lineage
 // database.
 package tasks
 
 import (
 	"errors"
-
 	"fmt"
-	"github.com/star-pipeline/star-pipeline/runner"
 	"strconv"
 	"strings"
+
+	"github.com/star-pipeline/star-pipeline/runner"
 )
 
 // Stage is one step of a generation's DAG.
@@ -29,7 +29,7 @@ const (
 // Stages lists every stage in DAG order.
 var Stages = []Stage{StageRecombine, StageMutate, StageTrain, StageEvaluate, StageSelect}
 
-// Kind returns the asynq task type of the stage, e.g. "star:train".
+// Kind returns the queue job kind of the stage, e.g. "star:train".
 func (s Stage) Kind() string { return "star:" + string(s) }
 
 // Valid reports whether s is one of Stages.
