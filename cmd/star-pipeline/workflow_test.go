@@ -106,18 +106,24 @@ func cleanEnv() []string {
 // runCLI runs the binary to the end and returns stdout, stderr, exit code.
 func runCLI(t *testing.T, dir string, env []string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := command(t, dir, env, args...)
+	out, errb, code, err := runCmd(command(t, dir, env, args...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, errb, code
+}
+
+// runCmd runs cmd to the end and returns stdout, stderr and the exit code;
+// the error is one that kept it from running or ending normally.
+func runCmd(cmd *exec.Cmd) (string, string, int, error) {
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
-	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
+		return out.String(), errb.String(), ee.ExitCode(), nil
 	}
-	return out.String(), errb.String(), code
+	return out.String(), errb.String(), 0, err
 }
 
 // member is one candidate of a final population, without its ids.
@@ -722,18 +728,11 @@ func TestTwoResumes(t *testing.T) {
 	results := make(chan result, 2)
 	for range 2 {
 		go func() {
-			cmd := command(t, dir, nil, "resume", id, "--static-eval", "--lease", "3s")
-			var out, errb bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &errb
-			err := cmd.Run()
-			code := 0
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				code = ee.ExitCode()
-			} else if err != nil {
+			out, errb, code, err := runCmd(command(t, dir, nil, "resume", id, "--static-eval", "--lease", "3s"))
+			if err != nil {
 				code = -1
 			}
-			results <- result{out.String(), errb.String(), code}
+			results <- result{out, errb, code}
 		}()
 	}
 	waited := 0
