@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"slices"
+	"strings"
+
+	"github.com/gomlx/compute/gobackend"
 
 	"github.com/urfave/cli/v2"
 
@@ -65,6 +69,8 @@ Examples:
 			precisionFlag(),
 			&cli.BoolFlag{Name: "json", Usage: "print JSON", EnvVars: []string{"STAR_JSON"}},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile (pprof) of the reference model's training to this file"},
+			&cli.IntFlag{Name: "op-profile", Usage: "print where the reference model's training spends its time per op type, and the N most costly ops by shapes (Go backend)"},
+			&cli.StringFlag{Name: "genome", Usage: "train this genome, or a preset (" + strings.Join(genome.PresetNames(), ", ") + ", depth 8), instead of the reference hybrid", EnvVars: []string{"STAR_GENOME"}},
 		}, torchFlags()...),
 		Action: benchTrainer,
 	}
@@ -121,8 +127,12 @@ func benchTrainer(c *cli.Context) error {
 	if c.Bool("compare-torch") {
 		return compareTorch(c, backend, dims, batch, steps, precision)
 	}
+	model, err := benchModel(c.String("genome"))
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(stderr, "bench trainer: reference %s at width %d, context %d, batch %d, %s on %s\n",
-		benchReference, dims.Width, dims.Context, batch, precision, backend.Description())
+		model, dims.Width, dims.Context, batch, precision, backend.Description())
 	stopProfile := func() {}
 	if path := c.String("cpuprofile"); path != "" {
 		f, err := os.Create(path)
@@ -135,10 +145,17 @@ func benchTrainer(c *cli.Context) error {
 		}
 		stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
 	}
-	ref, err := trainer.TimeTraining(c.Context, backend, genome.MustParse(benchReference), dims, batch, 1, steps, precision)
+	if c.Int("op-profile") > 0 {
+		gobackend.EnableOpProfile(true)
+	}
+	ref, err := trainer.TimeTraining(c.Context, backend, model, dims, batch, 1, steps, precision)
 	stopProfile()
 	if err != nil {
 		return benchErr(err)
+	}
+	if n := c.Int("op-profile"); n > 0 {
+		gobackend.EnableOpProfile(false)
+		gobackend.WriteOpProfile(stderr, n)
 	}
 	fmt.Fprintf(stderr, "bench trainer: %.2f s/step; timing a %dx%d matmul\n", ref.StepSeconds, mm, mm)
 	gf, err := trainer.MatMulGFLOPs(c.Context, backend, mm, 2, precision)
@@ -177,6 +194,18 @@ func benchTrainer(c *cli.Context) error {
 	fmt.Fprintf(c.App.Writer, "\nmatmul %dx%d %s: %.2f GFLOP/s; reference model: %.2f GFLOP/s = %.1f%% of matmul (%s)\n",
 		mm, mm, precision, gf, ref.GFLOPs, 100*out.Ratio, out.Backend)
 	return nil
+}
+
+// benchModel returns the model bench trainer times: the reference hybrid,
+// a preset at depth 8, or a genome.
+func benchModel(s string) (genome.Genome, error) {
+	if s == "" {
+		s = benchReference
+	}
+	if slices.Contains(genome.PresetNames(), s) {
+		return genome.Preset(s, 8)
+	}
+	return genomeArg(s)
 }
 
 // benchErr maps invalid settings to exit code 2.

@@ -7,6 +7,7 @@
 package gobackend
 
 import (
+	"io"
 	"sync"
 
 	"github.com/gomlx/compute"
@@ -49,3 +50,11 @@ var GetBackend = sync.OnceValue(func() compute.Backend {
 func New(config string) (compute.Backend, error) {
 	return gobackend.New(config)
 }
+
+// EnableOpProfile turns the backend's op profile on (timing every node's
+// executor, summed per op type and shapes) or off, and clears it.
+func EnableOpProfile(on bool) { gobackend.EnableOpProfile(on) }
+
+// WriteOpProfile writes the op profile: the share of each op type, then the
+// top entries by op type and shapes.
+func WriteOpProfile(w io.Writer, top int) { gobackend.WriteOpProfile(w, top) }

@@ -5,6 +5,7 @@ package gobackend
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/support/humanize"
@@ -590,9 +591,17 @@ func (fe *FunctionExecutable) executeNode(backend *Backend, node *Node, execBuf 
 			return errors.Errorf("no executor for op %s", node.OpType)
 		}
 
+		var start time.Time
+		profiling := opProfileOn.Load()
+		if profiling {
+			start = time.Now()
+		}
 		result, err := executor(backend, node, inputBuffers, inputsOwned)
 		if err != nil {
 			return errors.WithMessagef(err, "executing %s", node.OpType)
+		}
+		if profiling {
+			recordOpProfile(node, time.Since(start))
 		}
 		if klog.V(1).Enabled() {
 			if err := result.Check(); err != nil {
