@@ -323,6 +323,13 @@ func reshapeToSupportedLayout(
 		return lhs, rhs, params, nil
 	}
 
+	// An implementation that reads either operand transposed (BLAS) lets an
+	// operand whose axes are already in one of its orders skip its copy:
+	// only the other operand is transposed.
+	if l, r, p, ok, err := transposeOneSide(f, lhs, rhs, params); err != nil || ok {
+		return l, r, p, err
+	}
+
 	// We need to transpose inputs to a supported layout. Since the
 	// LayoutTransposed is the fastest, we transpose to that.
 	targetLayout := LayoutTransposed
@@ -337,6 +344,83 @@ func reshapeToSupportedLayout(
 	}
 	params.Layout = targetLayout
 	return lhs, rhs, params, nil
+}
+
+// transposeOneSide transposes the operands to a supported layout where an
+// implementation for every layout is registered (BLAS: the lhs read as
+// [B, M, K] or [B, K, M], the rhs as [B, K, N] or [B, N, K]) and one operand
+// already has its axes in one of those orders (batch axes leading): that
+// operand is used as it is. ok is false, and nothing is built, otherwise.
+func transposeOneSide(f *gobackend.Function, lhs, rhs *gobackend.Node, params *NodeData) (
+	lhsOut, rhsOut *gobackend.Node, paramsOut *NodeData, ok bool, err error) {
+	acc := params.Config.AccumulatorDType
+	if params.InputDType.IsHalfPrecision() || (acc != dtypes.InvalidDType && acc != params.InputDType) {
+		return nil, nil, nil, false, nil
+	}
+	for _, layout := range []Layout{LayoutNonTransposed, LayoutTransposed, LayoutLHSTransposed, LayoutBothTransposed} {
+		if FindRegisteredImplementation(layout, params.InputDType, params.OutputDType) == nil {
+			return nil, nil, nil, false, nil
+		}
+	}
+	// Order of each side: LayoutTransposed means [B, cross, contracting],
+	// LayoutNonTransposed [B, contracting, cross] (transposeSide's orders).
+	lhsOrder, lhsKeeps := keptOrder(lhs.Shape.Rank(), params.LHSContractingAxes, params.LHSBatchAxes)
+	rhsOrder, rhsKeeps := keptOrder(rhs.Shape.Rank(), params.RHSContractingAxes, params.RHSBatchAxes)
+	if !lhsKeeps && !rhsKeeps {
+		return nil, nil, nil, false, nil
+	}
+	if !lhsKeeps {
+		lhsOrder = LayoutTransposed
+	}
+	if !rhsKeeps {
+		rhsOrder = LayoutTransposed
+	}
+	var lc, lb, rc, rb []int
+	if lhs, lc, lb, err = transposeSide(f, lhs, params.LHSContractingAxes, params.LHSBatchAxes, lhsOrder); err != nil {
+		return nil, nil, nil, false, err
+	}
+	if rhs, rc, rb, err = transposeSide(f, rhs, params.RHSContractingAxes, params.RHSBatchAxes, rhsOrder); err != nil {
+		return nil, nil, nil, false, err
+	}
+	if lhs, lc, lb, rhs, rc, rb, err = MergeAxes(f, lhs, lc, lb, rhs, rc, rb); err != nil {
+		return nil, nil, nil, false, err
+	}
+	params.LHSContractingAxes, params.LHSBatchAxes = lc, lb
+	params.RHSContractingAxes, params.RHSBatchAxes = rc, rb
+	params.Layout = LayoutForDotGeneral(lhs.Shape, lc, lb, rhs.Shape, rc, rb)
+	if params.Layout == LayoutIncompatible {
+		params.Layout = transposedLHSLayout(lhs.Shape, lc, lb, rhs.Shape, rc, rb)
+	}
+	if params.Layout == LayoutIncompatible {
+		return nil, nil, nil, false, errors.Errorf("DotGeneral: operands %s and %s transposed to no supported layout", lhs.Shape, rhs.Shape)
+	}
+	return lhs, rhs, params, true, nil
+}
+
+// keptOrder says whether an operand's axes are already in one of
+// transposeSide's orders (batch axes leading, in order), and which.
+func keptOrder(rank int, contractingAxes, batchAxes []int) (order Layout, keeps bool) {
+	for i, a := range batchAxes {
+		if a != i {
+			return LayoutIncompatible, false
+		}
+	}
+	nb, nc := len(batchAxes), len(contractingAxes)
+	inOrder := func(start int) bool {
+		for i, a := range contractingAxes {
+			if a != start+i {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case inOrder(rank - nc):
+		return LayoutTransposed, true
+	case inOrder(nb):
+		return LayoutNonTransposed, true
+	}
+	return LayoutIncompatible, false
 }
 
 // registeredTransposedLHSLayout returns the layout with a transposed lhs
