@@ -71,30 +71,40 @@ func (u *unit) attention(c *genome.Class, x *graph.Node) *graph.Node {
 	return f.dense(out, wo)
 }
 
-// rotaryTables returns cos and sin of the rotary angles t*theta^(-2i/hd),
-// shaped [1, L, 1, hd/2].
+// rotaryTables returns the rotary tables for the angles
+// a(t, i) = t*theta^(-2i/hd), i < hd/2, shaped [1, L, 1, hd]: cos holds
+// cos(a) twice ([cos, cos]) and sin holds [-sin(a), sin(a)], so that
+// rotary is two full-width products.
 func rotaryTables(f *fwd, l, hd int) (cos, sin *graph.Node) {
 	half := hd / 2
-	cs := make([]float64, l*half)
-	sn := make([]float64, l*half)
+	cs := make([]float64, l*hd)
+	sn := make([]float64, l*hd)
 	for t := range l {
 		for i := range half {
 			a := float64(t) * math.Pow(RotaryTheta, -2*float64(i)/float64(hd))
-			cs[t*half+i], sn[t*half+i] = math.Cos(a), math.Sin(a)
+			c, s := math.Cos(a), math.Sin(a)
+			cs[t*hd+i], cs[t*hd+half+i] = c, c
+			sn[t*hd+i], sn[t*hd+half+i] = -s, s
 		}
 	}
-	return f.narrow(constF(f.g, f, cs, 1, l, 1, half)), f.narrow(constF(f.g, f, sn, 1, l, 1, half))
+	return f.narrow(constF(f.g, f, cs, 1, l, 1, hd)), f.narrow(constF(f.g, f, sn, 1, l, 1, hd))
 }
 
 // rotary rotates x [B, L, H, hd] by position, pairing channel i with
-// channel i+hd/2 (the whole head is rotated).
+// channel i+hd/2 (the whole head is rotated): with x1, x2 the halves,
+// [x1 cos - x2 sin, x2 cos + x1 sin] = x*[cos, cos] + [x2, x1]*[-sin, sin].
+// The halves are swapped by a product with a permutation matrix (exact:
+// one term of each sum is nonzero), one matmul instead of the slices,
+// pads and concatenations a swap costs forward and backward.
 func rotary(x, cos, sin *graph.Node) *graph.Node {
 	hd := x.Shape().Dimensions[3]
-	all := graph.AxisRange()
-	x1 := graph.Slice(x, all, all, all, graph.AxisRange(0, hd/2))
-	x2 := graph.Slice(x, all, all, all, graph.AxisRange(hd/2, hd))
-	return graph.Concatenate([]*graph.Node{
-		graph.Sub(graph.Mul(x1, cos), graph.Mul(x2, sin)),
-		graph.Add(graph.Mul(x2, cos), graph.Mul(x1, sin)),
-	}, 3)
+	half := hd / 2
+	perm := make([]float64, hd*hd)
+	for i := range half {
+		perm[(i+half)*hd+i] = 1 // out[i] = x[i+half]
+		perm[i*hd+i+half] = 1   // out[i+half] = x[i]
+	}
+	p := graph.Reshape(graph.ConstAsDType(x.Graph(), x.DType(), perm), hd, hd)
+	swapped := graph.DotGeneral(x, []int{3}, nil, p, []int{0}, nil)
+	return graph.Add(graph.Mul(x, cos), graph.Mul(swapped, sin))
 }

@@ -240,16 +240,16 @@ func (f *fwd) attentionBias(l int) *graph.Node {
 }
 
 // rotaryAt returns the rotary tables for positions 0..l-1, or in a step
-// for position pos alone, shaped [1, l or 1, 1, hd/2].
+// for position pos alone, shaped [1, l or 1, 1, hd].
 func (f *fwd) rotaryAt(l, hd int) (cos, sin *graph.Node) {
 	if f.dec == nil || !f.dec.step {
 		return rotaryTables(f, l, hd)
 	}
-	n, half := f.dec.maxLen, hd/2
+	n := f.dec.maxLen
 	cos, sin = rotaryTables(f, n, hd)
 	at := graph.Reshape(f.dec.pos, 1, 1)
 	row := func(t *graph.Node) *graph.Node {
-		return graph.Reshape(graph.Gather(graph.Reshape(t, n, half), at), 1, 1, 1, half)
+		return graph.Reshape(graph.Gather(graph.Reshape(t, n, hd), at), 1, 1, 1, hd)
 	}
 	return row(cos), row(sin)
 }
