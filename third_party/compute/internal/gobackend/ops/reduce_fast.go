@@ -1,15 +1,19 @@
-// Fast path for ReduceSum (star-pipeline patch, see third_party/README.md):
-// float32 and float64 sums over one contiguous block of axes, the form of
-// every reduction a model makes (a softmax or norm over the last axis, a
-// gradient summed over the batch and sequence axes), run as row loops
-// instead of the generic per-element output iterator. Each output element
-// still adds its operands in operand order, so results are bit-for-bit
-// those of the generic path.
+// Fast paths for ReduceSum and ReduceMax (star-pipeline patch, see
+// third_party/README.md): float32 and float64 reductions over one
+// contiguous block of axes, the form of every reduction a model makes (a
+// softmax or norm over the last axis, a gradient summed over the batch and
+// sequence axes), run as row loops instead of the generic per-element
+// output iterator, the outer rows of large ones split over the backend's
+// workers. Each output element still combines its operands in operand
+// order, so results are bit-for-bit those of the generic path at any
+// parallelism.
 
 package ops
 
 import (
+	"math"
 	"slices"
+	"sync/atomic"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/internal/gobackend"
@@ -17,6 +21,7 @@ import (
 
 func init() {
 	gobackend.SetNodeExecutor(compute.OpTypeReduceSum, gobackend.PriorityTyped, execReduceSumFast)
+	gobackend.SetNodeExecutor(compute.OpTypeReduceMax, gobackend.PriorityTyped, execReduceMaxFast)
 }
 
 // reduceBlock splits dims around reduce axes that form one contiguous
@@ -48,6 +53,19 @@ func reduceBlock(dims, axes []int) (outer, inner, trailing int, ok bool) {
 }
 
 func execReduceSumFast(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, inputsOwned []bool) (*gobackend.Buffer, error) {
+	return execReduceBlock(backend, node, inputs, inputsOwned, sumBlock[float32], sumBlock[float64])
+}
+
+func execReduceMaxFast(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, inputsOwned []bool) (*gobackend.Buffer, error) {
+	return execReduceBlock(backend, node, inputs, inputsOwned, maxBlock[float32], maxBlock[float64])
+}
+
+// execReduceBlock runs a reduction over one contiguous block of axes of a
+// float32 or float64 operand with the block function of its dtype, which
+// reduces rows [lo, hi) of in viewed as [outer, inner, trailing]; every
+// other case takes the generic executor.
+func execReduceBlock(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, inputsOwned []bool,
+	block32 func(in, out []float32, lo, hi, inner, trailing int), block64 func(in, out []float64, lo, hi, inner, trailing int)) (*gobackend.Buffer, error) {
 	operand := inputs[0]
 	axes, _ := node.Data.([]int)
 	if node.Shape.IsDynamic() || operand.RawShape.IsDynamic() {
@@ -63,24 +81,51 @@ func execReduceSumFast(backend *gobackend.Backend, node *gobackend.Node, inputs 
 		if err != nil {
 			return nil, err
 		}
-		sumBlock(in, output.Flat.([]float32), outer, inner, trailing)
+		out := output.Flat.([]float32)
+		parallelRows(backend, outer, inner*trailing, func(lo, hi int) { block32(in, out, lo, hi, inner, trailing) })
 		return output, nil
 	case []float64:
 		output, err := backend.GetBuffer(node.Shape)
 		if err != nil {
 			return nil, err
 		}
-		sumBlock(in, output.Flat.([]float64), outer, inner, trailing)
+		out := output.Flat.([]float64)
+		parallelRows(backend, outer, inner*trailing, func(lo, hi int) { block64(in, out, lo, hi, inner, trailing) })
 		return output, nil
 	}
 	return execReduce(backend, node, inputs, inputsOwned)
 }
 
-// sumBlock sums in, viewed as [outer, inner, trailing], over its middle
-// axis into out [outer, trailing].
-func sumBlock[T float32 | float64](in, out []T, outer, inner, trailing int) {
+// parallelMinWork is the least work (elements) a chunk of parallelRows is
+// worth.
+const parallelMinWork = 1 << 15
+
+// parallelRows calls fn over [0, n) in chunks of rows of rowWork elements
+// each, on the backend's workers when the whole is large. The chunks depend
+// on n and rowWork alone.
+func parallelRows(backend *gobackend.Backend, n, rowWork int, fn func(lo, hi int)) {
+	per := max(1, parallelMinWork/max(1, rowWork))
+	if n <= per || backend == nil || backend.Workers == nil || backend.Workers.AdjustedMaxParallelism() <= 1 {
+		fn(0, n)
+		return
+	}
+	var next atomic.Int64
+	backend.Workers.Saturate(func() {
+		for {
+			lo := int(next.Add(int64(per))) - per
+			if lo >= n {
+				return
+			}
+			fn(lo, min(lo+per, n))
+		}
+	})
+}
+
+// sumBlock sums rows [lo, hi) of in, viewed as [outer, inner, trailing],
+// over its middle axis into out [outer, trailing].
+func sumBlock[T float32 | float64](in, out []T, lo, hi, inner, trailing int) {
 	if trailing == 1 {
-		for o := range outer {
+		for o := lo; o < hi; o++ {
 			var s T
 			for _, v := range in[o*inner : (o+1)*inner] {
 				s += v
@@ -89,13 +134,41 @@ func sumBlock[T float32 | float64](in, out []T, outer, inner, trailing int) {
 		}
 		return
 	}
-	for o := range outer {
+	for o := lo; o < hi; o++ {
 		acc := out[o*trailing : (o+1)*trailing]
 		clear(acc)
 		for r := range inner {
 			row := in[(o*inner+r)*trailing : (o*inner+r+1)*trailing]
 			for j, v := range row {
 				acc[j] += v
+			}
+		}
+	}
+}
+
+// maxBlock is sumBlock for the maximum, starting from -Inf and taking Go's
+// max (NaN wins) in operand order, as the generic executor does.
+func maxBlock[T float32 | float64](in, out []T, lo, hi, inner, trailing int) {
+	lowest := T(math.Inf(-1))
+	if trailing == 1 {
+		for o := lo; o < hi; o++ {
+			m := lowest
+			for _, v := range in[o*inner : (o+1)*inner] {
+				m = max(m, v)
+			}
+			out[o] = m
+		}
+		return
+	}
+	for o := lo; o < hi; o++ {
+		acc := out[o*trailing : (o+1)*trailing]
+		for j := range acc {
+			acc[j] = lowest
+		}
+		for r := range inner {
+			row := in[(o*inner+r)*trailing : (o*inner+r+1)*trailing]
+			for j, v := range row {
+				acc[j] = max(acc[j], v)
 			}
 		}
 	}
