@@ -157,6 +157,11 @@ const (
 	OpTypeFusedQuantizedDense
 	OpTypeQuantizedEmbeddingLookup
 
+	// OpTypeFusedElementwise is a chain of float32 elementwise operations run
+	// as one pass over the data (internal to the go backend, built by its
+	// ElementwiseFusion graph transformation).
+	OpTypeFusedElementwise
+
 	// OpTypeLast should always be kept the last, it is used as a counter/marker for OpType.
 	OpTypeLast
 )
