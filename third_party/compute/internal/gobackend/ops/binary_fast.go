@@ -15,6 +15,7 @@
 package ops
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/gomlx/compute"
@@ -177,20 +178,25 @@ func fastBinaryExecutor(kind binaryKind, generic gobackend.NodeExecutor) gobacke
 
 // runBinary computes out = a op b following plan, in chunks over the
 // backend's workers when out is large. Chunks are fixed ranges of out, and
-// every element is computed the same way whichever worker takes it.
+// every element is computed the same way whichever goroutine takes it.
+//
+// The calling goroutine works through the chunks too, and helpers start
+// only where the pool has a worker free at once (StartIfAvailable): many
+// small ops run concurrently in a step, and waiting for a worker, as
+// Saturate does, stalled them.
 func runBinary(backend *gobackend.Backend, kind binaryKind, plan *binaryPlan, a, b, out []float32) {
 	n := len(out)
 	workers := 1
-	if backend != nil && backend.Workers != nil {
+	if backend != nil && backend.Workers != nil && backend.Workers.IsEnabled() {
 		workers = backend.Workers.AdjustedMaxParallelism()
 	}
+	numChunks := (n + binaryChunk - 1) / binaryChunk
 	if n < binaryParallelMin || workers <= 1 {
 		binaryRange(kind, plan, a, b, out, 0, n)
 		return
 	}
-	numChunks := (n + binaryChunk - 1) / binaryChunk
 	var next atomic.Int64
-	backend.Workers.Saturate(func() {
+	work := func() {
 		for {
 			c := int(next.Add(1)) - 1
 			if c >= numChunks {
@@ -199,7 +205,20 @@ func runBinary(backend *gobackend.Backend, kind binaryKind, plan *binaryPlan, a,
 			start := c * binaryChunk
 			binaryRange(kind, plan, a, b, out, start, min(start+binaryChunk, n))
 		}
-	})
+	}
+	var wg sync.WaitGroup
+	for range min(workers, numChunks) - 1 {
+		wg.Add(1)
+		if !backend.Workers.StartIfAvailable(func() {
+			defer wg.Done()
+			work()
+		}) {
+			wg.Done()
+			break
+		}
+	}
+	work()
+	wg.Wait()
 }
 
 // binaryRange computes the elements [start, end) of out.

@@ -225,3 +225,60 @@ func TestPlanBinary(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkBinary times the trainer's forms through the fast executor and
+// the generic one: go test -run XXX -bench Binary ./internal/gobackend/ops/
+func BenchmarkBinary(b *testing.B) {
+	f32 := func(dims ...int) shapes.Shape { return shapes.Make(dtypes.Float32, dims...) }
+	cases := []struct {
+		name     string
+		o        int // index in binaryTestOps
+		lhs, rhs shapes.Shape
+	}{
+		{"Mul_same_8x256x1024", 2, f32(8, 256, 1024), f32(8, 256, 1024)},
+		{"Mul_rotary_8x256x4x32", 2, f32(8, 256, 4, 32), f32(1, 256, 1, 32)},
+		{"Mul_8x4x256x256_heads", 2, f32(8, 4, 256, 256), f32(8, 1, 256, 256)},
+		{"Sub_outer_8x4x256x256", 1, f32(8, 4, 256, 1), f32(8, 4, 1, 256)},
+		{"Div_rows_8x4x256x1x256", 3, f32(8, 4, 256, 1, 256), f32(8, 4, 256, 1, 1)},
+		{"Mul_scalar_256x256", 2, f32(256, 256), f32()},
+	}
+	for _, parallelism := range []int{0, -1} {
+		be, err := gobackend.New(fmt.Sprintf("parallelism=%d", parallelism))
+		if err != nil {
+			b.Fatal(err)
+		}
+		backend := be.(*gobackend.Backend)
+		for _, c := range cases {
+			o := binaryTestOps[c.o]
+			outShape, err := shapeinference.BinaryOp(o.op, c.lhs, c.rhs)
+			if err != nil {
+				b.Fatal(err)
+			}
+			node := &gobackend.Node{OpType: o.op, Shape: outShape}
+			lhs, _ := backend.GetBuffer(c.lhs)
+			rhs, _ := backend.GetBuffer(c.rhs)
+			for i := range lhs.Flat.([]float32) {
+				lhs.Flat.([]float32)[i] = float32(i%7) + 1
+			}
+			for i := range rhs.Flat.([]float32) {
+				rhs.Flat.([]float32)[i] = float32(i%5) + 1
+			}
+			for _, e := range []struct {
+				name string
+				exec gobackend.NodeExecutor
+			}{{"generic", o.generic}, {"fast", fastBinaryExecutor(o.kind, o.generic)}} {
+				b.Run(fmt.Sprintf("%s/p=%d/%s", c.name, parallelism, e.name), func(b *testing.B) {
+					b.SetBytes(int64(4 * outShape.Size()))
+					for b.Loop() {
+						out, err := e.exec(backend, node, []*gobackend.Buffer{lhs, rhs}, []bool{false, false})
+						if err != nil {
+							b.Fatal(err)
+						}
+						backend.PutBuffer(out)
+					}
+				})
+			}
+		}
+		backend.Finalize()
+	}
+}
