@@ -36,7 +36,7 @@ const (
 const (
 	// binaryParallelMin is the smallest output (in elements) split over
 	// the backend's workers.
-	binaryParallelMin = 1 << 15
+	binaryParallelMin = 1 << 16
 	// binaryChunk is the number of output elements in one unit of
 	// parallel work. A multiple of the SIMD width, so that only the last
 	// chunk of a row ends in a scalar tail.
@@ -181,21 +181,24 @@ func fastBinaryExecutor(kind binaryKind, generic gobackend.NodeExecutor) gobacke
 // every element is computed the same way whichever goroutine takes it.
 //
 // The calling goroutine works through the chunks too, and helpers start
-// only where the pool has a worker free at once (StartIfAvailable): many
-// small ops run concurrently in a step, and waiting for a worker, as
-// Saturate does, stalled them.
+// only where the pool has a worker free at once (StartIfAvailable). The
+// caller waits for the chunks, not for the helpers: many small ops run
+// concurrently in a training step, and a helper the scheduler starts late
+// finds no chunk left and touches nothing.
 func runBinary(backend *gobackend.Backend, kind binaryKind, plan *binaryPlan, a, b, out []float32) {
 	n := len(out)
 	workers := 1
 	if backend != nil && backend.Workers != nil && backend.Workers.IsEnabled() {
 		workers = backend.Workers.AdjustedMaxParallelism()
 	}
-	numChunks := (n + binaryChunk - 1) / binaryChunk
 	if n < binaryParallelMin || workers <= 1 {
 		binaryRange(kind, plan, a, b, out, 0, n)
 		return
 	}
+	numChunks := (n + binaryChunk - 1) / binaryChunk
 	var next atomic.Int64
+	var pending sync.WaitGroup
+	pending.Add(numChunks)
 	work := func() {
 		for {
 			c := int(next.Add(1)) - 1
@@ -204,21 +207,16 @@ func runBinary(backend *gobackend.Backend, kind binaryKind, plan *binaryPlan, a,
 			}
 			start := c * binaryChunk
 			binaryRange(kind, plan, a, b, out, start, min(start+binaryChunk, n))
+			pending.Done()
 		}
 	}
-	var wg sync.WaitGroup
 	for range min(workers, numChunks) - 1 {
-		wg.Add(1)
-		if !backend.Workers.StartIfAvailable(func() {
-			defer wg.Done()
-			work()
-		}) {
-			wg.Done()
+		if !backend.Workers.StartIfAvailable(work) {
 			break
 		}
 	}
 	work()
-	wg.Wait()
+	pending.Wait()
 }
 
 // binaryRange computes the elements [start, end) of out.
