@@ -5,12 +5,14 @@
 // repeats in the same way are merged, the last merged axis is the row, and
 // each row is one loop over two contiguous slices or over a slice and one
 // value (binary_fast_avx2.go, with a portable twin in
-// binary_fast_portable.go). Large outputs are cut into
-// fixed-size chunks of the flat output, spread over the backend's workers.
+// binary_fast_portable.go). Large outputs are cut into fixed-size chunks
+// of the flat output, spread over the backend's workers.
 //
 // Each element is the same single float32 operation the generic executor
 // performs on the same two values, so the results are bit-for-bit its own,
-// at any parallelism.
+// at any parallelism. (Only when both values are NaN can the payload kept
+// depend on the operand order, which for Add and Mul the generic executor
+// itself does not fix.)
 
 package ops
 
