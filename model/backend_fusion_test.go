@@ -3,6 +3,7 @@ package model
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/graph"
@@ -10,14 +11,21 @@ import (
 )
 
 // randomElementwise builds a random expression over the inputs xs (all of
-// one shape) and scalar constants, from the ops the backend fuses; some
-// intermediate results are used twice (so they stay unfused) and some
-// inputs appear in several places.
-func randomElementwise(rng *rand.Rand, xs []*graph.Node, depth int) *graph.Node {
+// one shape), operands bs that broadcast to it and scalar constants, from
+// the ops the backend fuses; some intermediate results are used twice (so
+// they stay unfused) and some inputs appear in several places.
+func randomElementwise(rng *rand.Rand, xs, bs []*graph.Node, depth int) *graph.Node {
 	if depth == 0 || rng.IntN(5) == 0 {
 		return xs[rng.IntN(len(xs))]
 	}
-	a := randomElementwise(rng, xs, depth-1)
+	a := randomElementwise(rng, xs, bs, depth-1)
+	if len(bs) > 0 && rng.IntN(4) == 0 {
+		b := bs[rng.IntN(len(bs))]
+		if rng.IntN(2) == 0 {
+			return graph.Mul(a, b)
+		}
+		return graph.Sub(b, a)
+	}
 	switch k := rng.IntN(14); k {
 	case 0:
 		return graph.Neg(a)
@@ -42,7 +50,7 @@ func randomElementwise(rng *rand.Rand, xs []*graph.Node, depth int) *graph.Node 
 	case 10:
 		return graph.Mul(a, a) // one input used twice by a node
 	default:
-		b := randomElementwise(rng, xs, depth-1)
+		b := randomElementwise(rng, xs, bs, depth-1)
 		if rng.IntN(4) == 0 {
 			b = graph.Add(b, b) // b has two uses: a boundary
 		}
@@ -59,7 +67,8 @@ func randomElementwise(rng *rand.Rand, xs []*graph.Node, depth int) *graph.Node 
 
 // The backend's elementwise fusion (third_party/compute, ops/fusion.go)
 // against the same graphs compiled without it (GOMLX_FUSION=off): random
-// trees of the fused ops with scalar operands and shared inputs, on sizes
+// trees of the fused ops with scalar and broadcast operands and shared
+// inputs, on sizes
 // under and over one block and large enough to be split over the workers,
 // give the same bits. A second output that reuses an intermediate result
 // checks it is not fused away.
@@ -71,24 +80,43 @@ func TestBackendFusionMatchesUnfused(t *testing.T) {
 		for _, d := range dims {
 			n *= d
 		}
-		nIn := 1 + rng.IntN(3)
-		inputs := make([]any, nIn)
+		nIn, nB := 1+rng.IntN(3), rng.IntN(3)
+		inputs := make([]any, nIn+nB)
 		for i := range inputs {
-			v := make([]float32, n)
+			d := dims
+			if i >= nIn { // broadcast along random axes
+				d = make([]int, len(dims))
+				for a := range d {
+					d[a] = 1
+					if rng.IntN(2) == 0 {
+						d[a] = dims[a]
+					}
+				}
+			}
+			m := 1
+			for _, x := range d {
+				m *= x
+			}
+			v := make([]float32, m)
 			for j := range v {
 				v[j] = rng.Float32()*4 - 2
 			}
-			inputs[i] = tensors.FromFlatDataAndDimensions(v, dims...)
+			inputs[i] = tensors.FromFlatDataAndDimensions(v, d...)
 		}
 		seed := rng.Uint64()
-		build := func(xs []*graph.Node) []*graph.Node {
+		build := func(all []*graph.Node) []*graph.Node {
 			r := rand.New(rand.NewPCG(seed, 1))
-			y := randomElementwise(r, xs, 6)
-			z := randomElementwise(r, append(xs, y), 4)
+			xs, bs := slices.Clone(all[:nIn]), all[nIn:]
+			// Neg: an output is never a bare input.
+			y := graph.Neg(randomElementwise(r, xs, bs, 6))
+			z := graph.Neg(randomElementwise(r, append(xs, y), bs, 4))
 			return []*graph.Node{y, z}
 		}
 		run := func() [][]float32 {
-			out := graph.MustExecOnceN(testBackend(t), build, inputs...)
+			out, err := graph.ExecOnceN(testBackend(t), build, inputs...)
+			if err != nil {
+				t.Fatalf("%+v", err)
+			}
 			return [][]float32{tensors.MustCopyFlatData[float32](out[0]), tensors.MustCopyFlatData[float32](out[1])}
 		}
 		fused := run()

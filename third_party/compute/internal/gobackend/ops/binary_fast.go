@@ -17,9 +17,6 @@
 package ops
 
 import (
-	"sync"
-	"sync/atomic"
-
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/internal/gobackend"
@@ -178,47 +175,18 @@ func fastBinaryExecutor(kind binaryKind, generic gobackend.NodeExecutor) gobacke
 	}
 }
 
-// runBinary computes out = a op b following plan, in chunks over the
-// backend's workers when out is large. Chunks are fixed ranges of out, and
-// every element is computed the same way whichever goroutine takes it.
-//
-// The calling goroutine works through the chunks too, and helpers start
-// only where the pool has a worker free at once (StartIfAvailable). The
-// caller waits for the chunks, not for the helpers: many small ops run
-// concurrently in a training step, and a helper the scheduler starts late
-// finds no chunk left and touches nothing.
+// runBinary computes out = a op b following plan, in fixed chunks of out
+// over the backend's workers when out is large (parallelChunks).
 func runBinary(backend *gobackend.Backend, kind binaryKind, plan *binaryPlan, a, b, out []float32) {
 	n := len(out)
-	workers := 1
-	if backend != nil && backend.Workers != nil && backend.Workers.IsEnabled() {
-		workers = backend.Workers.AdjustedMaxParallelism()
-	}
-	if n < binaryParallelMin || workers <= 1 {
+	if n < binaryParallelMin {
 		binaryRange(kind, plan, a, b, out, 0, n)
 		return
 	}
-	numChunks := (n + binaryChunk - 1) / binaryChunk
-	var next atomic.Int64
-	var pending sync.WaitGroup
-	pending.Add(numChunks)
-	work := func() {
-		for {
-			c := int(next.Add(1)) - 1
-			if c >= numChunks {
-				return
-			}
-			start := c * binaryChunk
-			binaryRange(kind, plan, a, b, out, start, min(start+binaryChunk, n))
-			pending.Done()
-		}
-	}
-	for range min(workers, numChunks) - 1 {
-		if !backend.Workers.StartIfAvailable(work) {
-			break
-		}
-	}
-	work()
-	pending.Wait()
+	parallelChunks(backend, (n+binaryChunk-1)/binaryChunk, func(c int) {
+		start := c * binaryChunk
+		binaryRange(kind, plan, a, b, out, start, min(start+binaryChunk, n))
+	})
 }
 
 // binaryRange computes the elements [start, end) of out.

@@ -70,6 +70,11 @@ type fusedInstr struct {
 type fusedProgram struct {
 	instrs []fusedInstr
 	scalar []bool
+	// bcast holds, for an input broadcast along some axes (same rank, dims
+	// 1 or the output's), its strides over the output's axes (0 where it
+	// is broadcast); nil for the other inputs.
+	bcast [][]int
+	dims  []int // the output's dimensions
 }
 
 // EqualNodeData implements gobackend.NodeDataComparable.
@@ -84,11 +89,11 @@ func (p *fusedProgram) EqualNodeData(other gobackend.NodeDataComparable) bool {
 		}
 	}
 	for i := range p.scalar {
-		if p.scalar[i] != o.scalar[i] {
+		if p.scalar[i] != o.scalar[i] || !slicesEqual(p.bcast[i], o.bcast[i]) {
 			return false
 		}
 	}
-	return true
+	return slicesEqual(p.dims, o.dims)
 }
 
 // String lists the instructions, for the op profile and graph dumps.
@@ -103,6 +108,18 @@ func (p *fusedProgram) String() string {
 	}
 	b.WriteString("}")
 	return b.String()
+}
+
+func slicesEqual(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // ElementwiseFusion is the graph transformation that builds the
@@ -154,7 +171,7 @@ func (*ElementwiseFusion) Apply(b *gobackend.Builder) (bool, error) {
 			}
 			root.OpType = compute.OpTypeFusedElementwise
 			root.Inputs = t.leaves
-			prog := &fusedProgram{instrs: t.instrs, scalar: t.scalar}
+			prog := &fusedProgram{instrs: t.instrs, scalar: t.scalar, bcast: t.bcast, dims: root.Shape.Dimensions}
 			prog.finalRefs(len(t.leaves))
 			root.Data = prog
 		}
@@ -163,8 +180,9 @@ func (*ElementwiseFusion) Apply(b *gobackend.Builder) (bool, error) {
 }
 
 // fusable reports whether n is a float32 elementwise op of the fusable
-// kinds over a static shape whose inputs each have n's shape or hold a
-// single value (and not all of them a single value).
+// kinds over a static shape whose inputs each have n's shape, hold a
+// single value, or broadcast to n's shape along some axes (same rank,
+// each dimension 1 or n's); at least one has n's shape.
 func fusable(n *gobackend.Node, f *gobackend.Function) bool {
 	if n.Function != f || n.Shape.DType != dtypes.Float32 || n.Shape.IsDynamic() || n.Shape.Size() < 2 ||
 		len(n.MultiOutputsShapes) != 0 || len(n.CapturedInputs) != 0 {
@@ -189,7 +207,7 @@ func fusable(n *gobackend.Node, f *gobackend.Function) bool {
 			return false
 		case in.Shape.Equal(n.Shape):
 			full++
-		case in.Shape.Size() != 1:
+		case in.Shape.Size() != 1 && broadcastStrides(in.Shape.Dimensions, n.Shape.Dimensions) == nil:
 			return false
 		}
 	}
@@ -206,6 +224,7 @@ type fusionTree struct {
 	instrs    []fusedInstr
 	leaves    []*gobackend.Node
 	scalar    []bool
+	bcast     [][]int
 	leafIndex map[*gobackend.Node]int
 	absorbed  []*gobackend.Node
 }
@@ -225,7 +244,13 @@ func (t *fusionTree) add(n *gobackend.Node) int {
 			k = len(t.leaves)
 			t.leafIndex[in] = k
 			t.leaves = append(t.leaves, in)
-			t.scalar = append(t.scalar, !in.Shape.Equal(t.root.Shape))
+			single := in.Shape.Size() == 1
+			t.scalar = append(t.scalar, single)
+			var strides []int
+			if !single && !in.Shape.Equal(t.root.Shape) {
+				strides = broadcastStrides(in.Shape.Dimensions, t.root.Shape.Dimensions)
+			}
+			t.bcast = append(t.bcast, strides)
 		}
 		refs[i] = k
 	}
@@ -235,6 +260,72 @@ func (t *fusionTree) add(n *gobackend.Node) int {
 	}
 	t.instrs = append(t.instrs, in)
 	return -len(t.instrs) // instruction j is -(j+1)
+}
+
+// broadcastStrides returns the strides of an operand of dims over the
+// axes of out (0 where it is broadcast), or nil when it does not
+// broadcast to out that way (another rank, or a dimension that is neither
+// 1 nor out's).
+func broadcastStrides(dims, out []int) []int {
+	if len(dims) != len(out) {
+		return nil
+	}
+	strides := make([]int, len(dims))
+	stride := 1
+	for a := len(dims) - 1; a >= 0; a-- {
+		switch dims[a] {
+		case out[a]:
+			if dims[a] > 1 {
+				strides[a] = stride
+			}
+		case 1:
+		default:
+			return nil
+		}
+		stride *= dims[a]
+	}
+	return strides
+}
+
+// fillBroadcast writes into dst the values of a broadcast operand src
+// (strides over the output's axes dims) at output elements start,
+// start+1, ...: runs along the innermost axis are copies or fills.
+func fillBroadcast(dst, src []float32, strides, dims []int, start int) {
+	rank := len(dims)
+	var idxBuf [8]int
+	idx := idxBuf[:0]
+	if rank > len(idxBuf) {
+		idx = make([]int, 0, rank)
+	}
+	idx = idx[:rank]
+	off, rem := 0, start
+	for a := rank - 1; a >= 0; a-- {
+		idx[a] = rem % dims[a]
+		rem /= dims[a]
+		off += idx[a] * strides[a]
+	}
+	last := rank - 1
+	inner, innerStride := dims[last], strides[last]
+	for i := 0; i < len(dst); {
+		run := min(inner-idx[last], len(dst)-i)
+		if innerStride != 0 {
+			copy(dst[i:i+run], src[off:off+run])
+		} else {
+			v := src[off]
+			for j := i; j < i+run; j++ {
+				dst[j] = v
+			}
+		}
+		i += run
+		idx[last] += run
+		off += run * innerStride
+		for a := last; a > 0 && idx[a] == dims[a]; a-- {
+			idx[a] = 0
+			off -= dims[a] * strides[a]
+			idx[a-1]++
+			off += strides[a-1]
+		}
+	}
 }
 
 // finalRefs rewrites instruction operands from add's encoding (leaf index
@@ -273,7 +364,7 @@ func execFusedElementwise(backend *gobackend.Backend, node *gobackend.Node, inpu
 	size := node.Shape.Size()
 	var output *gobackend.Buffer
 	for i, in := range inputs {
-		if inputsOwned[i] && !p.scalar[i] && len(leaves[i]) == size {
+		if inputsOwned[i] && !p.scalar[i] && p.bcast[i] == nil && len(leaves[i]) == size {
 			// Safe in place: each block reads its inputs before its result
 			// is written.
 			output, inputs[i] = in, nil
@@ -288,12 +379,13 @@ func execFusedElementwise(backend *gobackend.Backend, node *gobackend.Node, inpu
 	}
 	out := output.Flat.([]float32)
 	blocks := (size + fusionBlock - 1) / fusionBlock
+	slots := len(p.instrs) + len(inputs) // results, then broadcast inputs
 	parallelRows(backend, blocks, fusionBlock*len(p.instrs), func(lo, hi int) {
 		tp := fusionTemps.Get().(*[]float32)
-		if need := len(p.instrs) * fusionBlock; cap(*tp) < need {
+		if need := slots * fusionBlock; cap(*tp) < need {
 			*tp = make([]float32, need)
 		}
-		temps := (*tp)[:len(p.instrs)*fusionBlock]
+		temps := (*tp)[:slots*fusionBlock]
 		for blk := lo; blk < hi; blk++ {
 			start := blk * fusionBlock
 			end := min(start+fusionBlock, size)
@@ -308,10 +400,20 @@ func execFusedElementwise(backend *gobackend.Backend, node *gobackend.Node, inpu
 func (p *fusedProgram) evalBlock(leaves [][]float32, temps []float32, start, end int, dst []float32) {
 	n := end - start
 	nLeaves := len(leaves)
+	for i, strides := range p.bcast {
+		if strides != nil {
+			k := len(p.instrs) + i
+			fillBroadcast(temps[k*fusionBlock:k*fusionBlock+n], leaves[i], strides, p.dims, start)
+		}
+	}
 	operand := func(r int) (vec []float32, s float32, isScalar bool) {
 		if r < nLeaves {
-			if p.scalar[r] {
+			switch {
+			case p.scalar[r]:
 				return nil, leaves[r][0], true
+			case p.bcast[r] != nil:
+				k := len(p.instrs) + r
+				return temps[k*fusionBlock : k*fusionBlock+n], 0, false
 			}
 			return leaves[r][start:end], 0, false
 		}
@@ -361,68 +463,28 @@ func fusedUnary(op compute.OpType, in, out []float32) {
 	}
 }
 
-func fusedBinaryVecVec(op compute.OpType, a, b, out []float32) {
-	a, b = a[:len(out)], b[:len(out)]
+// fusedKind maps a fusable binary op to the kind of the binary fast
+// path's kernels (binary_fast*.go), which the fused node shares.
+func fusedKind(op compute.OpType) binaryKind {
 	switch op {
 	case compute.OpTypeAdd:
-		for i := range out {
-			out[i] = a[i] + b[i]
-		}
+		return binAdd
 	case compute.OpTypeSub:
-		for i := range out {
-			out[i] = a[i] - b[i]
-		}
+		return binSub
 	case compute.OpTypeMul:
-		for i := range out {
-			out[i] = a[i] * b[i]
-		}
-	case compute.OpTypeDiv:
-		for i := range out {
-			out[i] = a[i] / b[i]
-		}
+		return binMul
 	}
+	return binDiv
+}
+
+func fusedBinaryVecVec(op compute.OpType, a, b, out []float32) {
+	binaryBoth(fusedKind(op), a, b, out)
 }
 
 func fusedBinaryVecScalar(op compute.OpType, a []float32, b float32, out []float32) {
-	a = a[:len(out)]
-	switch op {
-	case compute.OpTypeAdd:
-		for i := range out {
-			out[i] = a[i] + b
-		}
-	case compute.OpTypeSub:
-		for i := range out {
-			out[i] = a[i] - b
-		}
-	case compute.OpTypeMul:
-		for i := range out {
-			out[i] = a[i] * b
-		}
-	case compute.OpTypeDiv:
-		for i := range out {
-			out[i] = a[i] / b
-		}
-	}
+	binaryLHS(fusedKind(op), a, b, out)
 }
 
 func fusedBinaryScalarVec(op compute.OpType, a float32, b, out []float32) {
-	b = b[:len(out)]
-	switch op {
-	case compute.OpTypeAdd:
-		for i := range out {
-			out[i] = a + b[i]
-		}
-	case compute.OpTypeSub:
-		for i := range out {
-			out[i] = a - b[i]
-		}
-	case compute.OpTypeMul:
-		for i := range out {
-			out[i] = a * b[i]
-		}
-	case compute.OpTypeDiv:
-		for i := range out {
-			out[i] = a / b[i]
-		}
-	}
+	binaryRHS(fusedKind(op), a, b, out)
 }

@@ -13,7 +13,6 @@ package ops
 import (
 	"math"
 	"slices"
-	"sync/atomic"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/internal/gobackend"
@@ -101,23 +100,17 @@ func execReduceBlock(backend *gobackend.Backend, node *gobackend.Node, inputs []
 const parallelMinWork = 1 << 15
 
 // parallelRows calls fn over [0, n) in chunks of rows of rowWork elements
-// each, on the backend's workers when the whole is large. The chunks depend
-// on n and rowWork alone.
+// each, on the backend's workers (parallelChunks) when the whole is large.
+// The chunks depend on n and rowWork alone.
 func parallelRows(backend *gobackend.Backend, n, rowWork int, fn func(lo, hi int)) {
 	per := max(1, parallelMinWork/max(1, rowWork))
-	if n <= per || backend == nil || backend.Workers == nil || backend.Workers.AdjustedMaxParallelism() <= 1 {
+	if n <= per {
 		fn(0, n)
 		return
 	}
-	var next atomic.Int64
-	backend.Workers.Saturate(func() {
-		for {
-			lo := int(next.Add(int64(per))) - per
-			if lo >= n {
-				return
-			}
-			fn(lo, min(lo+per, n))
-		}
+	parallelChunks(backend, (n+per-1)/per, func(c int) {
+		lo := c * per
+		fn(lo, min(lo+per, n))
 	})
 }
 
