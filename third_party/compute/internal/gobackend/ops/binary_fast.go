@@ -176,14 +176,14 @@ func fastBinaryExecutor(kind binaryKind, generic gobackend.NodeExecutor) gobacke
 }
 
 // runBinary computes out = a op b following plan, in fixed chunks of out
-// over the backend's workers when out is large (parallelChunks).
+// over the backend's workers when out is large (gobackend.ParallelChunks).
 func runBinary(backend *gobackend.Backend, kind binaryKind, plan *binaryPlan, a, b, out []float32) {
 	n := len(out)
 	if n < binaryParallelMin {
 		binaryRange(kind, plan, a, b, out, 0, n)
 		return
 	}
-	parallelChunks(backend, (n+binaryChunk-1)/binaryChunk, func(c int) {
+	gobackend.ParallelChunks(backend, (n+binaryChunk-1)/binaryChunk, func(c int) {
 		start := c * binaryChunk
 		binaryRange(kind, plan, a, b, out, start, min(start+binaryChunk, n))
 	})

@@ -100,7 +100,7 @@ func execReduceBlock(backend *gobackend.Backend, node *gobackend.Node, inputs []
 const parallelMinWork = 1 << 15
 
 // parallelRows calls fn over [0, n) in chunks of rows of rowWork elements
-// each, on the backend's workers (parallelChunks) when the whole is large.
+// each, on the backend's workers (gobackend.ParallelChunks) when the whole is large.
 // The chunks depend on n and rowWork alone.
 func parallelRows(backend *gobackend.Backend, n, rowWork int, fn func(lo, hi int)) {
 	per := max(1, parallelMinWork/max(1, rowWork))
@@ -108,7 +108,7 @@ func parallelRows(backend *gobackend.Backend, n, rowWork int, fn func(lo, hi int
 		fn(0, n)
 		return
 	}
-	parallelChunks(backend, (n+per-1)/per, func(c int) {
+	gobackend.ParallelChunks(backend, (n+per-1)/per, func(c int) {
 		lo := c * per
 		fn(lo, min(lo+per, n))
 	})

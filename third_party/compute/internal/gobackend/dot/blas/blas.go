@@ -157,24 +157,5 @@ func execSgemm(backend *gobackend.Backend, layout dot.Layout, lhs, rhs []float32
 		c := output[u.batch0*m*n+u.row0*n:]
 		sgemmBatch(transA, transB, u.batches, u.rows, n, k, a, lda, m*k, b, ldb, k*n, c, m*n)
 	}
-	workers := 1
-	if backend != nil && backend.Workers != nil {
-		workers = backend.Workers.AdjustedMaxParallelism()
-	}
-	if len(units) == 1 || workers <= 1 {
-		for _, u := range units {
-			run(u)
-		}
-		return
-	}
-	work := make(chan unit, len(units))
-	for _, u := range units {
-		work <- u
-	}
-	close(work)
-	backend.Workers.Saturate(func() {
-		for u := range work {
-			run(u)
-		}
-	})
+	gobackend.ParallelChunks(backend, len(units), func(c int) { run(units[c]) })
 }

@@ -1,23 +1,21 @@
 // Splitting an op over the backend's workers (star-pipeline patch, see
 // third_party/README.md).
 
-package ops
+package gobackend
 
 import (
 	"sync"
 	"sync/atomic"
-
-	"github.com/gomlx/compute/internal/gobackend"
 )
 
-// parallelChunks calls fn(c) for every chunk c in [0, numChunks), on the
+// ParallelChunks calls fn(c) for every chunk c in [0, numChunks), on the
 // calling goroutine and on helpers started only where the pool has a
 // worker free at once (StartIfAvailable). The caller waits for the chunks,
 // not for the helpers: many small ops run concurrently in a training step,
 // and a helper the scheduler starts late finds no chunk left and touches
 // nothing. Chunks are the caller's fixed ranges, so what each computes does
 // not depend on which goroutine takes it.
-func parallelChunks(backend *gobackend.Backend, numChunks int, fn func(c int)) {
+func ParallelChunks(backend *Backend, numChunks int, fn func(c int)) {
 	workers := 1
 	if backend != nil && backend.Workers != nil && backend.Workers.IsEnabled() {
 		workers = backend.Workers.AdjustedMaxParallelism()
