@@ -3,6 +3,7 @@ package ops
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -18,7 +19,7 @@ import (
 // at: none, one, two, four and unlimited.
 var slabTestParallelisms = []int{0, 1, 2, 4, -1}
 
-func newSlabTestBackend(t *testing.T, parallelism int) *gobackend.Backend {
+func newSlabTestBackend(t testing.TB, parallelism int) *gobackend.Backend {
 	t.Helper()
 	b, err := gobackend.New("")
 	if err != nil {
@@ -30,7 +31,7 @@ func newSlabTestBackend(t *testing.T, parallelism int) *gobackend.Backend {
 	return backend
 }
 
-func slabTestBuffer(t *testing.T, backend *gobackend.Backend, shape shapes.Shape, flat any) *gobackend.Buffer {
+func slabTestBuffer(t testing.TB, backend *gobackend.Backend, shape shapes.Shape, flat any) *gobackend.Buffer {
 	t.Helper()
 	buf, err := backend.BufferFromFlatData(0, flat, shape)
 	if err != nil {
@@ -519,4 +520,83 @@ func TestScatterSumFastMatchesGeneric(t *testing.T) {
 			t.Fatalf("random cases: %d took the fast path, %d the generic one: the draw does not exercise both", fast, generic)
 		}
 	})
+}
+
+// The row additions ScatterSum's fast path uses (AVX2 where dispatched)
+// against the scalar loop, bit for bit, at every length modulo the vector
+// width and at offsets that misalign the rows.
+func TestScatterAddRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for n := range 70 {
+		for off := range 3 {
+			s32 := randomFlat(rng, dtypes.Float32, n+off).([]float32)[off:]
+			d32 := randomFlat(rng, dtypes.Float32, n+off).([]float32)[off:]
+			if n > 2 {
+				s32[1] = float32(math.Inf(1))
+			}
+			want32 := slices.Clone(d32)
+			addRow(want32, s32)
+			scatterAddFloat32(d32, s32)
+			for i := range d32 {
+				if math.Float32bits(d32[i]) != math.Float32bits(want32[i]) {
+					t.Fatalf("float32 length %d offset %d: element %d is %v, want %v", n, off, i, d32[i], want32[i])
+				}
+			}
+			s64 := randomFlat(rng, dtypes.Float64, n+off).([]float64)[off:]
+			d64 := randomFlat(rng, dtypes.Float64, n+off).([]float64)[off:]
+			want64 := slices.Clone(d64)
+			addRow(want64, s64)
+			scatterAddFloat64(d64, s64)
+			for i := range d64 {
+				if math.Float64bits(d64[i]) != math.Float64bits(want64[i]) {
+					t.Fatalf("float64 length %d offset %d: element %d is %v, want %v", n, off, i, d64[i], want64[i])
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkGatherScatterSlabs times the generic and fast executors on the
+// shapes of model/longconv.go's chunked convolution.
+func BenchmarkGatherScatterSlabs(b *testing.B) {
+	backend := newSlabTestBackend(b, -1)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, c := range []struct{ operand, batch []int }{
+		{[]int{257, 8, 256}, []int{8, 8, 32}},
+		{[]int{257, 256}, []int{8, 32, 32}},
+	} {
+		g := blockGatherCase(dtypes.Float32, c.operand, c.batch)
+		s := blockScatterCase(dtypes.Float32, c.operand, c.batch)
+		outShape, err := shapeinference.Gather(g.operand, g.indices, g.params.indexVectorAxis, g.params.offsetOutputAxes,
+			g.params.collapsedSlicesAxes, g.params.startIndexMap, g.params.sliceSizes, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		operand := slabTestBuffer(b, backend, g.operand, randomFlat(rng, dtypes.Float32, g.operand.Size()))
+		indices := slabTestBuffer(b, backend, g.indices, randomIndices(rng, dtypes.Int32, g.indices.Size(), 0, c.operand[0]-1))
+		updates := slabTestBuffer(b, backend, s.updates, randomFlat(rng, dtypes.Float32, s.updates.Size()))
+		gNode := &gobackend.Node{OpType: compute.OpTypeGather, Shape: outShape, Data: &g.params}
+		sNode := &gobackend.Node{OpType: compute.OpTypeScatterSum, Shape: s.operand, Data: &s.params}
+		for _, e := range []struct {
+			name string
+			exec gobackend.NodeExecutor
+			node *gobackend.Node
+			in   []*gobackend.Buffer
+		}{
+			{"Gather/generic", execGather, gNode, []*gobackend.Buffer{operand, indices}},
+			{"Gather/fast", execGatherFast, gNode, []*gobackend.Buffer{operand, indices}},
+			{"ScatterSum/generic", execScatter, sNode, []*gobackend.Buffer{operand, indices, updates}},
+			{"ScatterSum/fast", execScatterSumFast, sNode, []*gobackend.Buffer{operand, indices, updates}},
+		} {
+			b.Run(fmt.Sprintf("%s/%v", e.name, c.operand), func(b *testing.B) {
+				for b.Loop() {
+					out, err := e.exec(backend, e.node, slices.Clone(e.in), make([]bool, len(e.in)))
+					if err != nil {
+						b.Fatal(err)
+					}
+					backend.PutBuffer(out)
+				}
+			})
+		}
+	}
 }

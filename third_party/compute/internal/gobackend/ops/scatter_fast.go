@@ -196,31 +196,44 @@ func execScatterSumFast(backend *gobackend.Backend, node *gobackend.Node, inputs
 	output.RawShape = node.Shape
 	switch out := output.Flat.(type) {
 	case []float32:
-		addSlabs(backend, out, updates.Flat.([]float32), moves, slabLen)
+		addSlabs(backend, out, updates.Flat.([]float32), moves, slabLen, scatterAddFloat32)
 	case []float64:
-		addSlabs(backend, out, updates.Flat.([]float64), moves, slabLen)
+		addSlabs(backend, out, updates.Flat.([]float64), moves, slabLen, scatterAddFloat64)
 	case []int32:
-		addSlabs(backend, out, updates.Flat.([]int32), moves, slabLen)
+		addSlabs(backend, out, updates.Flat.([]int32), moves, slabLen, addRow[int32])
 	case []int64:
-		addSlabs(backend, out, updates.Flat.([]int64), moves, slabLen)
+		addSlabs(backend, out, updates.Flat.([]int64), moves, slabLen, addRow[int64])
 	}
 	return output, nil
 }
 
-// addSlabs adds each move's slab of slabLen elements of src into dst, the
-// moves in order. Large scatters are split over the backend's workers by
-// columns of the slab: a worker owns a range of columns of every slab and
-// adds all slabs' values there in move order, so each element receives the
-// same additions in the same order whatever the split.
-func addSlabs[T float32 | float64 | int32 | int64](backend *gobackend.Backend, dst, src []T, moves []slabMove, slabLen int) {
+// scatterAddFloat32 and scatterAddFloat64 add a row into another,
+// element by element (d[i] += s[i]); scatter_fast_avx2.go replaces them
+// with AVX2 loops where the CPU has it. A vector lane's addition is the
+// scalar one, so the results are the same bits.
+var (
+	scatterAddFloat32 = addRow[float32]
+	scatterAddFloat64 = addRow[float64]
+)
+
+// addRow adds s into d element by element; len(s) >= len(d).
+func addRow[T float32 | float64 | int32 | int64](d, s []T) {
+	s = s[:len(d)]
+	for i, v := range s {
+		d[i] += v
+	}
+}
+
+// addSlabs adds each move's slab of slabLen elements of src into dst with
+// add, the moves in order. Large scatters are split over the backend's
+// workers by columns of the slab: a worker owns a range of columns of every
+// slab and adds all slabs' values there in move order, so each element
+// receives the same additions in the same order whatever the split.
+func addSlabs[T float32 | float64 | int32 | int64](backend *gobackend.Backend, dst, src []T, moves []slabMove, slabLen int,
+	add func(d, s []T)) {
 	addColumns := func(c0, c1 int) {
 		for _, m := range moves {
-			d := dst[m.dst+c0 : m.dst+c1]
-			s := src[m.src+c0 : m.src+c1]
-			s = s[:len(d)]
-			for i, v := range s {
-				d[i] += v
-			}
+			add(dst[m.dst+c0:m.dst+c1], src[m.src+c0:m.src+c1])
 		}
 	}
 	var zero T
