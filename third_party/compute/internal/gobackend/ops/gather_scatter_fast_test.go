@@ -564,6 +564,7 @@ func BenchmarkGatherScatterSlabs(b *testing.B) {
 	for _, c := range []struct{ operand, batch []int }{
 		{[]int{257, 8, 256}, []int{8, 8, 32}},
 		{[]int{257, 256}, []int{8, 32, 32}},
+		{[]int{256, 256}, []int{8, 256}},
 	} {
 		g := blockGatherCase(dtypes.Float32, c.operand, c.batch)
 		s := blockScatterCase(dtypes.Float32, c.operand, c.batch)
