@@ -9,6 +9,7 @@
 package ops
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/gomlx/compute"
@@ -179,8 +180,9 @@ func execGatherFast(backend *gobackend.Backend, node *gobackend.Node, inputs []*
 }
 
 // copySlabs copies each move's slab of slabBytes from src to dst. Large
-// copies are cut into chunks of the concatenated slabs that the backend's
-// workers take in turn; each byte is copied once whatever the split.
+// copies are cut into chunks of the concatenated slabs, spread over the
+// backend's workers by runSlabChunks; each byte is copied once whatever the
+// split.
 func copySlabs(backend *gobackend.Backend, dst, src []byte, moves []slabMove, slabBytes int) {
 	total := len(moves) * slabBytes
 	copyRange := func(from, to int) { // byte range of the concatenated slabs
@@ -192,20 +194,48 @@ func copySlabs(backend *gobackend.Backend, dst, src []byte, moves []slabMove, sl
 			from += n
 		}
 	}
-	if total < slabParallelMinBytes || backend == nil || backend.Workers == nil ||
-		backend.Workers.AdjustedMaxParallelism() <= 1 {
+	if total < slabParallelMinBytes || slabWorkers(backend) <= 1 {
 		copyRange(0, total)
 		return
 	}
-	units := (total + slabCopyChunkBytes - 1) / slabCopyChunkBytes
+	chunks := (total + slabCopyChunkBytes - 1) / slabCopyChunkBytes
+	runSlabChunks(backend, chunks, func(c int) {
+		copyRange(c*slabCopyChunkBytes, min((c+1)*slabCopyChunkBytes, total))
+	})
+}
+
+// slabWorkers is how many goroutines the slab fast paths may split over.
+func slabWorkers(backend *gobackend.Backend) int {
+	if backend == nil || backend.Workers == nil || !backend.Workers.IsEnabled() {
+		return 1
+	}
+	return backend.Workers.AdjustedMaxParallelism()
+}
+
+// runSlabChunks calls fn(c) once for every chunk c in [0, chunks). The
+// calling goroutine works through the chunks too, and helpers start only
+// where the pool has a worker free at once (StartIfAvailable), so an op
+// running beside others never waits for a worker; the caller waits for the
+// chunks, not for the helpers, and a helper started late finds none left.
+func runSlabChunks(backend *gobackend.Backend, chunks int, fn func(c int)) {
 	var next atomic.Int64
-	backend.Workers.Saturate(func() {
+	var pending sync.WaitGroup
+	pending.Add(chunks)
+	work := func() {
 		for {
-			u := int(next.Add(1)) - 1
-			if u >= units {
+			c := int(next.Add(1)) - 1
+			if c >= chunks {
 				return
 			}
-			copyRange(u*slabCopyChunkBytes, min((u+1)*slabCopyChunkBytes, total))
+			fn(c)
+			pending.Done()
 		}
-	})
+	}
+	for range min(slabWorkers(backend), chunks) - 1 {
+		if !backend.Workers.StartIfAvailable(work) {
+			break
+		}
+	}
+	work()
+	pending.Wait()
 }

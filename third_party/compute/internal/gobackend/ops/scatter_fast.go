@@ -12,8 +12,6 @@
 package ops
 
 import (
-	"sync/atomic"
-
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/internal/gobackend"
 	"github.com/gomlx/compute/shapes"
@@ -226,9 +224,10 @@ func addRow[T float32 | float64 | int32 | int64](d, s []T) {
 
 // addSlabs adds each move's slab of slabLen elements of src into dst with
 // add, the moves in order. Large scatters are split over the backend's
-// workers by columns of the slab: a worker owns a range of columns of every
-// slab and adds all slabs' values there in move order, so each element
-// receives the same additions in the same order whatever the split.
+// workers by columns of the slab (runSlabChunks): a worker owns a range of
+// columns of every slab and adds all slabs' values there in move order, so
+// each element receives the same additions in the same order whatever the
+// split.
 func addSlabs[T float32 | float64 | int32 | int64](backend *gobackend.Backend, dst, src []T, moves []slabMove, slabLen int,
 	add func(d, s []T)) {
 	addColumns := func(c0, c1 int) {
@@ -238,11 +237,8 @@ func addSlabs[T float32 | float64 | int32 | int64](backend *gobackend.Backend, d
 	}
 	var zero T
 	elemBytes := sizeOf(zero)
-	workers := 1
-	if backend != nil && backend.Workers != nil {
-		workers = backend.Workers.AdjustedMaxParallelism()
-	}
-	// Units of columns: at least 16 cache lines of a slab wide, and about
+	workers := slabWorkers(backend)
+	// Chunks of columns: at least 16 cache lines of a slab wide, and about
 	// four per worker so that uneven workers still finish together.
 	minCols := 1024 / elemBytes
 	if workers <= 1 || len(moves)*slabLen*elemBytes < slabParallelMinBytes || slabLen < 2*minCols {
@@ -251,16 +247,9 @@ func addSlabs[T float32 | float64 | int32 | int64](backend *gobackend.Backend, d
 	}
 	cols := max(minCols, (slabLen+4*workers-1)/(4*workers))
 	cols = (cols + minCols - 1) / minCols * minCols
-	units := (slabLen + cols - 1) / cols
-	var next atomic.Int64
-	backend.Workers.Saturate(func() {
-		for {
-			u := int(next.Add(1)) - 1
-			if u >= units {
-				return
-			}
-			addColumns(u*cols, min((u+1)*cols, slabLen))
-		}
+	chunks := (slabLen + cols - 1) / cols
+	runSlabChunks(backend, chunks, func(c int) {
+		addColumns(c*cols, min((c+1)*cols, slabLen))
 	})
 }
 
