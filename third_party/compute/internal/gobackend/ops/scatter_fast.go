@@ -6,8 +6,9 @@
 // are added in the generic executor's order (update order), so every
 // output element receives the same additions in the same order and results
 // are bit-for-bit those of scatter.go. float32, float64, int32 and int64
-// take this path when every index lies in range; every other case keeps
-// the generic executor.
+// take this path when every index lies in range (float32 and float64 rows
+// added with AVX2 where dispatched, scatter_fast_avx2.go); every other
+// case keeps the generic executor.
 
 package ops
 
