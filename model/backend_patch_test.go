@@ -349,3 +349,87 @@ func TestBackendReduceSumMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// The CPU backend's Gather and ScatterSum of whole trailing slabs (the form
+// of graph.Gather and its gradient; third_party/compute: one copy or add
+// per index vector) against references: gathers with out-of-range indices
+// (clamped), scatter-sums with repeated indices added in update order, bit
+// for bit.
+func TestBackendGatherScatterSumMatchesReference(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(5, 5))
+	for trial := range 40 {
+		k := 1 + trial%2 // indexed leading axes
+		rank := k + rng.IntN(3)
+		dims := make([]int, rank)
+		n := 1
+		for i := range dims {
+			dims[i] = 1 + rng.IntN(6)
+			if i >= k && trial%8 == 0 {
+				dims[i] = 64 + rng.IntN(200) // large enough to split over workers
+			}
+			n *= dims[i]
+		}
+		slab := 1
+		for _, d := range dims[k:] {
+			slab *= d
+		}
+		batch := []int{1 + rng.IntN(4), 1 + rng.IntN(5)}
+		if trial%8 == 0 {
+			batch = []int{4 + rng.IntN(4), 16 + rng.IntN(16)}
+		}
+		numIdx := batch[0] * batch[1]
+		operand := make([]float32, n)
+		for i := range operand {
+			operand[i] = rng.Float32() - 0.5
+		}
+		updates := make([]float32, numIdx*slab)
+		for i := range updates {
+			updates[i] = rng.Float32() - 0.5
+		}
+		// Gather indices run two past either end; scatter indices stay in
+		// range and repeat.
+		gatherIdx := make([]int32, numIdx*k)
+		scatterIdx := make([]int32, numIdx*k)
+		for i := range gatherIdx {
+			d := dims[i%k]
+			gatherIdx[i] = int32(rng.IntN(d+4) - 2)
+			scatterIdx[i] = int32(rng.IntN(min(d, 2)))
+		}
+		idxDims := []int{batch[0], batch[1], k}
+		outDims := append(slices.Clone(batch), dims[k:]...)
+		got := graph.MustExecOnceN(testBackend(t), func(x, gi, si, u *graph.Node) []*graph.Node {
+			return []*graph.Node{graph.Gather(x, gi), graph.ScatterSum(x, si, u, false, false)}
+		}, tensors.FromFlatDataAndDimensions(operand, dims...),
+			tensors.FromFlatDataAndDimensions(gatherIdx, idxDims...),
+			tensors.FromFlatDataAndDimensions(scatterIdx, idxDims...),
+			tensors.FromFlatDataAndDimensions(updates, outDims...))
+		slabStart := func(idx []int32, clamp bool) int {
+			o := 0
+			for a := range k {
+				i := int(idx[a])
+				if clamp {
+					i = max(0, min(dims[a]-1, i))
+				}
+				o = o*dims[a] + i
+			}
+			return o * slab
+		}
+		wantGather := make([]float32, 0, numIdx*slab)
+		wantScatter := slices.Clone(operand)
+		for b := range numIdx {
+			s := slabStart(gatherIdx[b*k:(b+1)*k], true)
+			wantGather = append(wantGather, operand[s:s+slab]...)
+			s = slabStart(scatterIdx[b*k:(b+1)*k], false)
+			for j, v := range updates[b*slab : (b+1)*slab] {
+				wantScatter[s+j] += v
+			}
+		}
+		if g := tensors.MustCopyFlatData[float32](got[0]); !slices.Equal(g, wantGather) {
+			t.Fatalf("Gather(%v, indices %v) differs from the reference", dims, idxDims)
+		}
+		if g := tensors.MustCopyFlatData[float32](got[1]); !slices.Equal(g, wantScatter) {
+			t.Fatalf("ScatterSum(%v, indices %v) differs from the reference", dims, idxDims)
+		}
+	}
+}
