@@ -9,9 +9,6 @@
 package ops
 
 import (
-	"sync"
-	"sync/atomic"
-
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/internal/gobackend"
 	"github.com/gomlx/compute/shapes"
@@ -181,7 +178,7 @@ func execGatherFast(backend *gobackend.Backend, node *gobackend.Node, inputs []*
 
 // copySlabs copies each move's slab of slabBytes from src to dst. Large
 // copies are cut into chunks of the concatenated slabs, spread over the
-// backend's workers by runSlabChunks; each byte is copied once whatever the
+// backend's workers by gobackend.ParallelChunks; each byte is copied once whatever the
 // split.
 func copySlabs(backend *gobackend.Backend, dst, src []byte, moves []slabMove, slabBytes int) {
 	total := len(moves) * slabBytes
@@ -199,7 +196,7 @@ func copySlabs(backend *gobackend.Backend, dst, src []byte, moves []slabMove, sl
 		return
 	}
 	chunks := (total + slabCopyChunkBytes - 1) / slabCopyChunkBytes
-	runSlabChunks(backend, chunks, func(c int) {
+	gobackend.ParallelChunks(backend, chunks, func(c int) {
 		copyRange(c*slabCopyChunkBytes, min((c+1)*slabCopyChunkBytes, total))
 	})
 }
@@ -210,32 +207,4 @@ func slabWorkers(backend *gobackend.Backend) int {
 		return 1
 	}
 	return backend.Workers.AdjustedMaxParallelism()
-}
-
-// runSlabChunks calls fn(c) once for every chunk c in [0, chunks). The
-// calling goroutine works through the chunks too, and helpers start only
-// where the pool has a worker free at once (StartIfAvailable), so an op
-// running beside others never waits for a worker; the caller waits for the
-// chunks, not for the helpers, and a helper started late finds none left.
-func runSlabChunks(backend *gobackend.Backend, chunks int, fn func(c int)) {
-	var next atomic.Int64
-	var pending sync.WaitGroup
-	pending.Add(chunks)
-	work := func() {
-		for {
-			c := int(next.Add(1)) - 1
-			if c >= chunks {
-				return
-			}
-			fn(c)
-			pending.Done()
-		}
-	}
-	for range min(slabWorkers(backend), chunks) - 1 {
-		if !backend.Workers.StartIfAvailable(work) {
-			break
-		}
-	}
-	work()
-	pending.Wait()
 }

@@ -225,7 +225,7 @@ func addRow[T float32 | float64 | int32 | int64](d, s []T) {
 
 // addSlabs adds each move's slab of slabLen elements of src into dst with
 // add, the moves in order. Large scatters are split over the backend's
-// workers by columns of the slab (runSlabChunks): a worker owns a range of
+// workers by columns of the slab (gobackend.ParallelChunks): a worker owns a range of
 // columns of every slab and adds all slabs' values there in move order, so
 // each element receives the same additions in the same order whatever the
 // split.
@@ -249,7 +249,7 @@ func addSlabs[T float32 | float64 | int32 | int64](backend *gobackend.Backend, d
 	cols := max(minCols, (slabLen+4*workers-1)/(4*workers))
 	cols = (cols + minCols - 1) / minCols * minCols
 	chunks := (slabLen + cols - 1) / cols
-	runSlabChunks(backend, chunks, func(c int) {
+	gobackend.ParallelChunks(backend, chunks, func(c int) {
 		addColumns(c*cols, min((c+1)*cols, slabLen))
 	})
 }
