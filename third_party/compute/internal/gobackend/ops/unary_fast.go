@@ -105,7 +105,7 @@ func runUnaryChunks(backend *gobackend.Backend, kernel func(in, out []float32), 
 // float32 nearest the remainder. e^r = 1 + r + r^2*q(r), q of degree 4: the
 // coefficients minimise the maximum relative error of e^r on |r| <=
 // ln2/2+1e-4 (a Lawson-weighted least-squares iteration in float64); rounded
-// to float32 that error is 3.7e-9, 0.06 ulp of 1.
+// to float32 that error is 3.7e-9 (relative), under 0.07 ulp.
 const (
 	expLog2E   = float32(math.Log2E)
 	expLn2Hi   = float32(math.Ln2)                              // 0x3f317218
