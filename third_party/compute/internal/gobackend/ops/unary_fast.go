@@ -11,6 +11,7 @@ package ops
 
 import (
 	"math"
+	"sync"
 	"sync/atomic"
 
 	"github.com/gomlx/compute"
@@ -74,18 +75,27 @@ func fastFloat32UnaryExecutor(kernel func() func(in, out []float32), generic gob
 
 // runUnaryChunks applies the elementwise kernel to in, writing out. From
 // unaryParallelMin elements on, the operand is cut into unaryChunk-sized
-// pieces (boundaries from the length alone) that the backend's workers take
-// in turn; each element is computed by the same code whichever worker takes
-// it, so the result does not depend on the parallelism.
+// pieces (boundaries from the length alone); each element is computed by the
+// same code whichever goroutine takes its chunk, so the result does not
+// depend on the parallelism. As in runBinary (binary_fast.go), the calling
+// goroutine works through the chunks too, helpers start only where the pool
+// has a worker free at once, and the caller waits for the chunks, not for
+// the helpers (a helper started late finds no chunk left).
 func runUnaryChunks(backend *gobackend.Backend, kernel func(in, out []float32), in, out []float32) {
 	n := len(in)
-	if n < unaryParallelMin || backend == nil || backend.Workers == nil || backend.Workers.AdjustedMaxParallelism() <= 1 {
+	workers := 1
+	if backend != nil && backend.Workers != nil && backend.Workers.IsEnabled() {
+		workers = backend.Workers.AdjustedMaxParallelism()
+	}
+	if n < unaryParallelMin || workers <= 1 {
 		kernel(in, out)
 		return
 	}
 	chunks := (n + unaryChunk - 1) / unaryChunk
 	var next atomic.Int64
-	backend.Workers.Saturate(func() {
+	var pending sync.WaitGroup
+	pending.Add(chunks)
+	work := func() {
 		for {
 			c := int(next.Add(1) - 1)
 			if c >= chunks {
@@ -93,8 +103,16 @@ func runUnaryChunks(backend *gobackend.Backend, kernel func(in, out []float32), 
 			}
 			start, end := c*unaryChunk, min((c+1)*unaryChunk, n)
 			kernel(in[start:end], out[start:end])
+			pending.Done()
 		}
-	})
+	}
+	for range min(workers, chunks) - 1 {
+		if !backend.Workers.StartIfAvailable(work) {
+			break
+		}
+	}
+	work()
+	pending.Wait()
 }
 
 // Constants of the float32 exp kernel, shared by the portable and the AVX2
