@@ -4,8 +4,9 @@
 // reduction, a degree-6 polynomial, scaling by exponent bits), with AVX2 and
 // FMA 8 lanes at a time (unary_fast_amd64.go) or element by element
 // elsewhere, the two giving the same bits. Large operands are cut into
-// fixed-size chunks spread over the backend's workers. Other dtypes keep the
-// generic executors.
+// fixed-size chunks spread over the backend's workers. Fused elementwise
+// trees (fusion.go) call the same kernels. Other dtypes keep the generic
+// executors.
 
 package ops
 
