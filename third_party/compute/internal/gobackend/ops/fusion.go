@@ -453,11 +453,11 @@ func fusedUnary(op compute.OpType, in, out []float32) {
 	case compute.OpTypeRsqrt:
 		execRsqrtGeneric(in, out)
 	case compute.OpTypeExp:
-		execExpGeneric(in, out)
+		unaryKernels.exp(in, out) // the float32 fast path's kernel (unary_fast.go)
 	case compute.OpTypeLog:
 		execLogGeneric(in, out)
 	case compute.OpTypeLogistic:
-		execLogisticGeneric(in, out)
+		unaryKernels.logistic(in, out) // the float32 fast path's kernel (unary_fast.go)
 	case compute.OpTypeTanh:
 		execTanhGeneric(in, out)
 	}
