@@ -12,8 +12,6 @@ package ops
 
 import (
 	"math"
-	"sync"
-	"sync/atomic"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -78,42 +76,17 @@ func fastFloat32UnaryExecutor(kernel func() func(in, out []float32), generic gob
 // unaryParallelMin elements on, the operand is cut into unaryChunk-sized
 // pieces (boundaries from the length alone); each element is computed by the
 // same code whichever goroutine takes its chunk, so the result does not
-// depend on the parallelism. As in runBinary (binary_fast.go), the calling
-// goroutine works through the chunks too, helpers start only where the pool
-// has a worker free at once, and the caller waits for the chunks, not for
-// the helpers (a helper started late finds no chunk left).
+// depend on the parallelism (gobackend.ParallelChunks).
 func runUnaryChunks(backend *gobackend.Backend, kernel func(in, out []float32), in, out []float32) {
 	n := len(in)
-	workers := 1
-	if backend != nil && backend.Workers != nil && backend.Workers.IsEnabled() {
-		workers = backend.Workers.AdjustedMaxParallelism()
-	}
-	if n < unaryParallelMin || workers <= 1 {
+	if n < unaryParallelMin {
 		kernel(in, out)
 		return
 	}
-	chunks := (n + unaryChunk - 1) / unaryChunk
-	var next atomic.Int64
-	var pending sync.WaitGroup
-	pending.Add(chunks)
-	work := func() {
-		for {
-			c := int(next.Add(1) - 1)
-			if c >= chunks {
-				return
-			}
-			start, end := c*unaryChunk, min((c+1)*unaryChunk, n)
-			kernel(in[start:end], out[start:end])
-			pending.Done()
-		}
-	}
-	for range min(workers, chunks) - 1 {
-		if !backend.Workers.StartIfAvailable(work) {
-			break
-		}
-	}
-	work()
-	pending.Wait()
+	gobackend.ParallelChunks(backend, (n+unaryChunk-1)/unaryChunk, func(c int) {
+		start, end := c*unaryChunk, min((c+1)*unaryChunk, n)
+		kernel(in[start:end], out[start:end])
+	})
 }
 
 // Constants of the float32 exp kernel, shared by the portable and the AVX2
