@@ -125,6 +125,11 @@ func TestBackendTransposeMatchesReference(t *testing.T) {
 		{[]int{65, 3, 130}, []int{2, 1, 0}},
 		{[]int{33, 40, 50}, []int{1, 2, 0}},
 		{[]int{4, 33, 1, 18, 5}, []int{0, 3, 2, 1, 4}},
+		// Large enough to be split over the workers: tiles of planes,
+		// one large plane, and rows.
+		{[]int{8, 8, 32, 8, 40}, []int{4, 0, 3, 1, 2}},
+		{[]int{300, 417}, []int{1, 0}},
+		{[]int{4, 70, 3, 130}, []int{0, 2, 1, 3}},
 	} {
 		checkTranspose[float32](t, rng, c.dims, c.perm, false)
 	}

@@ -65,7 +65,7 @@ func execTranspose(backend *gobackend.Backend, node *gobackend.Node, inputs []*g
 	if err != nil {
 		return nil, err
 	}
-	if transposeFast(operand, output, permutations) { // star-pipeline patch
+	if transposeFast(backend, operand, output, permutations) { // star-pipeline patch
 		return output, nil
 	}
 	it := NewTransposeIterator(operand.RawShape, permutations)

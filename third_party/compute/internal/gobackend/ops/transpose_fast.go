@@ -96,28 +96,36 @@ func reduceTranspose(dims, perm []int) transposePlan {
 
 // transposeFast copies operand into output permuted by perm and reports
 // whether it handled the case (every dtype the generic path handles).
-func transposeFast(operand, output *gobackend.Buffer, perm []int) bool {
+func transposeFast(backend *gobackend.Backend, operand, output *gobackend.Buffer, perm []int) bool {
 	plan := reduceTranspose(operand.RawShape.Dimensions, perm)
 	switch in := operand.Flat.(type) {
 	case []float32:
-		transposeTyped(in, output.Flat.([]float32), plan)
+		transposeTyped(backend, in, output.Flat.([]float32), plan)
 	case []float64:
-		transposeTyped(in, output.Flat.([]float64), plan)
+		transposeTyped(backend, in, output.Flat.([]float64), plan)
 	case []int32:
-		transposeTyped(in, output.Flat.([]int32), plan)
+		transposeTyped(backend, in, output.Flat.([]int32), plan)
 	case []int64:
-		transposeTyped(in, output.Flat.([]int64), plan)
+		transposeTyped(backend, in, output.Flat.([]int64), plan)
 	case []bfloat16.BFloat16:
-		transposeTyped(in, output.Flat.([]bfloat16.BFloat16), plan)
+		transposeTyped(backend, in, output.Flat.([]bfloat16.BFloat16), plan)
 	case []float16.Float16:
-		transposeTyped(in, output.Flat.([]float16.Float16), plan)
+		transposeTyped(backend, in, output.Flat.([]float16.Float16), plan)
 	default:
 		return false
 	}
 	return true
 }
 
-func transposeTyped[T any](in, out []T, plan transposePlan) {
+// transposeParallelMin is the least number of elements a transpose is
+// split over the backend's workers for; transposeChunk the elements of a
+// chunk, about.
+const (
+	transposeParallelMin = 1 << 16
+	transposeChunk       = 1 << 14
+)
+
+func transposeTyped[T any](backend *gobackend.Backend, in, out []T, plan transposePlan) {
 	rank := len(plan.dims)
 	if rank <= 1 || isIdentityPerm(plan.perm) {
 		copy(out, in)
@@ -149,7 +157,7 @@ func transposeTyped[T any](in, out []T, plan transposePlan) {
 			rowStrides[i] = n
 			n *= outerDims[i]
 		}
-		forEachIndex2(outerDims, outerStrides, rowStrides, func(src, dst int) {
+		forEachIndexSplit(backend, outerDims, outerStrides, rowStrides, row, func(src, dst, _ int) {
 			copy(out[dst:dst+row], in[src:src+row])
 		})
 		return
@@ -183,36 +191,70 @@ func transposeTyped[T any](in, out []T, plan transposePlan) {
 		batchIn = append(batchIn, inStride[plan.perm[i]])
 		batchOut = append(batchOut, outStride[i])
 	}
-	forEachIndex2(batchDims, batchIn, batchOut, func(srcBase, dstBase int) {
-		for c0 := 0; c0 < cols; c0 += transposeTile {
-			c1 := min(c0+transposeTile, cols)
-			for r0 := 0; r0 < rows; r0 += transposeTile {
-				r1 := min(r0+transposeTile, rows)
-				for c := c0; c < c1; c++ {
-					dst := out[dstBase+c*colOutStride+r0 : dstBase+c*colOutStride+r1]
-					src := srcBase + r0*rowInStride + c
-					for i := range dst {
-						dst[i] = in[src]
-						src += rowInStride
-					}
+	// Each column tile of each plane is one task (the last index below),
+	// so that few large planes split over the workers too.
+	colTiles := (cols + transposeTile - 1) / transposeTile
+	batchDims = append(batchDims, colTiles)
+	batchIn = append(batchIn, transposeTile)
+	batchOut = append(batchOut, transposeTile*colOutStride)
+	forEachIndexSplit(backend, batchDims, batchIn, batchOut, rows*transposeTile, func(srcBase, dstBase, tile int) {
+		// srcBase and dstBase are at column c0 of their plane.
+		c0 := tile * transposeTile
+		n := min(transposeTile, cols-c0)
+		for r0 := 0; r0 < rows; r0 += transposeTile {
+			r1 := min(r0+transposeTile, rows)
+			for c := range n {
+				dst := out[dstBase+c*colOutStride+r0 : dstBase+c*colOutStride+r1]
+				src := srcBase + r0*rowInStride + c
+				for i := range dst {
+					dst[i] = in[src]
+					src += rowInStride
 				}
 			}
 		}
 	})
 }
 
-// forEachIndex2 calls fn(input offset, output offset) for every index of
-// dims in row-major order, each offset being the sum of index*stride.
-func forEachIndex2(dims, inStrides, outStrides []int, fn func(src, dst int)) {
+// forEachIndexSplit calls fn(input offset, output offset, last index) for
+// every index of dims, each offset being the sum of index*stride; with
+// work elements per index, a large whole is cut into fixed ranges of
+// indices run over the backend's workers (gobackend.ParallelChunks).
+func forEachIndexSplit(backend *gobackend.Backend, dims, inStrides, outStrides []int, work int, fn func(src, dst, last int)) {
 	n := 1
 	for _, d := range dims {
 		n *= d
 	}
-	idx := make([]int, len(dims))
-	src, dst := 0, 0
-	for range n {
-		fn(src, dst)
-		for a := len(dims) - 1; a >= 0; a-- {
+	if n*work < transposeParallelMin || n == 1 {
+		forEachIndexRange(dims, inStrides, outStrides, 0, n, fn)
+		return
+	}
+	per := max(1, transposeChunk/max(1, work))
+	gobackend.ParallelChunks(backend, (n+per-1)/per, func(c int) {
+		forEachIndexRange(dims, inStrides, outStrides, c*per, min((c+1)*per, n), fn)
+	})
+}
+
+// forEachIndexRange calls fn for the indices [lo, hi) of dims in row-major
+// order.
+func forEachIndexRange(dims, inStrides, outStrides []int, lo, hi int, fn func(src, dst, last int)) {
+	rank := len(dims)
+	if rank == 0 {
+		if lo < hi {
+			fn(0, 0, 0)
+		}
+		return
+	}
+	idx := make([]int, rank)
+	src, dst, rem := 0, 0, lo
+	for a := rank - 1; a >= 0; a-- {
+		idx[a] = rem % dims[a]
+		rem /= dims[a]
+		src += idx[a] * inStrides[a]
+		dst += idx[a] * outStrides[a]
+	}
+	for range hi - lo {
+		fn(src, dst, idx[rank-1])
+		for a := rank - 1; a >= 0; a-- {
 			idx[a]++
 			src += inStrides[a]
 			dst += outStrides[a]

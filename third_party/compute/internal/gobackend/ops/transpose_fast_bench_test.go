@@ -30,7 +30,7 @@ func BenchmarkTransposeTyped(b *testing.B) {
 		b.Run(fmt.Sprintf("%v_%v", c.dims, c.perm), func(b *testing.B) {
 			b.SetBytes(int64(4 * n))
 			for b.Loop() {
-				transposeTyped(in, out, plan)
+				transposeTyped(nil, in, out, plan)
 			}
 		})
 	}
