@@ -52,6 +52,7 @@ func binaryBoth(kind binaryKind, a, b, out []float32) {
 			x.Div(y).Store((*[8]float32)(out[i : i+8]))
 		}
 	}
+	archsimd.ClearAVXUpperBits() // VZEROUPPER before scalar code (unary_fast_amd64.go)
 	binaryBothScalar(kind, a[i:], b[i:], out[i:])
 }
 
@@ -87,6 +88,7 @@ func binaryLHS(kind binaryKind, a []float32, c float32, out []float32) {
 			x.Div(y).Store((*[8]float32)(out[i : i+8]))
 		}
 	}
+	archsimd.ClearAVXUpperBits() // VZEROUPPER before scalar code (unary_fast_amd64.go)
 	binaryLHSScalar(kind, a[i:], c, out[i:])
 }
 
@@ -122,5 +124,6 @@ func binaryRHS(kind binaryKind, c float32, b, out []float32) {
 			x.Div(y).Store((*[8]float32)(out[i : i+8]))
 		}
 	}
+	archsimd.ClearAVXUpperBits() // VZEROUPPER before scalar code (unary_fast_amd64.go)
 	binaryRHSScalar(kind, c, b[i:], out[i:])
 }

@@ -26,6 +26,7 @@ func scatterAddFloat32AVX2(d, s []float32) {
 	for ; i+8 <= len(d); i += 8 {
 		archsimd.LoadFloat32x8Slice(d[i:]).Add(archsimd.LoadFloat32x8Slice(s[i:])).StoreSlice(d[i:])
 	}
+	archsimd.ClearAVXUpperBits() // VZEROUPPER before scalar code (unary_fast_amd64.go)
 	for ; i < len(d); i++ {
 		d[i] += s[i]
 	}
@@ -38,6 +39,7 @@ func scatterAddFloat64AVX2(d, s []float64) {
 	for ; i+4 <= len(d); i += 4 {
 		archsimd.LoadFloat64x4Slice(d[i:]).Add(archsimd.LoadFloat64x4Slice(s[i:])).StoreSlice(d[i:])
 	}
+	archsimd.ClearAVXUpperBits() // VZEROUPPER before scalar code (unary_fast_amd64.go)
 	for ; i < len(d); i++ {
 		d[i] += s[i]
 	}
