@@ -185,7 +185,7 @@ func (*ElementwiseFusion) Apply(b *gobackend.Builder) (bool, error) {
 // each dimension 1 or n's); at least one has n's shape.
 func fusable(n *gobackend.Node, f *gobackend.Function) bool {
 	if n.Function != f || n.Shape.DType != dtypes.Float32 || n.Shape.IsDynamic() || n.Shape.Size() < 2 ||
-		len(n.MultiOutputsShapes) != 0 || len(n.CapturedInputs) != 0 {
+		len(n.MultiOutputsShapes) != 0 || len(n.CapturedInputs) != 0 || n.IsNodeSelectOutput {
 		return false
 	}
 	switch {
