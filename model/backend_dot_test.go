@@ -148,15 +148,7 @@ func TestBackendDotGeneralMatchesReference(t *testing.T) {
 		lhs := randomDotOperand(rng, batch, contract, pick(rng.IntN(3)), trial%3 != 0)
 		rhs := randomDotOperand(rng, batch, contract, pick(rng.IntN(3)), trial%3 != 1)
 		values := func(o dotOperand) []float32 {
-			n := 1
-			for _, d := range o.dims {
-				n *= d
-			}
-			v := make([]float32, n)
-			for i := range v {
-				v[i] = float32(rng.IntN(7) - 3)
-			}
-			return v
+			return randomFloats(o.dims, func() float32 { return float32(rng.IntN(7) - 3) })
 		}
 		lv, rv := values(lhs), values(rhs)
 		got := graph.MustExecOnce(testBackend(t), func(l, r *graph.Node) *graph.Node {

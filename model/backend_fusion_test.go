@@ -93,14 +93,7 @@ func TestBackendFusionMatchesUnfused(t *testing.T) {
 					}
 				}
 			}
-			m := 1
-			for _, x := range d {
-				m *= x
-			}
-			v := make([]float32, m)
-			for j := range v {
-				v[j] = rng.Float32()*4 - 2
-			}
+			v := randomFloats(d, func() float32 { return rng.Float32()*4 - 2 })
 			inputs[i] = tensors.FromFlatDataAndDimensions(v, d...)
 		}
 		seed := rng.Uint64()

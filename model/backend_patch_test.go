@@ -155,15 +155,7 @@ func TestBackendBroadcastBinaryMatchesReference(t *testing.T) {
 	out := []int{3, 5, 4}
 	smalls := [][]int{{1, 1, 4}, {1, 5, 4}, {3, 1, 1}, {3, 5, 1}, {1, 5, 1}, {3, 1, 4}}
 	values := func(dims []int) []float32 {
-		n := 1
-		for _, d := range dims {
-			n *= d
-		}
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(rng.IntN(19)+1) / 4 // never 0: a divisor
-		}
-		return v
+		return randomFloats(dims, func() float32 { return float32(rng.IntN(19)+1) / 4 }) // never 0: a divisor
 	}
 	at := func(v []float32, dims []int, i, j, k int) float32 {
 		if dims[0] == 1 {
@@ -245,15 +237,7 @@ func TestBackendBinaryBothBroadcastMatchesReference(t *testing.T) {
 			}
 		}
 		values := func(dims []int) []float32 {
-			n := 1
-			for _, d := range dims {
-				n *= d
-			}
-			v := make([]float32, n)
-			for i := range v {
-				v[i] = float32(rng.NormFloat64()) + 3 // a divisor away from 0
-			}
-			return v
+			return randomFloats(dims, func() float32 { return float32(rng.NormFloat64()) + 3 }) // a divisor away from 0
 		}
 		lv, rv := values(ldims), values(rdims)
 		// flat index into an operand of dims for the output's index idx.
@@ -285,72 +269,6 @@ func TestBackendBinaryBothBroadcastMatchesReference(t *testing.T) {
 				}
 				idx[a] = 0
 			}
-		}
-	}
-}
-
-// The CPU backend's float32 ReduceSum over a contiguous block of axes
-// (third_party/compute: row loops) against a sum in operand order, bit for
-// bit, and over non-contiguous axes (the generic path).
-func TestBackendReduceSumMatchesReference(t *testing.T) {
-	t.Parallel()
-	rng := rand.New(rand.NewPCG(4, 4))
-	for trial := range 60 {
-		rank := 1 + trial%4
-		dims := make([]int, rank)
-		n := 1
-		for i := range dims {
-			dims[i] = 1 + rng.IntN(6)
-			n *= dims[i]
-		}
-		var axes []int
-		for a := range rank {
-			if rng.IntN(2) == 0 {
-				axes = append(axes, a)
-			}
-		}
-		if len(axes) == 0 {
-			axes = []int{rank - 1}
-		}
-		in := make([]float32, n)
-		for i := range in {
-			in[i] = rng.Float32() - 0.5
-		}
-		got := tensors.MustCopyFlatData[float32](graph.MustExecOnce(testBackend(t), func(x *graph.Node) *graph.Node {
-			return graph.ReduceSum(x, axes...)
-		}, tensors.FromFlatDataAndDimensions(in, dims...)))
-		// Reference: walk the operand in order, adding into the output
-		// index that drops the reduced axes.
-		reduced := map[int]bool{}
-		for _, a := range axes {
-			reduced[a] = true
-		}
-		var outDims []int
-		for a, d := range dims {
-			if !reduced[a] {
-				outDims = append(outDims, d)
-			}
-		}
-		want := make([]float32, max(1, len(got)))
-		idx := make([]int, rank)
-		for _, v := range in {
-			o := 0
-			for a := range rank {
-				if !reduced[a] {
-					o = o*dims[a] + idx[a]
-				}
-			}
-			want[o] += v
-			for a := rank - 1; a >= 0; a-- {
-				idx[a]++
-				if idx[a] < dims[a] {
-					break
-				}
-				idx[a] = 0
-			}
-		}
-		if !slices.Equal(got, want[:len(got)]) {
-			t.Fatalf("ReduceSum(%v, axes %v) = %v, want %v", dims, axes, got, want)
 		}
 	}
 }

@@ -78,16 +78,16 @@ func TestBackendReduceMaxAndSumMatchReference(t *testing.T) {
 		if len(axes) == 0 {
 			axes = []int{rank - 1}
 		}
-		in := make([]float32, n)
-		for i := range in {
-			in[i] = rng.Float32() - 0.5
-			switch rng.IntN(500) {
+		in := randomFloats(dims, func() float32 {
+			switch v := rng.Float32() - 0.5; rng.IntN(500) {
 			case 0:
-				in[i] = float32(math.NaN())
+				return float32(math.NaN())
 			case 1:
-				in[i] = float32(math.Inf(-1))
+				return float32(math.Inf(-1))
+			default:
+				return v
 			}
-		}
+		})
 		for _, op := range []struct {
 			name    string
 			reduce  func(x *graph.Node, axes ...int) *graph.Node

@@ -153,3 +153,17 @@ func buildModel(t testing.TB, g genome.Genome, cfg arch.Config, seed int64, dt d
 	}
 	return m, store
 }
+
+// randomFloats returns a row-major tensor of dims filled by gen, called
+// once per element in order.
+func randomFloats(dims []int, gen func() float32) []float32 {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = gen()
+	}
+	return v
+}
