@@ -340,7 +340,7 @@ func (p *fusedProgram) finalRefs(leaves int) {
 	}
 	for i := range p.instrs {
 		p.instrs[i].a = fix(p.instrs[i].a)
-		if p.instrs[i].b != -1 || fusableBinary[p.instrs[i].op] {
+		if fusableBinary[p.instrs[i].op] { // a unary op keeps b = -1
 			p.instrs[i].b = fix(p.instrs[i].b)
 		}
 	}
