@@ -19,6 +19,7 @@ package ops
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -89,11 +90,11 @@ func (p *fusedProgram) EqualNodeData(other gobackend.NodeDataComparable) bool {
 		}
 	}
 	for i := range p.scalar {
-		if p.scalar[i] != o.scalar[i] || !slicesEqual(p.bcast[i], o.bcast[i]) {
+		if p.scalar[i] != o.scalar[i] || !slices.Equal(p.bcast[i], o.bcast[i]) {
 			return false
 		}
 	}
-	return slicesEqual(p.dims, o.dims)
+	return slices.Equal(p.dims, o.dims)
 }
 
 // String lists the instructions, for the op profile and graph dumps.
@@ -108,18 +109,6 @@ func (p *fusedProgram) String() string {
 	}
 	b.WriteString("}")
 	return b.String()
-}
-
-func slicesEqual(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // ElementwiseFusion is the graph transformation that builds the
