@@ -756,7 +756,11 @@ func TestTwoResumes(t *testing.T) {
 // sees the dead one's process gone and takes over at once; one that
 // cannot tell (here the dead owner is made to look like one of another
 // machine) waits for its lease to expire, writes nothing before, and takes
-// over then. Both runs end like an uninterrupted one.
+// over then. Both runs end like an uninterrupted one. The workers are
+// paused (SIGSTOP) until the coordinator is dead, so the kill lands with
+// the run in generation 0, its lease held and its first tasks queued,
+// however fast or loaded the machine: a static-evaluation run can finish
+// within one poll of a loaded test process.
 func TestCoordinatorKilledTakeover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a search with several processes")
@@ -766,16 +770,33 @@ func TestCoordinatorKilledTakeover(t *testing.T) {
 	for _, remote := range []bool{false, true} {
 		t.Run(fmt.Sprintf("remote=%t", remote), func(t *testing.T) {
 			t.Parallel()
-			srv, dir, env := staticCluster(t, "takeover-pw")
+			srv := redistest.Start(t, redistest.WithPassword("takeover-pw"))
+			dir := workdir(t, staticConfig)
+			env := []string{"STAR_REDIS_PASSWORD=" + srv.Password}
+			var workers []*exec.Cmd
+			for range 2 {
+				w := startWorker(t, dir, srv, "--static-eval")
+				if err := w.Process.Signal(syscall.SIGSTOP); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = w.Process.Signal(syscall.SIGCONT) }) // before its SIGTERM
+				workers = append(workers, w)
+			}
 			dbPath := filepath.Join(dir, "star.db")
 			id := storeRun(t, dir)
 			owner, _ := startProcess(t, dir, env, "coordinator", "--redis", srv.Socket, "--poll", "100ms", "--lease", "3s")
-			pollRun(t, dbPath, id, "generation 1", time.Minute, func(r storage.Run) bool { return r.CurrentGeneration >= 1 || ended(r) })
+			waitForRows(t, dbPath, "the coordinator's lease and generation 0", 8,
+				`SELECT count(*) FROM candidates WHERE run_id = ? AND generation = 0 AND EXISTS (SELECT 1 FROM run_leases WHERE run_id = ?)`, id, id)
 			_ = owner.Process.Kill()
 			killed := time.Now()
 			lease := deadLease(t, dbPath, id, remote)
 			if lease.expires.Before(killed) {
 				t.Fatalf("the lease had expired (%v) before the kill; nothing tested", lease.expires)
+			}
+			for _, w := range workers {
+				if err := w.Process.Signal(syscall.SIGCONT); err != nil {
+					t.Fatal(err)
+				}
 			}
 
 			stdout, stderr, code := runCLI(t, dir, env, "resume", id, "--static-eval", "--redis", srv.Socket,
@@ -793,6 +814,24 @@ func TestCoordinatorKilledTakeover(t *testing.T) {
 			}
 			checkFinal(t, dbPath, id, want)
 		})
+	}
+}
+
+// waitForRows polls query (one count) on dbPath until it returns want,
+// failing the test after a minute.
+func waitForRows(t *testing.T, dbPath, what string, want int, query string, args ...any) {
+	t.Helper()
+	db := rawDB(t, dbPath)
+	for deadline := time.Now().Add(time.Minute); ; {
+		var n int
+		err := db.QueryRow(query, args...).Scan(&n)
+		if err == nil && n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d rows, want %d (%v)", what, n, want, err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling with a deadline
 	}
 }
 
