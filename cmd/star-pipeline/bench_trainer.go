@@ -106,7 +106,7 @@ func benchTrainer(c *cli.Context) error {
 	err := checkIntFlags(c, intRange{"batch", 1, config.MaxBatchSize}, intRange{"steps", 1, config.MaxSteps},
 		intRange{"class-steps", 1, config.MaxSteps}, intRange{"width", 1, arch.MaxWidth},
 		intRange{"context", 1, arch.MaxContext}, intRange{"class-width", 0, arch.MaxWidth},
-		intRange{"matmul", 1, maxBenchMatMul})
+		intRange{"matmul", 1, maxBenchMatMul}, intRange{"op-profile", 0, 1 << 20})
 	if err != nil {
 		return err
 	}

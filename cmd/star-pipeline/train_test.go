@@ -208,6 +208,19 @@ func TestDataAndBenchCLI(t *testing.T) {
 	if _, stderr, code := trainRunCLI(t, bin, "bench", "trainer", "--precision", "tf32"); code != 2 || !strings.Contains(stderr, "--precision") {
 		t.Errorf("bench trainer --precision tf32: exit %d, stderr %q; want 2", code, stderr)
 	}
+	if _, stderr, code := trainRunCLI(t, bin, "bench", "trainer", "--op-profile", "-1"); code != 2 || !strings.Contains(stderr, "--op-profile") {
+		t.Errorf("bench trainer --op-profile -1: exit %d, stderr %q; want 2", code, stderr)
+	}
+	if _, stderr, code := trainRunCLI(t, bin, "bench", "trainer", "--genome", "nope"); code != 2 || !strings.Contains(stderr, "genome") {
+		t.Errorf("bench trainer --genome nope: exit %d, stderr %q; want 2", code, stderr)
+	}
+	// A preset instead of the reference, with the op profile on stderr.
+	_, stderr, code := trainRunCLI(t, bin, "bench", "trainer", "--genome", "transformer++", "--width", "16", "--context", "16",
+		"--batch", "2", "--steps", "1", "--class-width", "0", "--matmul", "64", "--op-profile", "3")
+	if code != 0 || !strings.Contains(stderr, "reference 11111-92121-13131") || !strings.Contains(stderr, "op profile:") ||
+		!strings.Contains(stderr, "DotGeneral") {
+		t.Errorf("bench trainer --genome transformer++ --op-profile 3: exit %d\n%s", code, stderr)
+	}
 	stdout, stderr, code := trainRunCLI(t, bin, "bench", "trainer", "--width", "16", "--context", "16", "--batch", "2",
 		"--steps", "1", "--class-width", "0", "--matmul", "64", "--precision", "bf16", "--json")
 	if code != 0 {
