@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,15 +25,7 @@ var now = plottest.Created.Add(time.Hour)
 // fixture runs into it and returns a dashboard over it.
 func setup(t *testing.T, opts dashboard.Options) (*dashboard.Server, *storage.DB) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "star.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := plottest.Populate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	db := plottest.Open(t)
 	opts.Now = func() time.Time { return now }
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

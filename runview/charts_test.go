@@ -22,16 +22,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // fixture runs into it.
 func setup(t *testing.T) (*storage.DB, context.Context) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "star.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := plottest.Populate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	return db, ctx
+	return plottest.Open(t), context.Background()
 }
 
 // golden compares v, as indented JSON, with testdata/name.

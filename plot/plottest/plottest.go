@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"path/filepath"
+	"testing"
 	"time"
 
 	"github.com/star-pipeline/star-pipeline/config"
@@ -254,4 +256,20 @@ func metrics(quality float64, gen, idx int) json.RawMessage {
 		"steps":              len(losses),
 	})
 	return b
+}
+
+// Open opens a lineage database in a temporary directory of t, writes the
+// fixture into it and closes it when t ends.
+func Open(t testing.TB) *storage.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "star.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := Populate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
