@@ -25,6 +25,26 @@ func setup(t *testing.T) (*storage.DB, context.Context) {
 	return plottest.Open(t), context.Background()
 }
 
+// emptyDB opens an empty lineage database in a temporary directory, closed
+// when t ends, and returns it with a context and a check that fails t on
+// an error.
+func emptyDB(t *testing.T) (*storage.DB, context.Context, func(error)) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "star.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db, ctx, must
+}
+
 // golden compares v, as indented JSON, with testdata/name.
 func golden(t *testing.T, name string, v any) {
 	t.Helper()

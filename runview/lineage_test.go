@@ -1,9 +1,7 @@
 package runview_test
 
 import (
-	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,20 +12,9 @@ import (
 
 func TestLineage(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "star.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, ctx, must := emptyDB(t)
 	cfg := config.Default()
 	yml, _ := cfg.YAML()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	must(db.CreateRun(ctx, storage.Run{ID: "r", Created: time.Now(), Config: string(yml), Population: 2, Generations: 3}))
 	id := func(g, i int) string { return storage.CandidateID("r", g, i) }
 	gens := [][][]string{

@@ -1,10 +1,8 @@
 package runview_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -265,20 +263,9 @@ func TestStatusTrainingAndEvents(t *testing.T) {
 	if runview.TrainStage != string(tasks.StageTrain) {
 		t.Fatalf("TrainStage %q, the task graph's %q", runview.TrainStage, tasks.StageTrain)
 	}
-	ctx := context.Background()
-	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "star.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, ctx, must := emptyDB(t)
 	cfg := config.Default()
 	yml, _ := cfg.YAML()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	must(db.CreateRun(ctx, storage.Run{ID: "r1", Created: time.Now(), Config: string(yml), ConfigHash: cfg.Hash(),
 		Algorithm: cfg.Algorithm.Name, Population: 2, Generations: 1}))
 	must(db.StartGeneration(ctx, "r1", 0))
