@@ -30,19 +30,13 @@ func setup(t *testing.T) (*storage.DB, context.Context) {
 // an error.
 func emptyDB(t *testing.T) (*storage.DB, context.Context, func(error)) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "star.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	return db, ctx, must
+	return plottest.OpenEmpty(t), context.Background(), must
 }
 
 // golden compares v, as indented JSON, with testdata/name.

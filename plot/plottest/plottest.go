@@ -262,14 +262,21 @@ func metrics(quality float64, gen, idx int) json.RawMessage {
 // fixture into it and closes it when t ends.
 func Open(t testing.TB) *storage.DB {
 	t.Helper()
-	ctx := context.Background()
-	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "star.db"))
+	db := OpenEmpty(t)
+	if err := Populate(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// OpenEmpty opens an empty lineage database in a temporary directory of t
+// and closes it when t ends.
+func OpenEmpty(t testing.TB) *storage.DB {
+	t.Helper()
+	db, err := storage.Open(context.Background(), filepath.Join(t.TempDir(), "star.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if err := Populate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
 	return db
 }
