@@ -33,8 +33,7 @@ func (u *unit) gates(x *graph.Node) (v, bm, cm *graph.Node) {
 }
 
 // shortConv builds GConv-1: s = causal depthwise conv_k(B * v),
-// out = (C * s) Wo. The conv is k shifted copies (slice + concatenate with
-// zeros) weighted by the kernel rows.
+// out = (C * s) Wo (the conv: causalConv).
 func (u *unit) shortConv(x *graph.Node) *graph.Node {
 	f := u.f
 	d, k := f.cfg.Width, f.cfg.ShortKernel
@@ -45,9 +44,10 @@ func (u *unit) shortConv(x *graph.Node) *graph.Node {
 
 // longConv builds GConv-2: the same gating around a long causal conv whose
 // filter h_t = (sin(phi(t) W1 + b1) W2) * exp(-alpha_c t / L) is as long as
-// the sequence. The conv is a matmul with the causal Toeplitz matrix of h,
-// gathered from h with a constant index (gather has a gradient); from
-// length 128 on it runs on blocks of the matrix (toeplitzConvChunked).
+// the sequence. On the Go backend the conv is one depthwise convolution op
+// (kernelops.go); elsewhere it is a matmul with the causal Toeplitz matrix
+// of h, gathered from h with a constant index (gather has a gradient),
+// from length 128 on run on blocks of the matrix (toeplitzConvChunked).
 func (u *unit) longConv(x *graph.Node) *graph.Node {
 	f := u.f
 	d := f.cfg.Width
@@ -57,7 +57,7 @@ func (u *unit) longConv(x *graph.Node) *graph.Node {
 		s = f.longConvStep(u.key+"/hist", graph.Mul(bm, v))
 	} else {
 		z := graph.Mul(bm, v)
-		s = f.toeplitzConv(z, f.narrow(u.implicitFilter()))
+		s = f.longCausalConv(z, f.narrow(u.implicitFilter()))
 		f.recordHistory(u.key+"/hist", z)
 	}
 	return f.dense(graph.Mul(cm, s), u.opW("o", initNormal(f.outStd()), d, d))

@@ -98,8 +98,18 @@ func shiftRight(x *graph.Node, n int) *graph.Node {
 // arch.FLOPs does, though it is k elementwise multiply-adds.
 func (f *fwd) causalConv(x, kernel *graph.Node) *graph.Node {
 	k := kernel.Shape().Dimensions[0]
-	c := kernel.Shape().Dimensions[1]
 	f.tokenFLOPs += 2 * int64(k) * int64(x.Shape().Size())
+	if useDepthwiseConv(x) {
+		return depthwiseCausalConv(x, kernel)
+	}
+	return shiftedCausalConv(x, kernel)
+}
+
+// shiftedCausalConv is causalConv as k shifted copies of x weighted by the
+// kernel rows (the form every backend can run and differentiate).
+func shiftedCausalConv(x, kernel *graph.Node) *graph.Node {
+	k := kernel.Shape().Dimensions[0]
+	c := kernel.Shape().Dimensions[1]
 	var y *graph.Node
 	for j := range k {
 		if j >= x.Shape().Dimensions[1] {
@@ -129,13 +139,6 @@ func lowerTriangle(g *graph.Graph, l int) *graph.Node {
 	rows := graph.Iota(g, shapes.Make(dtypes.Int32, l, l), 0)
 	cols := graph.Iota(g, shapes.Make(dtypes.Int32, l, l), 1)
 	return graph.GreaterOrEqual(rows, cols)
-}
-
-// softmax over the last axis, written out: graph.Softmax runs a fused
-// kernel and, for the gradient, this same decomposition besides.
-func softmax(x *graph.Node) *graph.Node {
-	e := graph.Exp(graph.Sub(x, graph.StopGradient(graph.ReduceAndKeep(x, graph.ReduceMax, -1))))
-	return graph.Div(e, graph.ReduceAndKeep(e, graph.ReduceSum, -1))
 }
 
 // causalMask returns [L, L] of the model dtype: 1 where j <= i, else 0.

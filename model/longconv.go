@@ -6,9 +6,20 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 )
 
-// toeplitzConv computes y[b, t, c] = sum_{s<=t} h[t-s, c] z[b, s, c] for
-// z [B, L, C] and h [L, C]: chunked where that moves less memory, else as
-// one Toeplitz product.
+// longCausalConv computes y[b, t, c] = sum_{s<=t} h[t-s, c] z[b, s, c] for
+// z [B, L, C] and h [L, C]: a depthwise convolution op where the backend
+// runs one (kernelops.go), else a Toeplitz product. Both count the
+// Toeplitz product's FLOPs: the cost model does not depend on the backend.
+func (f *fwd) longCausalConv(z, h *graph.Node) *graph.Node {
+	if useDepthwiseConv(z) {
+		f.tokenFLOPs += 2 * int64(z.Shape().Dimensions[1]) * int64(z.Shape().Size())
+		return depthwiseCausalConv(z, h)
+	}
+	return f.toeplitzConv(z, h)
+}
+
+// toeplitzConv is longCausalConv as a Toeplitz product: chunked where that
+// moves less memory, else as one product.
 func (f *fwd) toeplitzConv(z, h *graph.Node) *graph.Node {
 	dims := z.Shape().Dimensions
 	b, l := dims[0], dims[1]

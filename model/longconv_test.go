@@ -100,3 +100,69 @@ func TestToeplitzConvPaddedMatchesToeplitz(t *testing.T) {
 		}
 	}
 }
+
+// The depthwise convolution op (kernelops.go) equals the Toeplitz product
+// for the long conv, and the shifted copies for short kernels (also longer
+// than the sequence), in value and in both gradients (float64).
+func TestDepthwiseConvMatchesDecompositions(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(11, 3))
+	randT := func(dims ...int) *tensors.Tensor {
+		n := 1
+		for _, d := range dims {
+			n *= d
+		}
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = rng.NormFloat64()
+		}
+		return tensors.FromFlatDataAndDimensions(v, dims...)
+	}
+	for _, c := range []struct {
+		name       string
+		b, l, k, c int
+	}{
+		{"long", 2, 130, 130, 3}, {"long chunked", 2, 128, 128, 9}, {"short", 3, 10, 3, 5},
+		{"kernel longer than the sequence", 2, 2, 4, 3}, {"one tap", 1, 5, 1, 8},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			z, h, r := randT(c.b, c.l, c.c), randT(c.k, c.c), randT(c.b, c.l, c.c)
+			took := false
+			run := func(decomposed bool) [][]float64 {
+				out := graph.MustExecOnceN(testBackend(t), func(z, h, r *graph.Node) []*graph.Node {
+					took = useDepthwiseConv(z)
+					var y *graph.Node
+					switch {
+					case !decomposed:
+						y = depthwiseCausalConv(z, h)
+					case c.k == c.l:
+						y = (&fwd{}).toeplitzConv(z, h)
+					default:
+						y = shiftedCausalConv(z, h)
+					}
+					grads := graph.Gradient(graph.ReduceAllSum(graph.Mul(y, r)), z, h)
+					return []*graph.Node{y, grads[0], grads[1]}
+				}, z, h, r)
+				res := make([][]float64, len(out))
+				for i, o := range out {
+					res[i] = tensors.MustCopyFlatData[float64](o)
+				}
+				return res
+			}
+			want, got := run(true), run(false)
+			if !took {
+				t.Fatal("the test backend does not take the depthwise convolution op")
+			}
+			for i, name := range []string{"output", "dz", "dh"} {
+				if len(got[i]) != len(want[i]) {
+					t.Fatalf("%s: %d values, want %d", name, len(got[i]), len(want[i]))
+				}
+				for j := range want[i] {
+					if d := math.Abs(got[i][j] - want[i][j]); d > 1e-9*(1+math.Abs(want[i][j])) {
+						t.Fatalf("%s[%d] = %v, decomposition gives %v", name, j, got[i][j], want[i][j])
+					}
+				}
+			}
+		})
+	}
+}

@@ -20,11 +20,15 @@
 //   - causal masks are additive constants (-1e9 on attention scores, -1e30
 //     on SSD log decays), so future positions get exactly zero weight;
 //   - short depthwise convs (SA-2, GConv-1) are sums of shifted copies
-//     (slice + concatenation with zeros) weighted by kernel rows;
+//     (slice + concatenation with zeros) weighted by kernel rows, on the
+//     Go backend one depthwise convolution op (kernelops.go);
 //   - the SSD running sum of log decays is a matmul with a constant
 //     lower-triangular matrix; segment sums are differences of it;
 //   - GConv-2's long conv is a matmul with the causal Toeplitz matrices of
-//     its filter, gathered from the filter with a constant index;
+//     its filter, gathered from the filter with a constant index, on the
+//     Go backend (float32, float64) one depthwise convolution op;
+//   - on the Go backend the attention softmax is one fused op with its
+//     gradient written out (kernelops.go);
 //   - MoE runs every expert densely and weights the top-k (chosen by
 //     pairwise comparisons under a stop-gradient, no sort).
 //
