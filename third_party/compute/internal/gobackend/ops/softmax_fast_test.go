@@ -536,3 +536,21 @@ func BenchmarkSoftmaxFast(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSoftmaxFastKernel times each row kernel on one goroutine over
+// 64K scores in rows of 256 and 4096.
+func BenchmarkSoftmaxFastKernel(b *testing.B) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	for name, k := range softmaxKernelCases() {
+		for _, n := range []int{256, 4096} {
+			xs := softmaxRandomRows(rng, (64<<10)/n, n)
+			out := make([]float32, len(xs))
+			b.Run(fmt.Sprintf("%s/%d", name, n), func(b *testing.B) {
+				b.SetBytes(int64(4 * len(xs)))
+				for b.Loop() {
+					k.rows(xs, out, n)
+				}
+			})
+		}
+	}
+}
