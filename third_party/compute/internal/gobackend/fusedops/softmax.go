@@ -7,6 +7,7 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/internal/fastmath"
 	"github.com/gomlx/compute/internal/gobackend"
+	"github.com/gomlx/compute/internal/gobackend/ops"
 	"github.com/gomlx/compute/shapes"
 	"github.com/pkg/errors"
 )
@@ -14,11 +15,19 @@ import (
 func init() {
 	gobackend.RegisterFusedSoftmax.Register(FusedSoftmax, gobackend.PriorityGeneric)
 	gobackend.SetNodeExecutor(compute.OpTypeFusedSoftmax, gobackend.PriorityTyped, execFusedSoftmax)
+	// star-pipeline patch: the float32 fast path over contiguous rows
+	// (ops/softmax_fast.go) is registered above this executor and hands it
+	// every other case.
+	ops.SetFusedSoftmaxGeneric(execFusedSoftmax)
 }
 
 type nodeFusedSoftmax struct {
 	axis int
 }
+
+// Axis returns the axis the softmax normalises over (star-pipeline patch:
+// ops/softmax_fast.go reads it).
+func (d *nodeFusedSoftmax) Axis() int { return d.axis }
 
 func (d *nodeFusedSoftmax) EqualNodeData(other gobackend.NodeDataComparable) bool {
 	return d.axis == other.(*nodeFusedSoftmax).axis
