@@ -1,0 +1,430 @@
+// Fast path for float32 depthwise ConvGeneral (star-pipeline patch, see
+// third_party/README.md). The generic executor (convgeneral.go,
+// gen_convgeneral_exec_full.go) visits every output element on one
+// goroutine and walks the whole kernel for it through index iterators.
+// GConv's long causal convolution and its two gradients are depthwise
+// convolutions, channels last, one group per channel:
+//
+//	out[n, o..., c] = sum over kernel positions p... of in[n, o+p-padLow, c] * w[p..., 0, c]
+//
+// where input positions in the padding are skipped. This file runs exactly
+// that case (float32, batch first, spatial axes in order, channels last,
+// channelGroupCount == channels, batchGroupCount 1, kernel input channels
+// 1, strides 1, no dilations, paddings >= 0) and hands everything else to
+// execConvGeneral.
+//
+// Work: channels are taken 8 at a time (a channel block, the SIMD width);
+// for one batch element and one block, the input and the kernel are packed
+// into contiguous [positions][8] scratch buffers, so that the sweep along
+// the last spatial axis reads consecutive 32-byte rows instead of rows
+// C*4 bytes apart (which alias in the L1 cache). Along the last spatial
+// axis, outputs are computed 4 at a time per kernel row load
+// (dwconvFull4) over the kernel positions valid for all 4 of them, and one
+// at a time (dwconvOne) over the few positions valid for some only.
+// Kernel positions along the other spatial axes are the outer loop, with
+// partial sums kept in a row buffer of at most dwconvRowChunk outputs.
+//
+// Bits: every output element is summed from +0 over its valid kernel
+// positions in row-major order, one float32 multiply then one float32 add
+// per position (no fused multiply-add): the generic executor's operations
+// in the generic executor's order. Results are therefore bit-for-bit the
+// generic executor's wherever the Go compiler does not fuse its scalar
+// multiply-add (amd64 at the default GOAMD64=v1), the AVX2 kernels
+// (convgeneral_depthwise_avx2.go) and the portable ones below give the
+// same bits, and the split over the backend's workers (by batch element,
+// channel block and range of output positions, fixed by the shapes alone)
+// does not change any element's value.
+
+package ops
+
+import (
+	"sync"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/internal/gobackend"
+	"github.com/gomlx/compute/shapes"
+)
+
+const (
+	// dwconvLanes is the width of a channel block.
+	dwconvLanes = 8
+	// dwconvRowChunk is the most outputs of one row (along the last
+	// spatial axis) whose partial sums are kept while the outer kernel
+	// positions are swept: 256 x 8 float32 = 8 KiB.
+	dwconvRowChunk = 256
+	// dwconvMinTasks is the number of tasks below which the output
+	// positions of one (batch element, channel block) are split further.
+	dwconvMinTasks = 8
+	// dwconvMinSegment is the fewest output positions of a task.
+	dwconvMinSegment = 16
+)
+
+func init() {
+	gobackend.SetNodeExecutor(compute.OpTypeConvGeneral, gobackend.PriorityTyped, execConvGeneralDepthwise)
+}
+
+// dwconvKernelSet holds the inner loops of the fast path. Both sets
+// (portable below, AVX2 in convgeneral_depthwise_avx2.go) make the same
+// float32 operations in the same order on each lane.
+type dwconvKernelSet struct {
+	name string
+	// full4 adds to the 4 output rows acc[0:8], ..., acc[24:32], for
+	// j in [0, n): x[(j+r)*8 : (j+r)*8+8] * w[j*8 : j*8+8] (r the row),
+	// j ascending.
+	full4 func(acc *[4 * dwconvLanes]float32, x, w []float32, n int)
+	// one adds to acc, for j in [0, n): x[j*8 : j*8+8] * w[j*8 : j*8+8],
+	// j ascending.
+	one func(acc *[dwconvLanes]float32, x, w []float32, n int)
+}
+
+var dwconvPortable = dwconvKernelSet{name: "portable", full4: dwconvFull4Portable, one: dwconvOnePortable}
+
+// dwconvKernels are the kernels in use: the AVX2 ones where
+// convgeneral_depthwise_avx2.go's init selects them.
+var dwconvKernels = dwconvPortable
+
+// dwconvPlan is a depthwise convolution the fast path runs: batch n,
+// channels c, and per spatial axis the input, kernel and output dimensions
+// and the low padding.
+type dwconvPlan struct {
+	batch, channels          int
+	inDims, kDims, outDims   []int
+	padLow                   []int
+	inSize, kSize, outSize   int // spatial sizes (products of the dims)
+	inRowLen, kRowLen        int // last spatial dimension of input and kernel
+	outRowLen                int // last spatial dimension of the output
+	numBlocks, numSegments   int // channel blocks; output segments per (batch, block)
+	inOuterStr, kOuterStr    []int
+	outOuterDims             []int // output dims of the spatial axes but the last
+	outRows                  int   // product of outOuterDims
+	lastPadLow, lastInputLen int
+}
+
+// isAxisRange reports whether axes is exactly from, from+1, ..., from+n-1.
+func isAxisRange(axes []int, from, n int) bool {
+	if len(axes) != n {
+		return false
+	}
+	for i, a := range axes {
+		if a != from+i {
+			return false
+		}
+	}
+	return true
+}
+
+// allOnes reports whether every value of v is 1 (true for an empty v).
+func allOnes(v []int) bool {
+	for _, x := range v {
+		if x != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// planDepthwise returns the plan of a ConvGeneral node with operands of
+// shapes input and kernel, and false for anything but the depthwise,
+// channels-last, float32 form this file runs.
+func planDepthwise(params *convNode, input, kernel, output shapes.Shape) (*dwconvPlan, bool) {
+	if input.DType != dtypes.Float32 || kernel.DType != dtypes.Float32 || output.DType != dtypes.Float32 ||
+		input.IsDynamic() || kernel.IsDynamic() || output.IsDynamic() {
+		return nil, false
+	}
+	rank := input.Rank()
+	k := rank - 2
+	if k < 1 || kernel.Rank() != rank || output.Rank() != rank {
+		return nil, false
+	}
+	ax := params.axes
+	if ax.InputBatch != 0 || ax.InputChannels != k+1 || !isAxisRange(ax.InputSpatial, 1, k) ||
+		ax.KernelInputChannels != k || ax.KernelOutputChannels != k+1 || !isAxisRange(ax.KernelSpatial, 0, k) ||
+		ax.OutputBatch != 0 || ax.OutputChannels != k+1 || !isAxisRange(ax.OutputSpatial, 1, k) {
+		return nil, false
+	}
+	c := input.Dimensions[k+1]
+	if c < 1 || params.channelGroupCount != c || params.batchGroupCount != 1 ||
+		kernel.Dimensions[k] != 1 || kernel.Dimensions[k+1] != c || output.Dimensions[k+1] != c ||
+		output.Dimensions[0] != input.Dimensions[0] || input.Dimensions[0] < 1 {
+		return nil, false
+	}
+	if !allOnes(params.strides) || len(params.strides) != k || !allOnes(params.inputDilations) ||
+		!allOnes(params.kernelDilations) || len(params.paddings) != k {
+		return nil, false
+	}
+	p := &dwconvPlan{
+		batch: input.Dimensions[0], channels: c,
+		inDims: input.Dimensions[1 : k+1], kDims: kernel.Dimensions[:k], outDims: output.Dimensions[1 : k+1],
+		padLow: make([]int, k),
+		inSize: 1, kSize: 1, outSize: 1,
+	}
+	for d := range k {
+		lo, hi := params.paddings[d][0], params.paddings[d][1]
+		in, kd, out := p.inDims[d], p.kDims[d], p.outDims[d]
+		if lo < 0 || hi < 0 || in < 1 || kd < 1 || out < 1 || out != in+lo+hi-kd+1 {
+			return nil, false
+		}
+		p.padLow[d] = lo
+		p.inSize *= in
+		p.kSize *= kd
+		p.outSize *= out
+	}
+	p.inRowLen, p.kRowLen, p.outRowLen = p.inDims[k-1], p.kDims[k-1], p.outDims[k-1]
+	p.lastPadLow, p.lastInputLen = p.padLow[k-1], p.inDims[k-1]
+	// Strides, in rows of the last axis, of the outer spatial axes.
+	p.inOuterStr = make([]int, k-1)
+	p.kOuterStr = make([]int, k-1)
+	p.outOuterDims = p.outDims[:k-1]
+	p.outRows = 1
+	si, sk := 1, 1
+	for d := k - 2; d >= 0; d-- {
+		p.inOuterStr[d], p.kOuterStr[d] = si, sk
+		si *= p.inDims[d]
+		sk *= p.kDims[d]
+		p.outRows *= p.outDims[d]
+	}
+	p.numBlocks = (c + dwconvLanes - 1) / dwconvLanes
+	p.numSegments = 1
+	if units := p.batch * p.numBlocks; units < dwconvMinTasks {
+		// Each segment packs the input again: split only as far as
+		// segments keep dwconvMinSegment outputs and the kernel has more
+		// positions than there are segments.
+		p.numSegments = max(1, min((dwconvMinTasks+units-1)/units, p.outSize/dwconvMinSegment, p.kSize))
+	}
+	return p, true
+}
+
+// execConvGeneralDepthwise runs the depthwise form on the fast path and
+// everything else on execConvGeneral.
+func execConvGeneralDepthwise(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, inputsOwned []bool) (*gobackend.Buffer, error) {
+	params, ok := node.Data.(*convNode)
+	if !ok {
+		return execConvGeneral(backend, node, inputs, inputsOwned)
+	}
+	plan, ok := planDepthwise(params, inputs[0].RawShape, inputs[1].RawShape, node.Shape)
+	if !ok {
+		return execConvGeneral(backend, node, inputs, inputsOwned)
+	}
+	output, err := backend.GetBuffer(node.Shape)
+	if err != nil {
+		return nil, err
+	}
+	plan.run(backend, inputs[0].Flat.([]float32), inputs[1].Flat.([]float32), output.Flat.([]float32), dwconvKernels)
+	return output, nil
+}
+
+// dwconvScratch is a task's working memory.
+type dwconvScratch struct {
+	x, w, acc []float32
+	rows      []int // pairs (input row, kernel row) of the valid outer kernel positions
+	idx, q    []int // per outer axis: input minus kernel index, kernel index
+	lo, hi    []int // per outer axis: valid kernel index range
+}
+
+var dwconvScratchPool = sync.Pool{New: func() any { return new(dwconvScratch) }}
+
+// grow returns s[:n], reallocated when its capacity is short.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// run computes out from x (the input) and w (the kernel), every element
+// written. Tasks are (batch element, channel block, output segment),
+// spread over the backend's workers.
+func (p *dwconvPlan) run(backend *gobackend.Backend, x, w, out []float32, kernels dwconvKernelSet) {
+	perBatch := p.numBlocks * p.numSegments
+	gobackend.ParallelChunks(backend, p.batch*perBatch, func(task int) {
+		n, rest := task/perBatch, task%perBatch
+		block, seg := rest/p.numSegments, rest%p.numSegments
+		start := seg * p.outSize / p.numSegments
+		end := (seg + 1) * p.outSize / p.numSegments
+		s := dwconvScratchPool.Get().(*dwconvScratch)
+		p.runTask(s, x, w, out, n, block, start, end, kernels)
+		dwconvScratchPool.Put(s)
+	})
+}
+
+// runTask computes, for batch element n and the channels of block, the
+// outputs at the flat spatial positions [start, end).
+func (p *dwconvPlan) runTask(s *dwconvScratch, x, w, out []float32, n, block, start, end int, kernels dwconvKernelSet) {
+	const lanes = dwconvLanes
+	c := p.channels
+	c0 := block * lanes
+	width := min(lanes, c-c0)
+
+	// Pack the kernel and the input slab of (n, block) as [positions][8],
+	// lanes past the last channel zero.
+	s.w = grow(s.w, p.kSize*lanes)
+	packChannels(s.w, w, p.kSize, c, c0, width)
+	s.x = grow(s.x, p.inSize*lanes)
+	packChannels(s.x, x[n*p.inSize*c:], p.inSize, c, c0, width)
+
+	k := len(p.inDims)
+	s.idx = grow(s.idx, k-1)
+	s.lo = grow(s.lo, k-1)
+	s.hi = grow(s.hi, k-1)
+	outBase := n * p.outSize * c
+	for pos := start; pos < end; {
+		row, rowStart := pos/p.outRowLen, pos%p.outRowLen
+		rowEnd := min(p.outRowLen, rowStart+(end-pos))
+		p.outerPositions(s, row)
+		for t0 := rowStart; t0 < rowEnd; t0 += dwconvRowChunk {
+			tn := min(rowEnd-t0, dwconvRowChunk)
+			s.acc = grow(s.acc, tn*lanes)
+			acc := s.acc
+			clear(acc)
+			for i := 0; i < len(s.rows); i += 2 {
+				xr := s.x[s.rows[i]*p.inRowLen*lanes : (s.rows[i]+1)*p.inRowLen*lanes]
+				wr := s.w[s.rows[i+1]*p.kRowLen*lanes : (s.rows[i+1]+1)*p.kRowLen*lanes]
+				p.accumulateRow(acc, xr, wr, t0, tn, kernels)
+			}
+			// Store the sums.
+			o := outBase + (row*p.outRowLen+t0)*c + c0
+			for t := range tn {
+				copy(out[o+t*c:o+t*c+width], acc[t*lanes:t*lanes+width])
+			}
+		}
+		pos += rowEnd - rowStart
+	}
+}
+
+// packChannels copies channels [c0, c0+width) of the first positions
+// positions of src (channels last, c channels) to dst as [positions][8],
+// zero in the lanes past width.
+func packChannels(dst, src []float32, positions, c, c0, width int) {
+	const lanes = dwconvLanes
+	if width == lanes {
+		for i := range positions {
+			copy(dst[i*lanes:i*lanes+lanes], src[i*c+c0:i*c+c0+lanes])
+		}
+		return
+	}
+	for i := range positions {
+		d := dst[i*lanes : i*lanes+lanes]
+		copy(d, src[i*c+c0:i*c+c0+width])
+		clear(d[width:])
+	}
+}
+
+// outerPositions sets s.rows to the (input row, kernel row) pairs, in
+// rows of the last spatial axis, of the kernel positions along the other
+// spatial axes that fall inside the input for the output row row, in
+// row-major order of the kernel positions (the generic executor's order).
+func (p *dwconvPlan) outerPositions(s *dwconvScratch, row int) {
+	s.rows = s.rows[:0]
+	outer := len(p.outOuterDims)
+	// Output index o_d of each outer axis, and the valid kernel range
+	// [lo_d, hi_d] along it: 0 <= o_d + q_d - padLow_d < inDims_d.
+	for d := outer - 1; d >= 0; d-- {
+		o := row % p.outOuterDims[d]
+		row /= p.outOuterDims[d]
+		lo := max(0, p.padLow[d]-o)
+		hi := min(p.kDims[d]-1, p.padLow[d]-o+p.inDims[d]-1)
+		if lo > hi {
+			return // no kernel position inside the input
+		}
+		s.lo[d], s.hi[d] = lo, hi
+		s.idx[d] = o - p.padLow[d] // input index minus the kernel index
+	}
+	s.q = grow(s.q, outer)
+	q := s.q
+	copy(q, s.lo)
+	for {
+		inRow, kRow := 0, 0
+		for d := range outer {
+			inRow += (s.idx[d] + q[d]) * p.inOuterStr[d]
+			kRow += q[d] * p.kOuterStr[d]
+		}
+		s.rows = append(s.rows, inRow, kRow)
+		d := outer - 1
+		for ; d >= 0; d-- {
+			q[d]++
+			if q[d] <= s.hi[d] {
+				break
+			}
+			q[d] = s.lo[d]
+		}
+		if d < 0 {
+			return
+		}
+	}
+}
+
+// accumulateRow adds to acc (outputs t0 .. t0+tn-1 of one row, 8 lanes
+// each) the products of the input row xr and the kernel row wr along the
+// last spatial axis, each output over its valid kernel positions in
+// ascending order.
+func (p *dwconvPlan) accumulateRow(acc, xr, wr []float32, t0, tn int, kernels dwconvKernelSet) {
+	const lanes = dwconvLanes
+	lo, in, kl := p.lastPadLow, p.lastInputLen, p.kRowLen
+	// Output t uses kernel positions [pmin(t), pmax(t)], input t+p-lo.
+	pmin := func(t int) int { return max(0, lo-t) }
+	pmax := func(t int) int { return min(kl-1, lo-t+in-1) }
+	one := func(a []float32, t, from, to int) {
+		if from > to {
+			return
+		}
+		xi := t + from - lo
+		kernels.one((*[lanes]float32)(a), xr[xi*lanes:], wr[from*lanes:], to-from+1)
+	}
+	t := t0
+	for ; t+4 <= t0+tn; t += 4 {
+		a := acc[(t-t0)*lanes : (t-t0+4)*lanes]
+		pb, pc := pmin(t), pmax(t+3) // valid for all 4 outputs
+		if pb > pc {
+			for r := range 4 {
+				one(a[r*lanes:(r+1)*lanes], t+r, pmin(t+r), pmax(t+r))
+			}
+			continue
+		}
+		for r := 1; r < 4; r++ {
+			one(a[r*lanes:(r+1)*lanes], t+r, pmin(t+r), pb-1)
+		}
+		xi := t + pb - lo
+		kernels.full4((*[4 * lanes]float32)(a), xr[xi*lanes:], wr[pb*lanes:], pc-pb+1)
+		for r := range 3 {
+			one(a[r*lanes:(r+1)*lanes], t+r, pc+1, pmax(t+r))
+		}
+	}
+	for ; t < t0+tn; t++ {
+		one(acc[(t-t0)*lanes:(t-t0+1)*lanes], t, pmin(t), pmax(t))
+	}
+}
+
+// dwconvFull4Portable is dwconvKernelSet.full4 in plain Go. The explicit
+// float32 conversion of each product keeps the compiler from fusing the
+// multiply and the add, on any architecture.
+func dwconvFull4Portable(acc *[4 * dwconvLanes]float32, x, w []float32, n int) {
+	const lanes = dwconvLanes
+	x = x[:(n+3)*lanes]
+	w = w[:n*lanes]
+	for j := range n {
+		wj := (*[lanes]float32)(w[j*lanes:])
+		for r := range 4 {
+			xr := (*[lanes]float32)(x[(j+r)*lanes:])
+			a := (*[lanes]float32)(acc[r*lanes:])
+			for l := range lanes {
+				a[l] += float32(xr[l] * wj[l])
+			}
+		}
+	}
+}
+
+// dwconvOnePortable is dwconvKernelSet.one in plain Go (see
+// dwconvFull4Portable).
+func dwconvOnePortable(acc *[dwconvLanes]float32, x, w []float32, n int) {
+	const lanes = dwconvLanes
+	x = x[:n*lanes]
+	w = w[:n*lanes]
+	for j := range n {
+		xj := (*[lanes]float32)(x[j*lanes:])
+		wj := (*[lanes]float32)(w[j*lanes:])
+		for l := range lanes {
+			acc[l] += float32(xj[l] * wj[l])
+		}
+	}
+}
