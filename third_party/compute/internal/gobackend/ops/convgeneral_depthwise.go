@@ -18,8 +18,8 @@
 // into contiguous [positions][8] scratch buffers, so that the sweep along
 // the last spatial axis reads consecutive 32-byte rows instead of rows
 // C*4 bytes apart (which alias in the L1 cache). Along the last spatial
-// axis, outputs are computed 4 at a time per kernel row load
-// (dwconvFull4) over the kernel positions valid for all 4 of them, and one
+// axis, outputs are computed dwconvBlock at a time per kernel row load
+// (dwconvKernelSet.full) over the kernel positions valid for all of them, and one
 // at a time (dwconvOne) over the few positions valid for some only.
 // Kernel positions along the other spatial axes are the outer loop, with
 // partial sums kept in a row buffer of at most dwconvRowChunk outputs.
@@ -49,6 +49,12 @@ import (
 const (
 	// dwconvLanes is the width of a channel block.
 	dwconvLanes = 8
+	// dwconvBlock is the number of outputs along the last spatial axis
+	// that dwconvKernelSet.full computes together: 6 independent chains
+	// of additions cover the latency of a vector add (3 cycles on current
+	// x86 cores, 2 issued per cycle), and 6 accumulators plus 6 input rows
+	// fit in the 16 AVX2 registers.
+	dwconvBlock = 6
 	// dwconvRowChunk is the most outputs of one row (along the last
 	// spatial axis) whose partial sums are kept while the outer kernel
 	// positions are swept: 256 x 8 float32 = 8 KiB.
@@ -69,16 +75,20 @@ func init() {
 // float32 operations in the same order on each lane.
 type dwconvKernelSet struct {
 	name string
-	// full4 adds to the 4 output rows acc[0:8], ..., acc[24:32], for
-	// j in [0, n): x[(j+r)*8 : (j+r)*8+8] * w[j*8 : j*8+8] (r the row),
-	// j ascending.
-	full4 func(acc *[4 * dwconvLanes]float32, x, w []float32, n int)
+	// full adds to each output r in [0, dwconvBlock), acc[r*8 : r*8+8],
+	// for j in [0, n): x[(j+r)*8 : (j+r)*8+8] * w[j*8 : j*8+8], j
+	// ascending.
+	full func(acc *[dwconvBlock * dwconvLanes]float32, x, w []float32, n int)
 	// one adds to acc, for j in [0, n): x[j*8 : j*8+8] * w[j*8 : j*8+8],
 	// j ascending.
 	one func(acc *[dwconvLanes]float32, x, w []float32, n int)
+	// copyRows copies 8 values per row: dst[i*dstStride : i*dstStride+8]
+	// = src[i*srcStride : i*srcStride+8] for i in [0, rows). (A plain
+	// array copy of 32 bytes compiles to a call of runtime.memmove.)
+	copyRows func(dst []float32, dstStride int, src []float32, srcStride, rows int)
 }
 
-var dwconvPortable = dwconvKernelSet{name: "portable", full4: dwconvFull4Portable, one: dwconvOnePortable}
+var dwconvPortable = dwconvKernelSet{name: "portable", full: dwconvFullPortable, one: dwconvOnePortable, copyRows: dwconvCopyRowsPortable}
 
 // dwconvKernels are the kernels in use: the AVX2 ones where
 // convgeneral_depthwise_avx2.go's init selects them.
@@ -259,9 +269,9 @@ func (p *dwconvPlan) runTask(s *dwconvScratch, x, w, out []float32, n, block, st
 	// Pack the kernel and the input slab of (n, block) as [positions][8],
 	// lanes past the last channel zero.
 	s.w = grow(s.w, p.kSize*lanes)
-	packChannels(s.w, w, p.kSize, c, c0, width)
+	packChannels(s.w, w, p.kSize, c, c0, width, kernels)
 	s.x = grow(s.x, p.inSize*lanes)
-	packChannels(s.x, x[n*p.inSize*c:], p.inSize, c, c0, width)
+	packChannels(s.x, x[n*p.inSize*c:], p.inSize, c, c0, width, kernels)
 
 	k := len(p.inDims)
 	s.idx = grow(s.idx, k-1)
@@ -284,8 +294,12 @@ func (p *dwconvPlan) runTask(s *dwconvScratch, x, w, out []float32, n, block, st
 			}
 			// Store the sums.
 			o := outBase + (row*p.outRowLen+t0)*c + c0
-			for t := range tn {
-				copy(out[o+t*c:o+t*c+width], acc[t*lanes:t*lanes+width])
+			if width == lanes {
+				kernels.copyRows(out[o:], c, acc, lanes, tn)
+			} else {
+				for t := range tn {
+					copy(out[o+t*c:o+t*c+width], acc[t*lanes:t*lanes+width])
+				}
 			}
 		}
 		pos += rowEnd - rowStart
@@ -295,12 +309,10 @@ func (p *dwconvPlan) runTask(s *dwconvScratch, x, w, out []float32, n, block, st
 // packChannels copies channels [c0, c0+width) of the first positions
 // positions of src (channels last, c channels) to dst as [positions][8],
 // zero in the lanes past width.
-func packChannels(dst, src []float32, positions, c, c0, width int) {
+func packChannels(dst, src []float32, positions, c, c0, width int, kernels dwconvKernelSet) {
 	const lanes = dwconvLanes
 	if width == lanes {
-		for i := range positions {
-			copy(dst[i*lanes:i*lanes+lanes], src[i*c+c0:i*c+c0+lanes])
-		}
+		kernels.copyRows(dst, lanes, src[c0:], c, positions)
 		return
 	}
 	for i := range positions {
@@ -371,40 +383,61 @@ func (p *dwconvPlan) accumulateRow(acc, xr, wr []float32, t0, tn int, kernels dw
 		xi := t + from - lo
 		kernels.one((*[lanes]float32)(a), xr[xi*lanes:], wr[from*lanes:], to-from+1)
 	}
-	t := t0
-	for ; t+4 <= t0+tn; t += 4 {
-		a := acc[(t-t0)*lanes : (t-t0+4)*lanes]
-		pb, pc := pmin(t), pmax(t+3) // valid for all 4 outputs
-		if pb > pc {
-			for r := range 4 {
+	const block = dwconvBlock
+	// blockAt adds to a the outputs t, ..., t+block-1: each over the
+	// kernel positions before those valid for the whole block, then (one
+	// call of full) over those, then over the positions after them.
+	blockAt := func(a *[block * lanes]float32, t int) {
+		pb, pc := pmin(t), pmax(t+block-1)
+		if pb > pc { // no position valid for the whole block
+			for r := range block {
 				one(a[r*lanes:(r+1)*lanes], t+r, pmin(t+r), pmax(t+r))
 			}
-			continue
+			return
 		}
-		for r := 1; r < 4; r++ {
+		for r := 1; r < block; r++ {
 			one(a[r*lanes:(r+1)*lanes], t+r, pmin(t+r), pb-1)
 		}
 		xi := t + pb - lo
-		kernels.full4((*[4 * lanes]float32)(a), xr[xi*lanes:], wr[pb*lanes:], pc-pb+1)
-		for r := range 3 {
+		kernels.full(a, xr[xi*lanes:], wr[pb*lanes:], pc-pb+1)
+		for r := range block - 1 {
 			one(a[r*lanes:(r+1)*lanes], t+r, pc+1, pmax(t+r))
 		}
 	}
-	for ; t < t0+tn; t++ {
-		one(acc[(t-t0)*lanes:(t-t0+1)*lanes], t, pmin(t), pmax(t))
+	t := t0
+	for ; t+block <= t0+tn; t += block {
+		blockAt((*[block * lanes]float32)(acc[(t-t0)*lanes:]), t)
+	}
+	rest := t0 + tn - t
+	switch {
+	case rest == 0:
+	case tn >= block:
+		// The last outputs as a whole block ending at the row's end, in a
+		// copy: the accumulators of the outputs already done start from
+		// zeros and are dropped. The accumulators do not mix, so the
+		// outputs kept get the bits they would get alone.
+		var tmp [block * lanes]float32
+		done := block - rest
+		copy(tmp[done*lanes:], acc[(t-t0)*lanes:])
+		blockAt(&tmp, t-done)
+		copy(acc[(t-t0)*lanes:], tmp[done*lanes:])
+	default:
+		for ; t < t0+tn; t++ {
+			one(acc[(t-t0)*lanes:(t-t0+1)*lanes], t, pmin(t), pmax(t))
+		}
 	}
 }
 
-// dwconvFull4Portable is dwconvKernelSet.full4 in plain Go. The explicit
+// dwconvFullPortable is dwconvKernelSet.full in plain Go. The explicit
 // float32 conversion of each product keeps the compiler from fusing the
 // multiply and the add, on any architecture.
-func dwconvFull4Portable(acc *[4 * dwconvLanes]float32, x, w []float32, n int) {
+func dwconvFullPortable(acc *[dwconvBlock * dwconvLanes]float32, x, w []float32, n int) {
 	const lanes = dwconvLanes
-	x = x[:(n+3)*lanes]
+	x = x[:(n+dwconvBlock-1)*lanes]
 	w = w[:n*lanes]
 	for j := range n {
 		wj := (*[lanes]float32)(w[j*lanes:])
-		for r := range 4 {
+		for r := range dwconvBlock {
 			xr := (*[lanes]float32)(x[(j+r)*lanes:])
 			a := (*[lanes]float32)(acc[r*lanes:])
 			for l := range lanes {
@@ -415,7 +448,7 @@ func dwconvFull4Portable(acc *[4 * dwconvLanes]float32, x, w []float32, n int) {
 }
 
 // dwconvOnePortable is dwconvKernelSet.one in plain Go (see
-// dwconvFull4Portable).
+// dwconvFullPortable).
 func dwconvOnePortable(acc *[dwconvLanes]float32, x, w []float32, n int) {
 	const lanes = dwconvLanes
 	x = x[:n*lanes]
@@ -425,6 +458,23 @@ func dwconvOnePortable(acc *[dwconvLanes]float32, x, w []float32, n int) {
 		wj := (*[lanes]float32)(w[j*lanes:])
 		for l := range lanes {
 			acc[l] += float32(xj[l] * wj[l])
+		}
+	}
+}
+
+// dwconvCopyRowsPortable is dwconvKernelSet.copyRows in plain Go.
+func dwconvCopyRowsPortable(dst []float32, dstStride int, src []float32, srcStride, rows int) {
+	const lanes = dwconvLanes
+	if rows <= 0 {
+		return
+	}
+	dst = dst[:(rows-1)*dstStride+lanes]
+	src = src[:(rows-1)*srcStride+lanes]
+	for i := range rows {
+		d := (*[lanes]float32)(dst[i*dstStride:])
+		s := (*[lanes]float32)(src[i*srcStride:])
+		for l := range lanes {
+			d[l] = s[l]
 		}
 	}
 }
