@@ -82,13 +82,23 @@ type dwconvKernelSet struct {
 	// one adds to acc, for j in [0, n): x[j*8 : j*8+8] * w[j*8 : j*8+8],
 	// j ascending.
 	one func(acc *[dwconvLanes]float32, x, w []float32, n int)
+	// prefix adds, for s in [0, dwconvBlock-1) and each output
+	// r >= dwconvBlock-1-s, x[(r+s-b)*8 : (r+s-b)*8+8] * w[s*8 : s*8+8] to
+	// acc[r*8 : r*8+8], s ascending (b = dwconvBlock-1: output r starts
+	// b-r kernel positions before the last one).
+	prefix func(acc *[dwconvBlock * dwconvLanes]float32, x, w []float32)
+	// suffix adds, for s in [0, dwconvBlock-1) and each output
+	// r <= dwconvBlock-2-s, x[(r+s)*8 : (r+s)*8+8] * w[s*8 : s*8+8] to
+	// acc[r*8 : r*8+8], s ascending (output r ends dwconvBlock-1-r kernel
+	// positions after the last one).
+	suffix func(acc *[dwconvBlock * dwconvLanes]float32, x, w []float32)
 	// copyRows copies 8 values per row: dst[i*dstStride : i*dstStride+8]
 	// = src[i*srcStride : i*srcStride+8] for i in [0, rows). (A plain
 	// array copy of 32 bytes compiles to a call of runtime.memmove.)
 	copyRows func(dst []float32, dstStride int, src []float32, srcStride, rows int)
 }
 
-var dwconvPortable = dwconvKernelSet{name: "portable", full: dwconvFullPortable, one: dwconvOnePortable, copyRows: dwconvCopyRowsPortable}
+var dwconvPortable = dwconvKernelSet{name: "portable", full: dwconvFullPortable, one: dwconvOnePortable, prefix: dwconvPrefixPortable, suffix: dwconvSuffixPortable, copyRows: dwconvCopyRowsPortable}
 
 // dwconvKernels are the kernels in use: the AVX2 ones where
 // convgeneral_depthwise_avx2.go's init selects them.
@@ -290,7 +300,7 @@ func (p *dwconvPlan) runTask(s *dwconvScratch, x, w, out []float32, n, block, st
 			for i := 0; i < len(s.rows); i += 2 {
 				xr := s.x[s.rows[i]*p.inRowLen*lanes : (s.rows[i]+1)*p.inRowLen*lanes]
 				wr := s.w[s.rows[i+1]*p.kRowLen*lanes : (s.rows[i+1]+1)*p.kRowLen*lanes]
-				p.accumulateRow(acc, xr, wr, t0, tn, kernels)
+				p.accumulateRow(acc, xr, wr, t0, tn, &kernels)
 			}
 			// Store the sums.
 			o := outBase + (row*p.outRowLen+t0)*c + c0
@@ -370,43 +380,12 @@ func (p *dwconvPlan) outerPositions(s *dwconvScratch, row int) {
 // each) the products of the input row xr and the kernel row wr along the
 // last spatial axis, each output over its valid kernel positions in
 // ascending order.
-func (p *dwconvPlan) accumulateRow(acc, xr, wr []float32, t0, tn int, kernels dwconvKernelSet) {
-	const lanes = dwconvLanes
-	lo, in, kl := p.lastPadLow, p.lastInputLen, p.kRowLen
-	// Output t uses kernel positions [pmin(t), pmax(t)], input t+p-lo.
-	pmin := func(t int) int { return max(0, lo-t) }
-	pmax := func(t int) int { return min(kl-1, lo-t+in-1) }
-	one := func(a []float32, t, from, to int) {
-		if from > to {
-			return
-		}
-		xi := t + from - lo
-		kernels.one((*[lanes]float32)(a), xr[xi*lanes:], wr[from*lanes:], to-from+1)
-	}
-	const block = dwconvBlock
-	// blockAt adds to a the outputs t, ..., t+block-1: each over the
-	// kernel positions before those valid for the whole block, then (one
-	// call of full) over those, then over the positions after them.
-	blockAt := func(a *[block * lanes]float32, t int) {
-		pb, pc := pmin(t), pmax(t+block-1)
-		if pb > pc { // no position valid for the whole block
-			for r := range block {
-				one(a[r*lanes:(r+1)*lanes], t+r, pmin(t+r), pmax(t+r))
-			}
-			return
-		}
-		for r := 1; r < block; r++ {
-			one(a[r*lanes:(r+1)*lanes], t+r, pmin(t+r), pb-1)
-		}
-		xi := t + pb - lo
-		kernels.full(a, xr[xi*lanes:], wr[pb*lanes:], pc-pb+1)
-		for r := range block - 1 {
-			one(a[r*lanes:(r+1)*lanes], t+r, pc+1, pmax(t+r))
-		}
-	}
+func (p *dwconvPlan) accumulateRow(acc, xr, wr []float32, t0, tn int, kernels *dwconvKernelSet) {
+	const lanes, block = dwconvLanes, dwconvBlock
+	r := dwconvRow{x: xr, w: wr, lo: p.lastPadLow, in: p.lastInputLen, kl: p.kRowLen, kernels: kernels}
 	t := t0
 	for ; t+block <= t0+tn; t += block {
-		blockAt((*[block * lanes]float32)(acc[(t-t0)*lanes:]), t)
+		r.block((*[block * lanes]float32)(acc[(t-t0)*lanes:]), t)
 	}
 	rest := t0 + tn - t
 	switch {
@@ -419,11 +398,73 @@ func (p *dwconvPlan) accumulateRow(acc, xr, wr []float32, t0, tn int, kernels dw
 		var tmp [block * lanes]float32
 		done := block - rest
 		copy(tmp[done*lanes:], acc[(t-t0)*lanes:])
-		blockAt(&tmp, t-done)
+		r.block(&tmp, t-done)
 		copy(acc[(t-t0)*lanes:], tmp[done*lanes:])
 	default:
 		for ; t < t0+tn; t++ {
-			one(acc[(t-t0)*lanes:(t-t0+1)*lanes], t, pmin(t), pmax(t))
+			r.one((*[lanes]float32)(acc[(t-t0)*lanes:]), t, r.pmin(t), r.pmax(t))
+		}
+	}
+}
+
+// dwconvRow is one input row and one kernel row along the last spatial
+// axis: output t takes the kernel positions p in [pmin(t), pmax(t)], with
+// the input at t+p-lo.
+type dwconvRow struct {
+	x, w       []float32
+	lo, in, kl int // low padding, input length, kernel length
+	kernels    *dwconvKernelSet
+}
+
+func (r *dwconvRow) pmin(t int) int { return max(0, r.lo-t) }
+func (r *dwconvRow) pmax(t int) int { return min(r.kl-1, r.lo-t+r.in-1) }
+
+// one adds to a (output t) the kernel positions [from, to].
+func (r *dwconvRow) one(a *[dwconvLanes]float32, t, from, to int) {
+	const lanes = dwconvLanes
+	if from > to {
+		return
+	}
+	xi := t + from - r.lo
+	r.kernels.one(a, r.x[xi*lanes:], r.w[from*lanes:], to-from+1)
+}
+
+// block adds to a the outputs t, ..., t+dwconvBlock-1: each over the
+// kernel positions before those valid for the whole block, then (one
+// call of full) over those, then over the positions after them. Away from
+// the ends of the kernel, the positions before and after make triangles
+// (output r starts block-1-r positions early, or ends r positions early),
+// each one call of prefix or suffix.
+func (r *dwconvRow) block(a *[dwconvBlock * dwconvLanes]float32, t int) {
+	const lanes, block = dwconvLanes, dwconvBlock
+	sub := func(i int) *[lanes]float32 { return (*[lanes]float32)(a[i*lanes:]) }
+	pb, pc := r.pmin(t), r.pmax(t+block-1)
+	if pb > pc { // no position valid for the whole block
+		for i := range block {
+			r.one(sub(i), t+i, r.pmin(t+i), r.pmax(t+i))
+		}
+		return
+	}
+	switch r.pmin(t + block - 1) {
+	case pb: // every output starts at pb
+	case pb - (block - 1): // a whole triangle
+		xi := t + pb - r.lo
+		r.kernels.prefix(a, r.x[xi*lanes:], r.w[(pb-block+1)*lanes:])
+	default:
+		for i := 1; i < block; i++ {
+			r.one(sub(i), t+i, r.pmin(t+i), pb-1)
+		}
+	}
+	xi := t + pb - r.lo
+	r.kernels.full(a, r.x[xi*lanes:], r.w[pb*lanes:], pc-pb+1)
+	switch r.pmax(t) {
+	case pc: // every output ends at pc
+	case pc + block - 1: // a whole triangle
+		xi := t + pc + 1 - r.lo
+		r.kernels.suffix(a, r.x[xi*lanes:], r.w[(pc+1)*lanes:])
+	default:
+		for i := range block - 1 {
+			r.one(sub(i), t+i, pc+1, r.pmax(t+i))
 		}
 	}
 }
@@ -475,6 +516,42 @@ func dwconvCopyRowsPortable(dst []float32, dstStride int, src []float32, srcStri
 		s := (*[lanes]float32)(src[i*srcStride:])
 		for l := range lanes {
 			d[l] = s[l]
+		}
+	}
+}
+
+// dwconvPrefixPortable is dwconvKernelSet.prefix in plain Go (see
+// dwconvFullPortable).
+func dwconvPrefixPortable(acc *[dwconvBlock * dwconvLanes]float32, x, w []float32) {
+	const lanes, b = dwconvLanes, dwconvBlock - 1
+	x = x[:b*lanes]
+	w = w[:b*lanes]
+	for s := range b {
+		ws := (*[lanes]float32)(w[s*lanes:])
+		for r := b - s; r <= b; r++ {
+			xr := (*[lanes]float32)(x[(r+s-b)*lanes:])
+			a := (*[lanes]float32)(acc[r*lanes:])
+			for l := range lanes {
+				a[l] += float32(xr[l] * ws[l])
+			}
+		}
+	}
+}
+
+// dwconvSuffixPortable is dwconvKernelSet.suffix in plain Go (see
+// dwconvFullPortable).
+func dwconvSuffixPortable(acc *[dwconvBlock * dwconvLanes]float32, x, w []float32) {
+	const lanes, b = dwconvLanes, dwconvBlock - 1
+	x = x[:b*lanes]
+	w = w[:b*lanes]
+	for s := range b {
+		ws := (*[lanes]float32)(w[s*lanes:])
+		for r := 0; r < b-s; r++ {
+			xr := (*[lanes]float32)(x[(r+s)*lanes:])
+			a := (*[lanes]float32)(acc[r*lanes:])
+			for l := range lanes {
+				a[l] += float32(xr[l] * ws[l])
+			}
 		}
 	}
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // dwconvAVX2 are the AVX2 kernels.
-var dwconvAVX2 = dwconvKernelSet{name: "avx2", full: dwconvFullAVX2, one: dwconvOneAVX2, copyRows: dwconvCopyRowsAVX2}
+var dwconvAVX2 = dwconvKernelSet{name: "avx2", full: dwconvFullAVX2, one: dwconvOneAVX2, prefix: dwconvPrefixAVX2, suffix: dwconvSuffixAVX2, copyRows: dwconvCopyRowsAVX2}
 
 func init() {
 	if archsimd.X86.AVX2() && envutil.MustReadBool(envutil.SIMD_AVX2_Env, true) {
@@ -142,6 +142,92 @@ func dwconvOneAVX2(acc *[dwconvLanes]float32, x, w []float32, n int) {
 	archsimd.ClearAVXUpperBits()
 }
 
+// dwconvPrefixAVX2 is dwconvKernelSet.prefix on AVX2.
+func dwconvPrefixAVX2(acc *[dwconvBlock * dwconvLanes]float32, x, w []float32) {
+	const lanes = dwconvLanes
+	x = x[:5*lanes]
+	w = w[:5*lanes]
+	a1 := archsimd.LoadFloat32x8((*[lanes]float32)(acc[1*lanes:]))
+	a2 := archsimd.LoadFloat32x8((*[lanes]float32)(acc[2*lanes:]))
+	a3 := archsimd.LoadFloat32x8((*[lanes]float32)(acc[3*lanes:]))
+	a4 := archsimd.LoadFloat32x8((*[lanes]float32)(acc[4*lanes:]))
+	a5 := archsimd.LoadFloat32x8((*[lanes]float32)(acc[5*lanes:]))
+	x0 := archsimd.LoadFloat32x8((*[lanes]float32)(x[0*lanes:]))
+	x1 := archsimd.LoadFloat32x8((*[lanes]float32)(x[1*lanes:]))
+	x2 := archsimd.LoadFloat32x8((*[lanes]float32)(x[2*lanes:]))
+	x3 := archsimd.LoadFloat32x8((*[lanes]float32)(x[3*lanes:]))
+	x4 := archsimd.LoadFloat32x8((*[lanes]float32)(x[4*lanes:]))
+	w0 := archsimd.LoadFloat32x8((*[lanes]float32)(w[0*lanes:]))
+	a5 = a5.Add(x0.Mul(w0))
+	w1 := archsimd.LoadFloat32x8((*[lanes]float32)(w[1*lanes:]))
+	a4 = a4.Add(x0.Mul(w1))
+	a5 = a5.Add(x1.Mul(w1))
+	w2 := archsimd.LoadFloat32x8((*[lanes]float32)(w[2*lanes:]))
+	a3 = a3.Add(x0.Mul(w2))
+	a4 = a4.Add(x1.Mul(w2))
+	a5 = a5.Add(x2.Mul(w2))
+	w3 := archsimd.LoadFloat32x8((*[lanes]float32)(w[3*lanes:]))
+	a2 = a2.Add(x0.Mul(w3))
+	a3 = a3.Add(x1.Mul(w3))
+	a4 = a4.Add(x2.Mul(w3))
+	a5 = a5.Add(x3.Mul(w3))
+	w4 := archsimd.LoadFloat32x8((*[lanes]float32)(w[4*lanes:]))
+	a1 = a1.Add(x0.Mul(w4))
+	a2 = a2.Add(x1.Mul(w4))
+	a3 = a3.Add(x2.Mul(w4))
+	a4 = a4.Add(x3.Mul(w4))
+	a5 = a5.Add(x4.Mul(w4))
+	a1.Store((*[lanes]float32)(acc[1*lanes:]))
+	a2.Store((*[lanes]float32)(acc[2*lanes:]))
+	a3.Store((*[lanes]float32)(acc[3*lanes:]))
+	a4.Store((*[lanes]float32)(acc[4*lanes:]))
+	a5.Store((*[lanes]float32)(acc[5*lanes:]))
+	archsimd.ClearAVXUpperBits()
+}
+
+// dwconvSuffixAVX2 is dwconvKernelSet.suffix on AVX2.
+func dwconvSuffixAVX2(acc *[dwconvBlock * dwconvLanes]float32, x, w []float32) {
+	const lanes = dwconvLanes
+	x = x[:5*lanes]
+	w = w[:5*lanes]
+	a0 := archsimd.LoadFloat32x8((*[lanes]float32)(acc[0*lanes:]))
+	a1 := archsimd.LoadFloat32x8((*[lanes]float32)(acc[1*lanes:]))
+	a2 := archsimd.LoadFloat32x8((*[lanes]float32)(acc[2*lanes:]))
+	a3 := archsimd.LoadFloat32x8((*[lanes]float32)(acc[3*lanes:]))
+	a4 := archsimd.LoadFloat32x8((*[lanes]float32)(acc[4*lanes:]))
+	x0 := archsimd.LoadFloat32x8((*[lanes]float32)(x[0*lanes:]))
+	x1 := archsimd.LoadFloat32x8((*[lanes]float32)(x[1*lanes:]))
+	x2 := archsimd.LoadFloat32x8((*[lanes]float32)(x[2*lanes:]))
+	x3 := archsimd.LoadFloat32x8((*[lanes]float32)(x[3*lanes:]))
+	x4 := archsimd.LoadFloat32x8((*[lanes]float32)(x[4*lanes:]))
+	w0 := archsimd.LoadFloat32x8((*[lanes]float32)(w[0*lanes:]))
+	a0 = a0.Add(x0.Mul(w0))
+	a1 = a1.Add(x1.Mul(w0))
+	a2 = a2.Add(x2.Mul(w0))
+	a3 = a3.Add(x3.Mul(w0))
+	a4 = a4.Add(x4.Mul(w0))
+	w1 := archsimd.LoadFloat32x8((*[lanes]float32)(w[1*lanes:]))
+	a0 = a0.Add(x1.Mul(w1))
+	a1 = a1.Add(x2.Mul(w1))
+	a2 = a2.Add(x3.Mul(w1))
+	a3 = a3.Add(x4.Mul(w1))
+	w2 := archsimd.LoadFloat32x8((*[lanes]float32)(w[2*lanes:]))
+	a0 = a0.Add(x2.Mul(w2))
+	a1 = a1.Add(x3.Mul(w2))
+	a2 = a2.Add(x4.Mul(w2))
+	w3 := archsimd.LoadFloat32x8((*[lanes]float32)(w[3*lanes:]))
+	a0 = a0.Add(x3.Mul(w3))
+	a1 = a1.Add(x4.Mul(w3))
+	w4 := archsimd.LoadFloat32x8((*[lanes]float32)(w[4*lanes:]))
+	a0 = a0.Add(x4.Mul(w4))
+	a0.Store((*[lanes]float32)(acc[0*lanes:]))
+	a1.Store((*[lanes]float32)(acc[1*lanes:]))
+	a2.Store((*[lanes]float32)(acc[2*lanes:]))
+	a3.Store((*[lanes]float32)(acc[3*lanes:]))
+	a4.Store((*[lanes]float32)(acc[4*lanes:]))
+	archsimd.ClearAVXUpperBits()
+}
+
 // dwconvCopyRowsAVX2 is dwconvKernelSet.copyRows on AVX2.
 func dwconvCopyRowsAVX2(dst []float32, dstStride int, src []float32, srcStride, rows int) {
 	const lanes = dwconvLanes
@@ -150,8 +236,13 @@ func dwconvCopyRowsAVX2(dst []float32, dstStride int, src []float32, srcStride, 
 	}
 	dst = dst[:(rows-1)*dstStride+lanes]
 	src = src[:(rows-1)*srcStride+lanes]
-	for i := range rows {
-		archsimd.LoadFloat32x8((*[lanes]float32)(src[i*srcStride:])).Store((*[lanes]float32)(dst[i*dstStride:]))
+	// The rows read and written are inside the slices cut above.
+	sp := unsafe.Pointer(unsafe.SliceData(src))
+	dp := unsafe.Pointer(unsafe.SliceData(dst))
+	for range rows {
+		archsimd.LoadFloat32x8((*[lanes]float32)(sp)).Store((*[lanes]float32)(dp))
+		sp = unsafe.Add(sp, 4*srcStride)
+		dp = unsafe.Add(dp, 4*dstStride)
 	}
 	archsimd.ClearAVXUpperBits()
 }
