@@ -272,14 +272,16 @@ func depthwiseCases() []dwCase {
 	}
 }
 
-// randomDepthwiseCase draws 1 to 3 spatial axes with small dimensions and
-// paddings that keep every output dimension at least 1.
+// randomDepthwiseCase draws 1 to 3 spatial axes with small dimensions
+// (the generic executor and the reference walk the whole kernel for every
+// output) and paddings that keep every output dimension at least 1.
 func randomDepthwiseCase(rng *rand.Rand) dwCase {
 	k := 1 + rng.IntN(3)
+	maxDim := []int{30, 9, 5}[k-1]
 	c := dwCase{n: 1 + rng.IntN(3), c: 1 + rng.IntN(20), in: make([]int, k), k: make([]int, k), paddings: make([][2]int, k)}
 	for d := range k {
-		c.in[d] = 1 + rng.IntN(12)
-		c.k[d] = 1 + rng.IntN(12)
+		c.in[d] = 1 + rng.IntN(maxDim)
+		c.k[d] = 1 + rng.IntN(maxDim)
 		for {
 			lo, hi := rng.IntN(c.k[d]+2), rng.IntN(c.k[d]+2)
 			if c.in[d]+lo+hi-c.k[d]+1 >= 1 {
@@ -300,7 +302,7 @@ func TestConvDepthwiseMatchesGeneric(t *testing.T) {
 	for _, c := range depthwiseCases() {
 		checkDepthwise(t, rng, backends, c)
 	}
-	for range 60 {
+	for range 100 {
 		checkDepthwise(t, rng, backends, randomDepthwiseCase(rng))
 	}
 }
@@ -339,29 +341,33 @@ func TestConvDepthwiseSkipsPadding(t *testing.T) {
 }
 
 // TestConvDepthwiseDeterministic runs the full-size long convolution's
-// kernel gradient (the largest sums) at parallelism 1 and at the default,
-// and requires the same bits.
+// kernel gradient (the longest sums; 40 channels, so that the outputs of a
+// channel block are split over tasks too) on the default backend and at
+// parallelism 1, 2 and unlimited, and requires the same bits.
 func TestConvDepthwiseDeterministic(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 17))
 	c := dwCase{n: 1, c: 40, in: []int{8, 256}, k: []int{8, 256}, paddings: [][2]int{{0, 0}, {255, 0}}}
 	input, kernel := c.inputShape(), c.kernelShape()
 	x := randomFloat32s(rng, input.Size())
 	w := randomFloat32s(rng, kernel.Size())
-	var first []float32
-	for _, p := range []int{1, 0, 2, -1} {
-		backend := newSlabTestBackend(t, p)
-		if p == 0 {
-			backend = newDefaultTestBackend(t)
-		}
+	backends := []*gobackend.Backend{newDefaultTestBackend(t)}
+	for _, p := range []int{1, 2, -1} {
+		backends = append(backends, newSlabTestBackend(t, p))
+	}
+	var want []float32
+	for _, backend := range backends {
 		node := c.node(t, backend)
+		if plan, ok := planDepthwise(node.Data.(*convNode), input, kernel, node.Shape); !ok || plan.numSegments < 2 {
+			t.Fatalf("%s: not split within a channel block", c)
+		}
 		got := runConvExecutor(t, backend, execConvGeneralDepthwise, node, input, kernel, x, w)
-		if first == nil {
-			first = got
+		if want == nil {
+			want = got
 			continue
 		}
 		for i := range got {
-			if math.Float32bits(got[i]) != math.Float32bits(first[i]) {
-				t.Fatalf("parallelism %d: element %d = %g, parallelism 1 gives %g", backend.Workers.MaxParallelism(), i, got[i], first[i])
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("parallelism %d: element %d = %g, default backend gives %g", backend.Workers.MaxParallelism(), i, got[i], want[i])
 			}
 		}
 	}
