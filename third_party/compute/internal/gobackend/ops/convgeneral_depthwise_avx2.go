@@ -51,12 +51,15 @@ func dwconvFullAVX2(acc *[dwconvBlock * dwconvLanes]float32, x, w []float32, n i
 	x3 := archsimd.LoadFloat32x8((*[lanes]float32)(x[3*lanes:]))
 	x4 := archsimd.LoadFloat32x8((*[lanes]float32)(x[4*lanes:]))
 	var x5 archsimd.Float32x8
-	// Rows read in the loop: x[(j+5)*8 : (j+6)*8] and w[j*8 : (j+1)*8]
-	// for j+5 < n, inside the slices cut above.
-	xp := unsafe.Pointer(unsafe.SliceData(x[5*lanes:]))
-	wp := unsafe.Pointer(unsafe.SliceData(w))
+	// Rows read in the loop: x[(j+5+s)*8 : (j+6+s)*8] and
+	// w[(j+s)*8 : (j+s+1)*8] for s < 6 and j+6 <= n, inside the slices cut
+	// above. (The pointers are formed from j, never past the slices' ends.)
+	xb := unsafe.Pointer(unsafe.SliceData(x[5*lanes:]))
+	wb := unsafe.Pointer(unsafe.SliceData(w))
 	j := 0
 	for ; j+6 <= n; j += 6 {
+		xp := unsafe.Add(xb, j*4*lanes)
+		wp := unsafe.Add(wb, j*4*lanes)
 		x5 = load(xp, 0)
 		w0 := load(wp, 0)
 		a0 = a0.Add(x0.Mul(w0))
@@ -105,8 +108,6 @@ func dwconvFullAVX2(acc *[dwconvBlock * dwconvLanes]float32, x, w []float32, n i
 		a3 = a3.Add(x2.Mul(w5))
 		a4 = a4.Add(x3.Mul(w5))
 		a5 = a5.Add(x4.Mul(w5))
-		xp = unsafe.Add(xp, 6*4*lanes)
-		wp = unsafe.Add(wp, 6*4*lanes)
 	}
 	for ; j < n; j++ {
 		xj := unsafe.Pointer(unsafe.SliceData(x[j*lanes:]))
@@ -239,10 +240,9 @@ func dwconvCopyRowsAVX2(dst []float32, dstStride int, src []float32, srcStride, 
 	// The rows read and written are inside the slices cut above.
 	sp := unsafe.Pointer(unsafe.SliceData(src))
 	dp := unsafe.Pointer(unsafe.SliceData(dst))
-	for range rows {
-		archsimd.LoadFloat32x8((*[lanes]float32)(sp)).Store((*[lanes]float32)(dp))
-		sp = unsafe.Add(sp, 4*srcStride)
-		dp = unsafe.Add(dp, 4*dstStride)
+	for i := range rows {
+		v := archsimd.LoadFloat32x8((*[lanes]float32)(unsafe.Add(sp, i*4*srcStride)))
+		v.Store((*[lanes]float32)(unsafe.Add(dp, i*4*dstStride)))
 	}
 	archsimd.ClearAVXUpperBits()
 }
