@@ -18,9 +18,10 @@
 // into contiguous [positions][8] scratch buffers, so that the sweep along
 // the last spatial axis reads consecutive 32-byte rows instead of rows
 // C*4 bytes apart (which alias in the L1 cache). Along the last spatial
-// axis, outputs are computed dwconvBlock at a time per kernel row load
-// (dwconvKernelSet.full) over the kernel positions valid for all of them, and one
-// at a time (dwconvOne) over the few positions valid for some only.
+// axis, outputs are computed dwconvBlock at a time: one kernel row load
+// serves the whole block over the kernel positions valid for all of them
+// (dwconvKernelSet.full), and the few positions valid for only some of
+// them, a triangle at each end, are one call each (prefix, suffix).
 // Kernel positions along the other spatial axes are the outer loop, with
 // partial sums kept in a row buffer of at most dwconvRowChunk outputs.
 //
@@ -50,10 +51,12 @@ const (
 	// dwconvLanes is the width of a channel block.
 	dwconvLanes = 8
 	// dwconvBlock is the number of outputs along the last spatial axis
-	// that dwconvKernelSet.full computes together: 6 independent chains
-	// of additions cover the latency of a vector add (3 cycles on current
-	// x86 cores, 2 issued per cycle), and 6 accumulators plus 6 input rows
-	// fit in the 16 AVX2 registers.
+	// that dwconvKernelSet.full computes together: each output is one
+	// chain of dependent additions, and 6 chains hide most of a vector
+	// add's latency (3 to 4 cycles, 2 issued per cycle), while 6
+	// accumulators and 6 input rows still fit in the 16 AVX2 registers.
+	// (4 and 8 were slower on the AMD EPYC this was measured on: 8 spills
+	// registers.)
 	dwconvBlock = 6
 	// dwconvRowChunk is the most outputs of one row (along the last
 	// spatial axis) whose partial sums are kept while the outer kernel
@@ -98,7 +101,10 @@ type dwconvKernelSet struct {
 	copyRows func(dst []float32, dstStride int, src []float32, srcStride, rows int)
 }
 
-var dwconvPortable = dwconvKernelSet{name: "portable", full: dwconvFullPortable, one: dwconvOnePortable, prefix: dwconvPrefixPortable, suffix: dwconvSuffixPortable, copyRows: dwconvCopyRowsPortable}
+var dwconvPortable = dwconvKernelSet{
+	name: "portable", full: dwconvFullPortable, one: dwconvOnePortable,
+	prefix: dwconvPrefixPortable, suffix: dwconvSuffixPortable, copyRows: dwconvCopyRowsPortable,
+}
 
 // dwconvKernels are the kernels in use: the AVX2 ones where
 // convgeneral_depthwise_avx2.go's init selects them.
@@ -108,21 +114,19 @@ var dwconvKernels = dwconvPortable
 // channels c, and per spatial axis the input, kernel and output dimensions
 // and the low padding.
 type dwconvPlan struct {
-	batch, channels          int
-	inDims, kDims, outDims   []int
-	padLow                   []int
-	inSize, kSize, outSize   int // spatial sizes (products of the dims)
-	inRowLen, kRowLen        int // last spatial dimension of input and kernel
-	outRowLen                int // last spatial dimension of the output
-	numBlocks, numSegments   int // channel blocks; output segments per (batch, block)
-	inOuterStr, kOuterStr    []int
-	outOuterDims             []int // output dims of the spatial axes but the last
-	outRows                  int   // product of outOuterDims
-	lastPadLow, lastInputLen int
+	batch, channels        int
+	inDims, kDims, outDims []int
+	padLow                 []int
+	inSize, kSize, outSize int   // spatial sizes (products of the dims)
+	inRowLen, kRowLen      int   // last spatial dimension of input and kernel
+	outRowLen              int   // last spatial dimension of the output
+	numBlocks, numSegments int   // channel blocks; output segments per (batch, block)
+	inOuterStr, kOuterStr  []int // strides, in rows, of the spatial axes but the last
+	outOuterDims           []int // output dims of the spatial axes but the last
 }
 
-// isAxisRange reports whether axes is exactly from, from+1, ..., from+n-1.
-func isAxisRange(axes []int, from, n int) bool {
+// dwconvAxisRange reports whether axes is exactly from, from+1, ..., from+n-1.
+func dwconvAxisRange(axes []int, from, n int) bool {
 	if len(axes) != n {
 		return false
 	}
@@ -134,8 +138,8 @@ func isAxisRange(axes []int, from, n int) bool {
 	return true
 }
 
-// allOnes reports whether every value of v is 1 (true for an empty v).
-func allOnes(v []int) bool {
+// dwconvAllOnes reports whether every value of v is 1 (true for an empty v).
+func dwconvAllOnes(v []int) bool {
 	for _, x := range v {
 		if x != 1 {
 			return false
@@ -158,9 +162,9 @@ func planDepthwise(params *convNode, input, kernel, output shapes.Shape) (*dwcon
 		return nil, false
 	}
 	ax := params.axes
-	if ax.InputBatch != 0 || ax.InputChannels != k+1 || !isAxisRange(ax.InputSpatial, 1, k) ||
-		ax.KernelInputChannels != k || ax.KernelOutputChannels != k+1 || !isAxisRange(ax.KernelSpatial, 0, k) ||
-		ax.OutputBatch != 0 || ax.OutputChannels != k+1 || !isAxisRange(ax.OutputSpatial, 1, k) {
+	if ax.InputBatch != 0 || ax.InputChannels != k+1 || !dwconvAxisRange(ax.InputSpatial, 1, k) ||
+		ax.KernelInputChannels != k || ax.KernelOutputChannels != k+1 || !dwconvAxisRange(ax.KernelSpatial, 0, k) ||
+		ax.OutputBatch != 0 || ax.OutputChannels != k+1 || !dwconvAxisRange(ax.OutputSpatial, 1, k) {
 		return nil, false
 	}
 	c := input.Dimensions[k+1]
@@ -169,8 +173,8 @@ func planDepthwise(params *convNode, input, kernel, output shapes.Shape) (*dwcon
 		output.Dimensions[0] != input.Dimensions[0] || input.Dimensions[0] < 1 {
 		return nil, false
 	}
-	if !allOnes(params.strides) || len(params.strides) != k || !allOnes(params.inputDilations) ||
-		!allOnes(params.kernelDilations) || len(params.paddings) != k {
+	if !dwconvAllOnes(params.strides) || len(params.strides) != k || !dwconvAllOnes(params.inputDilations) ||
+		!dwconvAllOnes(params.kernelDilations) || len(params.paddings) != k {
 		return nil, false
 	}
 	p := &dwconvPlan{
@@ -191,18 +195,15 @@ func planDepthwise(params *convNode, input, kernel, output shapes.Shape) (*dwcon
 		p.outSize *= out
 	}
 	p.inRowLen, p.kRowLen, p.outRowLen = p.inDims[k-1], p.kDims[k-1], p.outDims[k-1]
-	p.lastPadLow, p.lastInputLen = p.padLow[k-1], p.inDims[k-1]
 	// Strides, in rows of the last axis, of the outer spatial axes.
 	p.inOuterStr = make([]int, k-1)
 	p.kOuterStr = make([]int, k-1)
 	p.outOuterDims = p.outDims[:k-1]
-	p.outRows = 1
 	si, sk := 1, 1
 	for d := k - 2; d >= 0; d-- {
 		p.inOuterStr[d], p.kOuterStr[d] = si, sk
 		si *= p.inDims[d]
 		sk *= p.kDims[d]
-		p.outRows *= p.outDims[d]
 	}
 	p.numBlocks = (c + dwconvLanes - 1) / dwconvLanes
 	p.numSegments = 1
@@ -244,8 +245,8 @@ type dwconvScratch struct {
 
 var dwconvScratchPool = sync.Pool{New: func() any { return new(dwconvScratch) }}
 
-// grow returns s[:n], reallocated when its capacity is short.
-func grow[T any](s []T, n int) []T {
+// dwconvGrow returns s[:n], reallocated when its capacity is short.
+func dwconvGrow[T any](s []T, n int) []T {
 	if cap(s) < n {
 		return make([]T, n)
 	}
@@ -278,15 +279,15 @@ func (p *dwconvPlan) runTask(s *dwconvScratch, x, w, out []float32, n, block, st
 
 	// Pack the kernel and the input slab of (n, block) as [positions][8],
 	// lanes past the last channel zero.
-	s.w = grow(s.w, p.kSize*lanes)
+	s.w = dwconvGrow(s.w, p.kSize*lanes)
 	packChannels(s.w, w, p.kSize, c, c0, width, kernels)
-	s.x = grow(s.x, p.inSize*lanes)
+	s.x = dwconvGrow(s.x, p.inSize*lanes)
 	packChannels(s.x, x[n*p.inSize*c:], p.inSize, c, c0, width, kernels)
 
 	k := len(p.inDims)
-	s.idx = grow(s.idx, k-1)
-	s.lo = grow(s.lo, k-1)
-	s.hi = grow(s.hi, k-1)
+	s.idx = dwconvGrow(s.idx, k-1)
+	s.lo = dwconvGrow(s.lo, k-1)
+	s.hi = dwconvGrow(s.hi, k-1)
 	outBase := n * p.outSize * c
 	for pos := start; pos < end; {
 		row, rowStart := pos/p.outRowLen, pos%p.outRowLen
@@ -294,7 +295,7 @@ func (p *dwconvPlan) runTask(s *dwconvScratch, x, w, out []float32, n, block, st
 		p.outerPositions(s, row)
 		for t0 := rowStart; t0 < rowEnd; t0 += dwconvRowChunk {
 			tn := min(rowEnd-t0, dwconvRowChunk)
-			s.acc = grow(s.acc, tn*lanes)
+			s.acc = dwconvGrow(s.acc, tn*lanes)
 			acc := s.acc
 			clear(acc)
 			for i := 0; i < len(s.rows); i += 2 {
@@ -352,7 +353,7 @@ func (p *dwconvPlan) outerPositions(s *dwconvScratch, row int) {
 		s.lo[d], s.hi[d] = lo, hi
 		s.idx[d] = o - p.padLow[d] // input index minus the kernel index
 	}
-	s.q = grow(s.q, outer)
+	s.q = dwconvGrow(s.q, outer)
 	q := s.q
 	copy(q, s.lo)
 	for {
@@ -382,7 +383,7 @@ func (p *dwconvPlan) outerPositions(s *dwconvScratch, row int) {
 // ascending order.
 func (p *dwconvPlan) accumulateRow(acc, xr, wr []float32, t0, tn int, kernels *dwconvKernelSet) {
 	const lanes, block = dwconvLanes, dwconvBlock
-	r := dwconvRow{x: xr, w: wr, lo: p.lastPadLow, in: p.lastInputLen, kl: p.kRowLen, kernels: kernels}
+	r := dwconvRow{x: xr, w: wr, lo: p.padLow[len(p.padLow)-1], in: p.inRowLen, kl: p.kRowLen, kernels: kernels}
 	t := t0
 	for ; t+block <= t0+tn; t += block {
 		r.block((*[block * lanes]float32)(acc[(t-t0)*lanes:]), t)

@@ -16,7 +16,10 @@ import (
 )
 
 // dwconvAVX2 are the AVX2 kernels.
-var dwconvAVX2 = dwconvKernelSet{name: "avx2", full: dwconvFullAVX2, one: dwconvOneAVX2, prefix: dwconvPrefixAVX2, suffix: dwconvSuffixAVX2, copyRows: dwconvCopyRowsAVX2}
+var dwconvAVX2 = dwconvKernelSet{
+	name: "avx2", full: dwconvFullAVX2, one: dwconvOneAVX2,
+	prefix: dwconvPrefixAVX2, suffix: dwconvSuffixAVX2, copyRows: dwconvCopyRowsAVX2,
+}
 
 func init() {
 	if archsimd.X86.AVX2() && envutil.MustReadBool(envutil.SIMD_AVX2_Env, true) {

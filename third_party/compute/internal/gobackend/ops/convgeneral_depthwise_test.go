@@ -33,9 +33,9 @@ func (c dwCase) kernelShape() shapes.Shape {
 	return shapes.Make(dtypes.Float32, append(slices.Clone(c.k), 1, c.c)...)
 }
 
-// depthwiseAxes is the channels-last configuration of k spatial axes the
+// dwAxes is the channels-last configuration of k spatial axes the
 // fast path takes.
-func depthwiseAxes(k int) compute.ConvolveAxesConfig {
+func dwAxes(k int) compute.ConvolveAxesConfig {
 	spatial := make([]int, k)
 	kernelSpatial := make([]int, k)
 	for i := range k {
@@ -49,9 +49,9 @@ func depthwiseAxes(k int) compute.ConvolveAxesConfig {
 	}
 }
 
-// convNodeFor builds a ConvGeneral node through ConvGeneral (as a graph
+// dwConvNode builds a ConvGeneral node through ConvGeneral (as a graph
 // does) on parameters of the given shapes.
-func convNodeFor(t testing.TB, backend *gobackend.Backend, input, kernel shapes.Shape, axes compute.ConvolveAxesConfig,
+func dwConvNode(t testing.TB, backend *gobackend.Backend, input, kernel shapes.Shape, axes compute.ConvolveAxesConfig,
 	strides []int, paddings [][2]int, inputDilations, kernelDilations []int, groups int) *gobackend.Node {
 	t.Helper()
 	f := backend.Builder("dwconv").Main().(*gobackend.Function)
@@ -72,12 +72,12 @@ func convNodeFor(t testing.TB, backend *gobackend.Backend, input, kernel shapes.
 
 func (c dwCase) node(t testing.TB, backend *gobackend.Backend) *gobackend.Node {
 	t.Helper()
-	return convNodeFor(t, backend, c.inputShape(), c.kernelShape(), depthwiseAxes(len(c.in)), nil, c.paddings, nil, nil, c.c)
+	return dwConvNode(t, backend, c.inputShape(), c.kernelShape(), dwAxes(len(c.in)), nil, c.paddings, nil, nil, c.c)
 }
 
-// randomFloat32s returns n normal values, a few of them zeros and
+// dwRandomValues returns n normal values, a few of them zeros and
 // negative zeros.
-func randomFloat32s(rng *rand.Rand, n int) []float32 {
+func dwRandomValues(rng *rand.Rand, n int) []float32 {
 	v := make([]float32, n)
 	for i := range v {
 		switch rng.IntN(50) {
@@ -92,10 +92,10 @@ func randomFloat32s(rng *rand.Rand, n int) []float32 {
 	return v
 }
 
-// depthwiseReference computes the convolution of case c in float64, and
+// dwReference computes the convolution of case c in float64, and
 // for each output the sum of the absolute values of its terms (to scale
 // the tolerance).
-func depthwiseReference(c dwCase, outShape shapes.Shape, x, w []float32) (ref, mag []float64) {
+func dwReference(c dwCase, outShape shapes.Shape, x, w []float32) (ref, mag []float64) {
 	k := len(c.in)
 	outDims := outShape.Dimensions[1 : k+1]
 	outSpatial, kSize := 1, 1
@@ -147,22 +147,22 @@ func depthwiseReference(c dwCase, outShape shapes.Shape, x, w []float32) (ref, m
 	return ref, mag
 }
 
-// fusedMultiplyAdd reports whether the compiler fuses a float32
+// dwFusedMultiplyAdd reports whether the compiler fuses a float32
 // multiply-add written as c += a*b: (1+2^-12)^2 rounds to 1+2^-11 in
 // float32, and only a fused operation leaves the 2^-24 behind.
 //
 //go:noinline
-func fusedMultiplyAdd(a, b, c float32) float32 {
+func dwFusedMultiplyAdd(a, b, c float32) float32 {
 	c += a * b
 	return c
 }
 
-func genericFusesMultiplyAdd() bool {
+func dwCompilerFuses() bool {
 	a := float32(1 + 1.0/4096)
-	return fusedMultiplyAdd(a, a, -float32(1+1.0/2048)) != 0
+	return dwFusedMultiplyAdd(a, a, -float32(1+1.0/2048)) != 0
 }
 
-func runConvExecutor(t testing.TB, backend *gobackend.Backend, exec gobackend.NodeExecutor, node *gobackend.Node,
+func dwRunExecutor(t testing.TB, backend *gobackend.Backend, exec gobackend.NodeExecutor, node *gobackend.Node,
 	input, kernel shapes.Shape, x, w []float32) []float32 {
 	t.Helper()
 	inputs := []*gobackend.Buffer{slabTestBuffer(t, backend, input, x), slabTestBuffer(t, backend, kernel, w)}
@@ -185,13 +185,13 @@ func dwKernelSets() []dwconvKernelSet {
 	return sets
 }
 
-// checkDepthwise runs case c through the generic executor, the fast
+// dwCheck runs case c through the generic executor, the fast
 // executor (with the kernels in use) and the fast path with every kernel
 // set at every parallelism of backends, and requires: the generic
 // executor's bits (or, where the compiler fuses the generic executor's
 // multiply-add, agreement within the tolerance), the same bits from every
 // kernel set and parallelism, and agreement with a float64 reference.
-func checkDepthwise(t *testing.T, rng *rand.Rand, backends []*gobackend.Backend, c dwCase) {
+func dwCheck(t *testing.T, rng *rand.Rand, backends []*gobackend.Backend, c dwCase) {
 	t.Helper()
 	input, kernel := c.inputShape(), c.kernelShape()
 	node := c.node(t, backends[0])
@@ -199,12 +199,12 @@ func checkDepthwise(t *testing.T, rng *rand.Rand, backends []*gobackend.Backend,
 	if !ok {
 		t.Fatalf("%s: fast path not taken", c)
 	}
-	x := randomFloat32s(rng, input.Size())
-	w := randomFloat32s(rng, kernel.Size())
-	ref, mag := depthwiseReference(c, node.Shape, x, w)
-	generic := runConvExecutor(t, backends[0], execConvGeneral, node, input, kernel, x, w)
-	fast := runConvExecutor(t, backends[0], execConvGeneralDepthwise, node, input, kernel, x, w)
-	bitsOfGeneric := !genericFusesMultiplyAdd()
+	x := dwRandomValues(rng, input.Size())
+	w := dwRandomValues(rng, kernel.Size())
+	ref, mag := dwReference(c, node.Shape, x, w)
+	generic := dwRunExecutor(t, backends[0], execConvGeneral, node, input, kernel, x, w)
+	fast := dwRunExecutor(t, backends[0], execConvGeneralDepthwise, node, input, kernel, x, w)
+	bitsOfGeneric := !dwCompilerFuses()
 	for i := range ref {
 		tol := 1e-6*mag[i] + 1e-30
 		if d := math.Abs(float64(fast[i]) - ref[i]); d > tol || math.IsNaN(d) {
@@ -232,8 +232,8 @@ func checkDepthwise(t *testing.T, rng *rand.Rand, backends []*gobackend.Backend,
 	}
 }
 
-// depthwiseCases are the forms GConv uses, at small sizes, and the edges.
-func depthwiseCases() []dwCase {
+// dwCases are the forms GConv uses, at small sizes, and the edges.
+func dwCases() []dwCase {
 	one := func(n, c, in, k, lo, hi int) dwCase {
 		return dwCase{n: n, c: c, in: []int{in}, k: []int{k}, paddings: [][2]int{{lo, hi}}}
 	}
@@ -272,10 +272,10 @@ func depthwiseCases() []dwCase {
 	}
 }
 
-// randomDepthwiseCase draws 1 to 3 spatial axes with small dimensions
+// dwRandomCase draws 1 to 3 spatial axes with small dimensions
 // (the generic executor and the reference walk the whole kernel for every
 // output) and paddings that keep every output dimension at least 1.
-func randomDepthwiseCase(rng *rand.Rand) dwCase {
+func dwRandomCase(rng *rand.Rand) dwCase {
 	k := 1 + rng.IntN(3)
 	maxDim := []int{30, 9, 5}[k-1]
 	c := dwCase{n: 1 + rng.IntN(3), c: 1 + rng.IntN(20), in: make([]int, k), k: make([]int, k), paddings: make([][2]int, k)}
@@ -299,11 +299,11 @@ func TestConvDepthwiseMatchesGeneric(t *testing.T) {
 		backends = append(backends, newSlabTestBackend(t, p))
 	}
 	rng := rand.New(rand.NewPCG(7, 11))
-	for _, c := range depthwiseCases() {
-		checkDepthwise(t, rng, backends, c)
+	for _, c := range dwCases() {
+		dwCheck(t, rng, backends, c)
 	}
 	for range 100 {
-		checkDepthwise(t, rng, backends, randomDepthwiseCase(rng))
+		dwCheck(t, rng, backends, dwRandomCase(rng))
 	}
 }
 
@@ -317,14 +317,14 @@ func TestConvDepthwiseSkipsPadding(t *testing.T) {
 	c := dwCase{n: 2, c: 11, in: []int{6}, k: []int{9}, paddings: [][2]int{{8, 0}}}
 	input, kernel := c.inputShape(), c.kernelShape()
 	node := c.node(t, backend)
-	x := randomFloat32s(rng, input.Size())
-	w := randomFloat32s(rng, kernel.Size())
+	x := dwRandomValues(rng, input.Size())
+	w := dwRandomValues(rng, kernel.Size())
 	for ch := range c.c {
 		w[0*c.c+ch] = float32(math.Inf(1))
 		w[1*c.c+ch] = float32(math.NaN())
 		w[2*c.c+ch] = float32(math.Inf(-1))
 	}
-	generic := runConvExecutor(t, backend, execConvGeneral, node, input, kernel, x, w)
+	generic := dwRunExecutor(t, backend, execConvGeneral, node, input, kernel, x, w)
 	for _, set := range dwKernelSets() {
 		plan, _ := planDepthwise(node.Data.(*convNode), input, kernel, node.Shape)
 		got := make([]float32, node.Shape.Size())
@@ -333,7 +333,7 @@ func TestConvDepthwiseSkipsPadding(t *testing.T) {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 				t.Fatalf("%s kernels: element %d = %g: a padded position was multiplied", set.name, i, v)
 			}
-			if !genericFusesMultiplyAdd() && math.Float32bits(v) != math.Float32bits(generic[i]) {
+			if !dwCompilerFuses() && math.Float32bits(v) != math.Float32bits(generic[i]) {
 				t.Fatalf("%s kernels: element %d = %g, generic executor gives %g", set.name, i, v, generic[i])
 			}
 		}
@@ -348,9 +348,9 @@ func TestConvDepthwiseDeterministic(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 17))
 	c := dwCase{n: 1, c: 40, in: []int{8, 256}, k: []int{8, 256}, paddings: [][2]int{{0, 0}, {255, 0}}}
 	input, kernel := c.inputShape(), c.kernelShape()
-	x := randomFloat32s(rng, input.Size())
-	w := randomFloat32s(rng, kernel.Size())
-	backends := []*gobackend.Backend{newDefaultTestBackend(t)}
+	x := dwRandomValues(rng, input.Size())
+	w := dwRandomValues(rng, kernel.Size())
+	backends := []*gobackend.Backend{dwDefaultBackend(t)}
 	for _, p := range []int{1, 2, -1} {
 		backends = append(backends, newSlabTestBackend(t, p))
 	}
@@ -360,7 +360,7 @@ func TestConvDepthwiseDeterministic(t *testing.T) {
 		if plan, ok := planDepthwise(node.Data.(*convNode), input, kernel, node.Shape); !ok || plan.numSegments < 2 {
 			t.Fatalf("%s: not split within a channel block", c)
 		}
-		got := runConvExecutor(t, backend, execConvGeneralDepthwise, node, input, kernel, x, w)
+		got := dwRunExecutor(t, backend, execConvGeneralDepthwise, node, input, kernel, x, w)
 		if want == nil {
 			want = got
 			continue
@@ -373,7 +373,7 @@ func TestConvDepthwiseDeterministic(t *testing.T) {
 	}
 }
 
-func newDefaultTestBackend(t testing.TB) *gobackend.Backend {
+func dwDefaultBackend(t testing.TB) *gobackend.Backend {
 	t.Helper()
 	b, err := gobackend.New("")
 	if err != nil {
@@ -404,26 +404,26 @@ func TestConvDepthwiseOtherFormsFallBack(t *testing.T) {
 		groups                          int
 	}{
 		{"channels first", f32(2, 6, 20), f32(6, 1, 5), channelsFirst, nil, [][2]int{{4, 0}}, nil, nil, 6},
-		{"one group", f32(2, 20, 6), f32(5, 6, 6), depthwiseAxes(1), nil, [][2]int{{4, 0}}, nil, nil, 1},
-		{"two channels per group", f32(2, 20, 6), f32(5, 2, 6), depthwiseAxes(1), nil, [][2]int{{4, 0}}, nil, nil, 3},
-		{"channel multiplier", f32(2, 20, 3), f32(5, 1, 6), depthwiseAxes(1), nil, [][2]int{{4, 0}}, nil, nil, 3},
-		{"stride 2", f32(2, 20, 6), f32(5, 1, 6), depthwiseAxes(1), []int{2}, [][2]int{{4, 0}}, nil, nil, 6},
-		{"kernel dilation", f32(2, 20, 6), f32(5, 1, 6), depthwiseAxes(1), nil, [][2]int{{8, 0}}, nil, []int{2}, 6},
-		{"input dilation", f32(2, 20, 6), f32(5, 1, 6), depthwiseAxes(1), nil, [][2]int{{4, 0}}, []int{2}, nil, 6},
+		{"one group", f32(2, 20, 6), f32(5, 6, 6), dwAxes(1), nil, [][2]int{{4, 0}}, nil, nil, 1},
+		{"two channels per group", f32(2, 20, 6), f32(5, 2, 6), dwAxes(1), nil, [][2]int{{4, 0}}, nil, nil, 3},
+		{"channel multiplier", f32(2, 20, 3), f32(5, 1, 6), dwAxes(1), nil, [][2]int{{4, 0}}, nil, nil, 3},
+		{"stride 2", f32(2, 20, 6), f32(5, 1, 6), dwAxes(1), []int{2}, [][2]int{{4, 0}}, nil, nil, 6},
+		{"kernel dilation", f32(2, 20, 6), f32(5, 1, 6), dwAxes(1), nil, [][2]int{{8, 0}}, nil, []int{2}, 6},
+		{"input dilation", f32(2, 20, 6), f32(5, 1, 6), dwAxes(1), nil, [][2]int{{4, 0}}, []int{2}, nil, 6},
 		{"spatial axes swapped", f32(2, 7, 9, 6), f32(3, 2, 1, 6), compute.ConvolveAxesConfig{
 			InputBatch: 0, InputChannels: 3, InputSpatial: []int{2, 1},
 			KernelInputChannels: 2, KernelOutputChannels: 3, KernelSpatial: []int{0, 1},
 			OutputBatch: 0, OutputChannels: 3, OutputSpatial: []int{1, 2},
 		}, nil, [][2]int{{1, 0}, {0, 1}}, nil, nil, 6},
 	} {
-		node := convNodeFor(t, backend, tc.input, tc.kernel, tc.axes, tc.strides, tc.paddings, tc.inputDilations, tc.kernelDilations, tc.groups)
+		node := dwConvNode(t, backend, tc.input, tc.kernel, tc.axes, tc.strides, tc.paddings, tc.inputDilations, tc.kernelDilations, tc.groups)
 		if _, ok := planDepthwise(node.Data.(*convNode), tc.input, tc.kernel, node.Shape); ok {
 			t.Fatalf("%s: taken by the fast path", tc.name)
 		}
-		x := randomFloat32s(rng, tc.input.Size())
-		w := randomFloat32s(rng, tc.kernel.Size())
-		want := runConvExecutor(t, backend, execConvGeneral, node, tc.input, tc.kernel, x, w)
-		got := runConvExecutor(t, backend, execConvGeneralDepthwise, node, tc.input, tc.kernel, x, w)
+		x := dwRandomValues(rng, tc.input.Size())
+		w := dwRandomValues(rng, tc.kernel.Size())
+		want := dwRunExecutor(t, backend, execConvGeneral, node, tc.input, tc.kernel, x, w)
+		got := dwRunExecutor(t, backend, execConvGeneralDepthwise, node, tc.input, tc.kernel, x, w)
 		for i := range want {
 			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 				t.Fatalf("%s: element %d = %g, generic executor gives %g", tc.name, i, got[i], want[i])
@@ -433,7 +433,7 @@ func TestConvDepthwiseOtherFormsFallBack(t *testing.T) {
 	// float64 keeps the generic executor too.
 	c := dwCase{n: 2, c: 6, in: []int{20}, k: []int{5}, paddings: [][2]int{{4, 0}}}
 	input, kernel := shapes.Make(dtypes.Float64, 2, 20, 6), shapes.Make(dtypes.Float64, 5, 1, 6)
-	node := convNodeFor(t, backend, input, kernel, depthwiseAxes(1), nil, c.paddings, nil, nil, 6)
+	node := dwConvNode(t, backend, input, kernel, dwAxes(1), nil, c.paddings, nil, nil, 6)
 	if _, ok := planDepthwise(node.Data.(*convNode), input, kernel, node.Shape); ok {
 		t.Fatal("float64: taken by the fast path")
 	}
@@ -442,7 +442,7 @@ func TestConvDepthwiseOtherFormsFallBack(t *testing.T) {
 // TestConvDepthwiseThroughBackend compiles and runs a depthwise ConvGeneral
 // graph: the registered executor gives the fast path's values.
 func TestConvDepthwiseThroughBackend(t *testing.T) {
-	backend := newDefaultTestBackend(t)
+	backend := dwDefaultBackend(t)
 	rng := rand.New(rand.NewPCG(29, 31))
 	c := dwCase{n: 2, c: 12, in: []int{33}, k: []int{33}, paddings: [][2]int{{32, 0}}}
 	input, kernel := c.inputShape(), c.kernelShape()
@@ -456,7 +456,7 @@ func TestConvDepthwiseThroughBackend(t *testing.T) {
 	if err != nil {
 		t.Fatalf("creating parameter: %+v", err)
 	}
-	y, err := f.ConvGeneral(xp, wp, depthwiseAxes(1), nil, c.paddings, nil, nil, c.c, 1)
+	y, err := f.ConvGeneral(xp, wp, dwAxes(1), nil, c.paddings, nil, nil, c.c, 1)
 	if err != nil {
 		t.Fatalf("building ConvGeneral: %+v", err)
 	}
@@ -467,8 +467,8 @@ func TestConvDepthwiseThroughBackend(t *testing.T) {
 	if err != nil {
 		t.Fatalf("compiling: %+v", err)
 	}
-	x := randomFloat32s(rng, input.Size())
-	w := randomFloat32s(rng, kernel.Size())
+	x := dwRandomValues(rng, input.Size())
+	w := dwRandomValues(rng, kernel.Size())
 	xb := slabTestBuffer(t, backend, input, x)
 	wb := slabTestBuffer(t, backend, kernel, w)
 	outs, err := exec.Execute([]compute.Buffer{xb, wb}, nil, 0)
@@ -480,7 +480,7 @@ func TestConvDepthwiseThroughBackend(t *testing.T) {
 		t.Fatalf("reading result: %+v", err)
 	}
 	got := data.([]float32)
-	ref, mag := depthwiseReference(c, y.(*gobackend.Node).Shape, x, w)
+	ref, mag := dwReference(c, y.(*gobackend.Node).Shape, x, w)
 	if len(got) != len(ref) {
 		t.Fatalf("%d outputs, want %d", len(got), len(ref))
 	}
@@ -495,7 +495,7 @@ func TestConvDepthwiseThroughBackend(t *testing.T) {
 // C=256) and a short one, on the fast path and on the generic executor
 // (go test -run XXX -bench ConvDepthwise -benchtime 3x).
 func BenchmarkConvDepthwise(b *testing.B) {
-	backend := newDefaultTestBackend(b)
+	backend := dwDefaultBackend(b)
 	const batch, length, channels = 8, 256, 256
 	for _, bc := range []struct {
 		name  string
@@ -519,8 +519,8 @@ func BenchmarkConvDepthwise(b *testing.B) {
 				rng := rand.New(rand.NewPCG(1, 2))
 				input, kernel := bc.c.inputShape(), bc.c.kernelShape()
 				node := bc.c.node(b, backend)
-				xb := slabTestBuffer(b, backend, input, randomFloat32s(rng, input.Size()))
-				wb := slabTestBuffer(b, backend, kernel, randomFloat32s(rng, kernel.Size()))
+				xb := slabTestBuffer(b, backend, input, dwRandomValues(rng, input.Size()))
+				wb := slabTestBuffer(b, backend, kernel, dwRandomValues(rng, kernel.Size()))
 				b.ResetTimer()
 				for range b.N {
 					out, err := impl.exec(backend, node, []*gobackend.Buffer{xb, wb}, []bool{false, false})
