@@ -245,6 +245,9 @@ type dwconvScratch struct {
 
 var dwconvScratchPool = sync.Pool{New: func() any { return new(dwconvScratch) }}
 
+// dwconvPackedPool holds the buffers of kernels packed for a whole call.
+var dwconvPackedPool = sync.Pool{New: func() any { return new([]float32) }}
+
 // dwconvGrow returns s[:n], reallocated when its capacity is short.
 func dwconvGrow[T any](s []T, n int) []T {
 	if cap(s) < n {
@@ -255,8 +258,22 @@ func dwconvGrow[T any](s []T, n int) []T {
 
 // run computes out from x (the input) and w (the kernel), every element
 // written. Tasks are (batch element, channel block, output segment),
-// spread over the backend's workers.
+// spread over the backend's workers. When several tasks share a channel
+// block, the kernel is packed once per block beforehand.
 func (p *dwconvPlan) run(backend *gobackend.Backend, x, w, out []float32, kernels dwconvKernelSet) {
+	const lanes = dwconvLanes
+	var packedW []float32
+	if p.batch*p.numSegments > 1 {
+		ps := dwconvPackedPool.Get().(*[]float32)
+		defer dwconvPackedPool.Put(ps)
+		*ps = dwconvGrow(*ps, p.numBlocks*p.kSize*lanes)
+		packedW = *ps
+		gobackend.ParallelChunks(backend, p.numBlocks, func(block int) {
+			c0 := block * lanes
+			packChannels(packedW[block*p.kSize*lanes:(block+1)*p.kSize*lanes], w, p.kSize, p.channels, c0,
+				min(lanes, p.channels-c0), kernels)
+		})
+	}
 	perBatch := p.numBlocks * p.numSegments
 	gobackend.ParallelChunks(backend, p.batch*perBatch, func(task int) {
 		n, rest := task/perBatch, task%perBatch
@@ -264,14 +281,19 @@ func (p *dwconvPlan) run(backend *gobackend.Backend, x, w, out []float32, kernel
 		start := seg * p.outSize / p.numSegments
 		end := (seg + 1) * p.outSize / p.numSegments
 		s := dwconvScratchPool.Get().(*dwconvScratch)
-		p.runTask(s, x, w, out, n, block, start, end, kernels)
+		var wp []float32
+		if packedW != nil {
+			wp = packedW[block*p.kSize*lanes : (block+1)*p.kSize*lanes]
+		}
+		p.runTask(s, x, w, wp, out, n, block, start, end, kernels)
 		dwconvScratchPool.Put(s)
 	})
 }
 
 // runTask computes, for batch element n and the channels of block, the
-// outputs at the flat spatial positions [start, end).
-func (p *dwconvPlan) runTask(s *dwconvScratch, x, w, out []float32, n, block, start, end int, kernels dwconvKernelSet) {
+// outputs at the flat spatial positions [start, end). packedW is the
+// block's packed kernel, or nil to pack it here.
+func (p *dwconvPlan) runTask(s *dwconvScratch, x, w, packedW, out []float32, n, block, start, end int, kernels dwconvKernelSet) {
 	const lanes = dwconvLanes
 	c := p.channels
 	c0 := block * lanes
@@ -279,8 +301,11 @@ func (p *dwconvPlan) runTask(s *dwconvScratch, x, w, out []float32, n, block, st
 
 	// Pack the kernel and the input slab of (n, block) as [positions][8],
 	// lanes past the last channel zero.
-	s.w = dwconvGrow(s.w, p.kSize*lanes)
-	packChannels(s.w, w, p.kSize, c, c0, width, kernels)
+	if packedW == nil {
+		s.w = dwconvGrow(s.w, p.kSize*lanes)
+		packChannels(s.w, w, p.kSize, c, c0, width, kernels)
+		packedW = s.w
+	}
 	s.x = dwconvGrow(s.x, p.inSize*lanes)
 	packChannels(s.x, x[n*p.inSize*c:], p.inSize, c, c0, width, kernels)
 
@@ -300,7 +325,7 @@ func (p *dwconvPlan) runTask(s *dwconvScratch, x, w, out []float32, n, block, st
 			clear(acc)
 			for i := 0; i < len(s.rows); i += 2 {
 				xr := s.x[s.rows[i]*p.inRowLen*lanes : (s.rows[i]+1)*p.inRowLen*lanes]
-				wr := s.w[s.rows[i+1]*p.kRowLen*lanes : (s.rows[i+1]+1)*p.kRowLen*lanes]
+				wr := packedW[s.rows[i+1]*p.kRowLen*lanes : (s.rows[i+1]+1)*p.kRowLen*lanes]
 				p.accumulateRow(acc, xr, wr, t0, tn, &kernels)
 			}
 			// Store the sums.
