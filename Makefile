@@ -25,7 +25,7 @@ test:
 # the Go kernels (GOMLX_BLAS=off) with AVX-512 switched off (the AVX2
 # kernels on an AVX-512 machine), and with AVX2 switched off too (the
 # portable kernels).
-KERNEL_TESTS := TestBackend|TestBFloat16|TestBF16|TestForward|TestBLAS|TestTrainIsDeterministic|TestFusion
+KERNEL_TESTS := TestBackend|TestBFloat16|TestBF16|TestForward|TestBLAS|TestTrainIsDeterministic|TestFusion|TestFusedSoftmax|TestDepthwise
 COMPUTE_PKGS := ./internal/gobackend/dot/... ./internal/gobackend/ops/ ./dtypes/...
 test-kernels:
 	for env in "" "GOMLX_BLAS=off GODEBUG=cpu.avx512f=off" "GOMLX_BLAS=off GODEBUG=cpu.avx512f=off GOMLX_SIMD_AVX2=false"; do \
