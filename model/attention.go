@@ -61,14 +61,25 @@ func (u *unit) attention(c *genome.Class, x *graph.Node) *graph.Node {
 	u.cOut, u.bOut = q, keys
 	v := f.seqCache(u.key+"/v", graph.Reshape(proj("v"), b, l, hkv, hd))
 
-	qg := graph.Reshape(graph.MulScalar(q, 1/math.Sqrt(float64(hd))), b, l, hkv, r, hd)
-	scores := f.wide(f.einsum("bqgrd,bkgd->bgqrk", qg, keys)) // the softmax runs in the variables' dtype
+	qs := graph.MulScalar(q, 1/math.Sqrt(float64(hd)))
 	// Future positions get maskedLogit added: their exp underflows to
 	// exactly 0, so earlier positions do not depend on later tokens at all.
-	scores = graph.Add(scores, f.attentionBias(l))
-	p := f.narrow(softmax(scores))
-	out := graph.Reshape(f.einsum("bgqrk,bkgd->bqgrd", p, v), b, l, d)
-	return f.dense(out, wo)
+	// The softmax runs in the variables' dtype.
+	bias := f.attentionBias(l) // [1, 1, l, 1, keys]
+	var out *graph.Node
+	if r == 1 {
+		// One query head per key head: no group axis, so that the
+		// probabilities feed the value product without a reshape (a copy,
+		// as the gradient reads them too).
+		bd := bias.Shape().Dimensions
+		scores := graph.Add(f.wide(f.einsum("bqgd,bkgd->bgqk", qs, keys)), graph.Reshape(bias, bd[0], bd[1], bd[2], bd[4]))
+		out = f.einsum("bgqk,bkgd->bqgd", f.narrow(softmax(scores)), v)
+	} else {
+		qg := graph.Reshape(qs, b, l, hkv, r, hd)
+		scores := graph.Add(f.wide(f.einsum("bqgrd,bkgd->bgqrk", qg, keys)), bias)
+		out = f.einsum("bgqrk,bkgd->bqgrd", f.narrow(softmax(scores)), v)
+	}
+	return f.dense(graph.Reshape(out, b, l, d), wo)
 }
 
 // rotaryTables returns the rotary tables for the angles

@@ -138,14 +138,20 @@ func TestRegistered(t *testing.T) {
 }
 
 func TestPlanCoversEveryElementOnce(t *testing.T) {
-	for _, s := range [][4]int{{1, 1, 1, 1}, {1, 2048, 768, 256}, {3, 17, 1000, 1000}, {100, 8, 8, 8}, {40, 256, 256, 64}, {2, 5000, 3, 3}} {
+	for _, s := range [][4]int{{1, 1, 1, 1}, {1, 2048, 768, 256}, {3, 17, 1000, 1000}, {100, 8, 8, 8}, {40, 256, 256, 64}, {2, 5000, 3, 3}, {1, 256, 1024, 2048}, {1, 300, 1024, 2048}} {
 		batch, m, n, k := s[0], s[1], s[2], s[3]
 		seen := make([]int, batch*m)
 		units := plan(batch, m, n, k)
 		if len(units) > maxUnits+batch {
 			t.Fatalf("%v: %d units", s, len(units))
 		}
+		if batch == 1 && m == 256 && len(units) != 2 {
+			t.Fatalf("%v: %d units, want 2 of %d rows", s, len(units), minUnitRows)
+		}
 		for _, u := range units {
+			if u.rows < m && u.row0+u.rows < m && u.rows < minUnitRows {
+				t.Fatalf("%v: a unit of %d rows (at least %d but for a matrix's last)", s, u.rows, minUnitRows)
+			}
 			for b := u.batch0; b < u.batch0+u.batches; b++ {
 				for row := u.row0; row < u.row0+u.rows; row++ {
 					seen[b*m+row]++
