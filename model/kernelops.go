@@ -98,6 +98,11 @@ func softmax(x *graph.Node) *graph.Node {
 		softmaxNodes.put(p, struct{}{})
 		return p
 	}
+	return decomposedSoftmax(x)
+}
+
+// decomposedSoftmax is the softmax over the last axis written out.
+func decomposedSoftmax(x *graph.Node) *graph.Node {
 	e := graph.Exp(graph.Sub(x, graph.StopGradient(graph.ReduceAndKeep(x, graph.ReduceMax, -1))))
 	return graph.Div(e, graph.ReduceAndKeep(e, graph.ReduceSum, -1))
 }
