@@ -167,3 +167,16 @@ func randomFloats(dims []int, gen func() float32) []float32 {
 	}
 	return v
 }
+
+// normalTensor is a float64 tensor of dims with N(0, 1) values from rng.
+func normalTensor(rng *rand.Rand, dims ...int) *tensors.Tensor {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = rng.NormFloat64()
+	}
+	return tensors.FromFlatDataAndDimensions(v, dims...)
+}

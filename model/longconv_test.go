@@ -25,17 +25,7 @@ func TestToeplitzConvChunkedMatchesToeplitz(t *testing.T) {
 	t.Parallel()
 	const b, l, c = 2, 128, 3
 	rng := rand.New(rand.NewPCG(7, 7))
-	randT := func(dims ...int) *tensors.Tensor {
-		n := 1
-		for _, d := range dims {
-			n *= d
-		}
-		v := make([]float64, n)
-		for i := range v {
-			v[i] = rng.NormFloat64()
-		}
-		return tensors.FromFlatDataAndDimensions(v, dims...)
-	}
+	randT := func(dims ...int) *tensors.Tensor { return normalTensor(rng, dims...) }
 	z, h, r := randT(b, l, c), randT(l, c), randT(b, l, c)
 	run := func(k int) [][]float64 {
 		out := graph.MustExecOnceN(testBackend(t), func(z, h, r *graph.Node) []*graph.Node {
@@ -107,17 +97,7 @@ func TestToeplitzConvPaddedMatchesToeplitz(t *testing.T) {
 func TestDepthwiseConvMatchesDecompositions(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(11, 3))
-	randT := func(dims ...int) *tensors.Tensor {
-		n := 1
-		for _, d := range dims {
-			n *= d
-		}
-		v := make([]float64, n)
-		for i := range v {
-			v[i] = rng.NormFloat64()
-		}
-		return tensors.FromFlatDataAndDimensions(v, dims...)
-	}
+	randT := func(dims ...int) *tensors.Tensor { return normalTensor(rng, dims...) }
 	for _, c := range []struct {
 		name       string
 		b, l, k, c int
