@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -27,36 +28,43 @@ func TestToeplitzConvChunkedMatchesToeplitz(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	randT := func(dims ...int) *tensors.Tensor { return normalTensor(rng, dims...) }
 	z, h, r := randT(b, l, c), randT(l, c), randT(b, l, c)
-	run := func(k int) [][]float64 {
-		out := graph.MustExecOnceN(testBackend(t), func(z, h, r *graph.Node) []*graph.Node {
-			f := &fwd{}
-			var y *graph.Node
-			if k == 0 {
-				y = f.toeplitzConvFull(z, h)
-			} else {
-				y = f.toeplitzConvChunked(z, h, k)
-			}
-			loss := graph.ReduceAllSum(graph.Mul(y, r))
-			grads := graph.Gradient(loss, z, h)
-			return []*graph.Node{y, grads[0], grads[1]}
-		}, z, h, r)
-		res := make([][]float64, len(out))
-		for i, o := range out {
-			res[i] = tensors.MustCopyFlatData[float64](o)
-		}
-		return res
-	}
-	want := run(0)
+	want := convWithGradients(t, (&fwd{}).toeplitzConvFull, z, h, r)
 	if longConvChunk(l, b) == 0 {
 		t.Fatalf("the model would not chunk length %d at batch %d", l, b)
 	}
 	for _, k := range []int{8, 16, 32, 64} {
-		got := run(k)
-		for i, name := range []string{"output", "dz", "dh"} {
-			for j := range want[i] {
-				if d := math.Abs(got[i][j] - want[i][j]); d > 1e-9*(1+math.Abs(want[i][j])) {
-					t.Fatalf("chunk %d: %s[%d] = %v, Toeplitz product gives %v", k, name, j, got[i][j], want[i][j])
-				}
+		got := convWithGradients(t, func(z, h *graph.Node) *graph.Node { return (&fwd{}).toeplitzConvChunked(z, h, k) }, z, h, r)
+		requireSameConv(t, fmt.Sprintf("chunk %d", k), got, want)
+	}
+}
+
+// convWithGradients runs y = conv(z, h) on the test backend and returns
+// y and the gradients of sum(y * r) with respect to z and h, flat.
+func convWithGradients(t *testing.T, conv func(z, h *graph.Node) *graph.Node, z, h, r *tensors.Tensor) [][]float64 {
+	t.Helper()
+	out := graph.MustExecOnceN(testBackend(t), func(z, h, r *graph.Node) []*graph.Node {
+		y := conv(z, h)
+		grads := graph.Gradient(graph.ReduceAllSum(graph.Mul(y, r)), z, h)
+		return []*graph.Node{y, grads[0], grads[1]}
+	}, z, h, r)
+	res := make([][]float64, len(out))
+	for i, o := range out {
+		res[i] = tensors.MustCopyFlatData[float64](o)
+	}
+	return res
+}
+
+// requireSameConv fails unless two convWithGradients results agree to
+// 1e-9 relative.
+func requireSameConv(t *testing.T, label string, got, want [][]float64) {
+	t.Helper()
+	for i, name := range []string{"output", "dz", "dh"} {
+		if len(got[i]) != len(want[i]) {
+			t.Fatalf("%s: %s: %d values, want %d", label, name, len(got[i]), len(want[i]))
+		}
+		for j := range want[i] {
+			if d := math.Abs(got[i][j] - want[i][j]); d > 1e-9*(1+math.Abs(want[i][j])) {
+				t.Fatalf("%s: %s[%d] = %v, reference gives %v", label, name, j, got[i][j], want[i][j])
 			}
 		}
 	}
@@ -108,41 +116,21 @@ func TestDepthwiseConvMatchesDecompositions(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			z, h, r := randT(c.b, c.l, c.c), randT(c.k, c.c), randT(c.b, c.l, c.c)
 			took := false
-			run := func(decomposed bool) [][]float64 {
-				out := graph.MustExecOnceN(testBackend(t), func(z, h, r *graph.Node) []*graph.Node {
-					took = useDepthwiseConv(z)
-					var y *graph.Node
-					switch {
-					case !decomposed:
-						y = depthwiseCausalConv(z, h)
-					case c.k == c.l:
-						y = (&fwd{}).toeplitzConv(z, h)
-					default:
-						y = shiftedCausalConv(z, h)
-					}
-					grads := graph.Gradient(graph.ReduceAllSum(graph.Mul(y, r)), z, h)
-					return []*graph.Node{y, grads[0], grads[1]}
-				}, z, h, r)
-				res := make([][]float64, len(out))
-				for i, o := range out {
-					res[i] = tensors.MustCopyFlatData[float64](o)
-				}
-				return res
+			var decomposition func(z, h *graph.Node) *graph.Node
+			if c.k == c.l {
+				decomposition = (&fwd{}).toeplitzConv
+			} else {
+				decomposition = shiftedCausalConv
 			}
-			want, got := run(true), run(false)
+			want := convWithGradients(t, decomposition, z, h, r)
+			got := convWithGradients(t, func(z, h *graph.Node) *graph.Node {
+				took = useDepthwiseConv(z)
+				return depthwiseCausalConv(z, h)
+			}, z, h, r)
 			if !took {
 				t.Fatal("the test backend does not take the depthwise convolution op")
 			}
-			for i, name := range []string{"output", "dz", "dh"} {
-				if len(got[i]) != len(want[i]) {
-					t.Fatalf("%s: %d values, want %d", name, len(got[i]), len(want[i]))
-				}
-				for j := range want[i] {
-					if d := math.Abs(got[i][j] - want[i][j]); d > 1e-9*(1+math.Abs(want[i][j])) {
-						t.Fatalf("%s[%d] = %v, decomposition gives %v", name, j, got[i][j], want[i][j])
-					}
-				}
-			}
+			requireSameConv(t, "depthwise against decomposition", got, want)
 		})
 	}
 }
