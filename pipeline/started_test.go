@@ -93,14 +93,23 @@ func TestCandidateTrainingWhileTrainRuns(t *testing.T) {
 	if ts, err := h.db.GetTaskState(context.Background(), node); err != nil || ts.Status != storage.TaskRunning || ts.Attempts != 1 {
 		t.Errorf("train node %s: %+v, %v; want running, attempt 1", node, ts, err)
 	}
-	mu.Lock()
-	sawTraining := false
-	for _, p := range progress {
-		sawTraining = sawTraining || p.Training > 0
+	// The progress line that counts it may come a moment after the
+	// lineage records it (the training stays gated meanwhile).
+	sawTraining := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range progress {
+			if p.Training > 0 {
+				return true
+			}
+		}
+		return false
 	}
-	mu.Unlock()
-	if !sawTraining {
-		t.Error("no progress line counted a candidate training")
+	for deadline := time.Now().Add(10 * time.Second); !sawTraining(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Error("no progress line counted a candidate training")
+			break
+		}
 	}
 
 	close(ev.release)
